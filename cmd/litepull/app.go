@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/source/postgres"
+	"github.com/litepull/litepull/source/sqlite"
+)
+
+// sourceKinds maps a config kind to its constructor: adding a source is one
+// package and one line here.
+var sourceKinds = map[string]func(litepull.SourceConfig) (litepull.Source, error){
+	"postgres": func(c litepull.SourceConfig) (litepull.Source, error) { return postgres.New(c) },
+	"sqlite":   func(c litepull.SourceConfig) (litepull.Source, error) { return sqlite.New(c) },
+}
+
+func kindNames() string {
+	var names []string
+	for k := range sourceKinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+var errFlagHelp = errors.New("help requested")
+
+type exitCoder interface{ ExitCode() int }
+
+// exitError carries an exit code without more text to print.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+func (e exitError) ExitCode() int { return e.code }
+
+// parseFlags parses a command's flags, turning -h into errFlagHelp.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errFlagHelp
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// app is an opened config: the replica, the sources and the engine.
+type app struct {
+	cfg     *litepull.Config
+	replica *replica.Replica
+	engine  *litepull.Engine
+	sources []litepull.BoundSource
+}
+
+func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openApp loads the config and opens the replica and every source. A source
+// that cannot be opened becomes a failed source: its tables report the error,
+// the others still run.
+func openApp(path string, logger *slog.Logger) (*app, error) {
+	if path == "" {
+		return nil, errors.New("-config is required (see the config example in the README)")
+	}
+	cfg, err := litepull.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return openConfig(cfg, logger)
+}
+
+func openConfig(cfg *litepull.Config, logger *slog.Logger) (*app, error) {
+	for _, s := range cfg.Sources {
+		if _, ok := sourceKinds[s.Kind]; !ok {
+			return nil, &litepull.ConfigError{Path: fmt.Sprintf("source %q kind", s.ID), Msg: fmt.Sprintf("unknown kind %q", s.Kind), Hint: "one of " + kindNames()}
+		}
+	}
+	r, err := replica.Open(cfg.Replica)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, replica: r}
+	for _, sc := range cfg.Sources {
+		src, err := sourceKinds[sc.Kind](sc)
+		if err != nil {
+			logger.Error("open source", litepull.LogKeySource, sc.ID, litepull.LogKeyError, err)
+			src = failedSource{err}
+		}
+		a.sources = append(a.sources, litepull.BoundSource{Config: sc, Source: src})
+	}
+	a.engine = litepull.NewEngine(r, a.sources, logger)
+	return a, nil
+}
+
+func (a *app) Close() error {
+	for _, s := range a.sources {
+		s.Source.Close()
+	}
+	return a.replica.Close()
+}
+
+// failedSource stands in for a source that could not be opened.
+type failedSource struct{ err error }
+
+func (f failedSource) Describe(context.Context, string) (*litepull.TableSchema, error) {
+	return nil, f.err
+}
+func (f failedSource) ReadPage(context.Context, litepull.PageRequest) (*litepull.Page, error) {
+	return nil, f.err
+}
+func (f failedSource) CountNullCursor(context.Context, string, string) (int64, error) {
+	return 0, f.err
+}
+func (f failedSource) Tables(context.Context) ([]litepull.TableInfo, error) { return nil, f.err }
+func (f failedSource) Ping(context.Context) error                          { return f.err }
+func (f failedSource) Close() error                                        { return nil }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/litepull/litepull"
+)
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	config := fs.String("config", "", "config file (YAML)")
+	drain := fs.Bool("drain", false, "read pages until every table is caught up, instead of one page per table")
+	source := fs.String("source", "", "run only this source id")
+	table := fs.String("table", "", "run only this table (source or dest name)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	a, err := openApp(*config, newLogger(stderr, *verbose))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bar := newProgress(stderr)
+	sum, err := a.engine.Run(ctx, litepull.RunOptions{SourceID: *source, Table: *table, Drain: *drain, Progress: bar.Update})
+	bar.Done()
+	if sum != nil {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(sum)
+		} else {
+			printSummary(stdout, sum)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if n := sum.Failed(); n > 0 {
+		return exitError{1, fmt.Sprintf("%d table(s) failed", n)}
+	}
+	return nil
+}
+
+// printSummary prints one line per table.
+func printSummary(w io.Writer, sum *litepull.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tTABLE\tDEST\tROWS\tPAGES\tCURSOR\tMORE\tNULL-CURSOR\tSTATUS")
+	for _, t := range sum.Tables {
+		status := "ok"
+		switch {
+		case t.Error != "":
+			status = "ERROR: " + t.Error
+		case t.Skipped != "":
+			status = "skipped: " + t.Skipped
+		case t.NullCursorRows > 0:
+			status = fmt.Sprintf("ok; %d row(s) with a NULL cursor are not replicated", t.NullCursorRows)
+		}
+		nulls := "-"
+		if t.NullCursorRows >= 0 {
+			nulls = fmt.Sprint(t.NullCursorRows)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%v\t%s\t%s\n", t.SourceID, t.Table, t.Dest, t.RowsPulled, t.Pages, t.CursorValue, t.MorePagesAvailable, nulls, status)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d rows in %s\n", sum.RowsPulled(), sum.Duration.Round(time.Millisecond))
+}

@@ -1,0 +1,302 @@
+package litepull
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults for configuration fields left out.
+const (
+	// DefaultPageSize is the number of rows read per table per tick.
+	DefaultPageSize = 5000
+	// DefaultReplica is the replica file when the config names none.
+	DefaultReplica = "replica.db"
+)
+
+// Config is a litepull configuration file.
+type Config struct {
+	// Replica is the SQLite file the sources are replicated into.
+	// Defaults to DefaultReplica.
+	Replica string `yaml:"replica" json:"replica"`
+	// Sources are the databases to pull from.
+	Sources []SourceConfig `yaml:"sources" json:"sources"`
+}
+
+// SourceConfig is one database to pull from.
+type SourceConfig struct {
+	// ID scopes this source's rows in the state table (the seed's sourceId).
+	ID string `yaml:"id" json:"id"`
+	// Kind names the source implementation: postgres, sqlite, ...
+	Kind string `yaml:"kind" json:"kind"`
+	// DSN is the connection string (postgres) or file path (sqlite).
+	// Secrets belong in the environment: dsn: ${PG_URL}.
+	DSN string `yaml:"dsn" json:"-"`
+	// URL and Token are for HTTP sources.
+	URL   string `yaml:"url" json:"url,omitempty"`
+	Token string `yaml:"token" json:"-"`
+	// AccountID and DatabaseID identify a Cloudflare D1 database.
+	AccountID  string `yaml:"accountId" json:"accountId,omitempty"`
+	DatabaseID string `yaml:"databaseId" json:"databaseId,omitempty"`
+	// Schema is the schema discovery looks in. Defaults to the source's own
+	// default (public for Postgres, main for SQLite).
+	Schema string `yaml:"schema" json:"schema,omitempty"`
+	// PageSize is the most rows read per table per tick.
+	// Defaults to DefaultPageSize.
+	PageSize int `yaml:"pageSize" json:"pageSize"`
+	// CursorColumn is the cursor used for discovered tables that have such a
+	// column. Defaults to the table's single-column primary key.
+	CursorColumn string `yaml:"cursorColumn" json:"cursorColumn,omitempty"`
+	// Settle leaves out rows whose timestamp cursor is newer than the source's
+	// clock minus Settle. Defaults to 0 (off).
+	Settle Duration `yaml:"settle" json:"settle,omitempty"`
+	// Lookback re-reads a window behind the watermark whenever a table starts
+	// a tick caught up: a duration for timestamp cursors, a number for
+	// integer cursors. Defaults to none.
+	Lookback Lookback `yaml:"lookback" json:"lookback,omitempty"`
+	// Schedule is used by the daemon. Absent means on demand only.
+	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
+	// Tables to replicate. Empty means discover every table with a primary key.
+	Tables []TableConfig `yaml:"tables" json:"tables,omitempty"`
+}
+
+// TableConfig is one table to replicate.
+type TableConfig struct {
+	// Table is the source table; schema-qualified names are allowed.
+	Table string `yaml:"table" json:"table"`
+	// Dest is the replica table. Defaults to the last part of Table.
+	Dest string `yaml:"dest" json:"dest,omitempty"`
+	// Columns projects the source columns. The cursor and primary key columns
+	// are always included. Defaults to every column.
+	Columns []string `yaml:"columns" json:"columns,omitempty"`
+	// CursorColumn is the monotonic column pages are ordered on.
+	// Defaults to the source's CursorColumn, then to a single-column primary key.
+	CursorColumn string `yaml:"cursorColumn" json:"cursorColumn"`
+	// PrimaryKey defaults to the key discovered from the source's catalog,
+	// else "id".
+	PrimaryKey []string `yaml:"primaryKey" json:"primaryKey,omitempty"`
+	// PageSize overrides the source's page size for this table.
+	PageSize int `yaml:"pageSize" json:"pageSize,omitempty"`
+	// Settle and Lookback override the source's values for this table.
+	Settle   *Duration `yaml:"settle" json:"settle,omitempty"`
+	Lookback *Lookback `yaml:"lookback" json:"lookback,omitempty"`
+}
+
+// DestName is the replica table name.
+func (t TableConfig) DestName() string {
+	if t.Dest != "" {
+		return t.Dest
+	}
+	return t.Table[strings.LastIndexByte(t.Table, '.')+1:]
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses "30s", "5m", or 0.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "0" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 5s or 2m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText renders the duration as "30s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Lookback is a window behind the watermark: a duration ("5m", for timestamp
+// cursors) or an amount ("1000", for integer cursors).
+type Lookback struct {
+	Duration time.Duration
+	Amount   int64
+}
+
+// IsZero reports an unset lookback.
+func (l Lookback) IsZero() bool { return l.Duration == 0 && l.Amount == 0 }
+
+func (l Lookback) String() string {
+	if l.Duration != 0 {
+		return l.Duration.String()
+	}
+	return strconv.FormatInt(l.Amount, 10)
+}
+
+// MarshalText renders the lookback as written in config.
+func (l Lookback) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// ParseLookback parses "5m" or "1000".
+func ParseLookback(s string) (Lookback, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		return Lookback{Amount: n}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return Lookback{Duration: d}, nil
+	}
+	return Lookback{}, fmt.Errorf("%q is neither a duration (5m) nor a whole number of cursor units (1000)", s)
+}
+
+// UnmarshalYAML parses the lookback.
+func (l *Lookback) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseLookback(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: lookback %w", n.Line, err)
+	}
+	*l = v
+	return nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// ExpandEnv replaces ${NAME} with the value of the environment variable
+// NAME. A variable that is not set is an error naming it: a silently empty
+// DSN or token helps nobody.
+func ExpandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
+	var missing []string
+	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		name := string(m[2 : len(m)-1])
+		v, ok := lookup(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, &ConfigError{Msg: "environment variable " + strings.Join(missing, ", ") + " is not set", Hint: "export it, or remove the ${...} reference"}
+	}
+	return out, nil
+}
+
+// LoadConfig reads, expands and parses a config file and checks it.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(data, os.LookupEnv)
+}
+
+// ParseConfig expands ${ENV} references, parses YAML strictly (unknown keys
+// are errors) and validates the result.
+func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	data, err := ExpandEnv(data, lookup)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, &ConfigError{Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks the config, fills in defaults, and returns the first
+// problem found as a *ConfigError.
+func (c *Config) Validate() error {
+	if c.Replica == "" {
+		c.Replica = DefaultReplica
+	}
+	if len(c.Sources) == 0 {
+		return &ConfigError{Path: "sources", Msg: "no sources", Hint: "list at least one source with id, kind and dsn"}
+	}
+	ids := map[string]bool{}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		p := fmt.Sprintf("sources[%d]", i)
+		if s.ID == "" {
+			return &ConfigError{Path: p + ".id", Msg: "missing", Hint: "give every source a unique id; it scopes the state table"}
+		}
+		if ids[s.ID] {
+			return &ConfigError{Path: p + ".id", Msg: fmt.Sprintf("duplicate id %q", s.ID), Hint: "source ids must be unique"}
+		}
+		ids[s.ID] = true
+		p = fmt.Sprintf("source %q", s.ID)
+		if s.Kind == "" {
+			return &ConfigError{Path: p + " kind", Msg: "missing", Hint: "one of postgres, sqlite"}
+		}
+		if s.PageSize == 0 {
+			s.PageSize = DefaultPageSize
+		}
+		if s.PageSize < 1 {
+			return &ConfigError{Path: p + " pageSize", Msg: fmt.Sprintf("%d is less than 1", s.PageSize)}
+		}
+		if s.CursorColumn != "" {
+			if err := CheckIdent("cursor column", s.CursorColumn); err != nil {
+				return &ConfigError{Path: p + " cursorColumn", Msg: err.Error(), Err: ErrBadIdentifier}
+			}
+		}
+		if s.Schema != "" {
+			if err := CheckIdent("schema", s.Schema); err != nil {
+				return &ConfigError{Path: p + " schema", Msg: err.Error(), Err: ErrBadIdentifier}
+			}
+		}
+		dests := map[string]string{}
+		for j := range s.Tables {
+			if err := s.Tables[j].validate(fmt.Sprintf("%s tables[%d]", p, j)); err != nil {
+				return err
+			}
+			t := &s.Tables[j]
+			if t.PageSize < 0 {
+				return &ConfigError{Path: fmt.Sprintf("%s table %q pageSize", p, t.Table), Msg: fmt.Sprintf("%d is less than 1", t.PageSize)}
+			}
+			if prev, dup := dests[t.DestName()]; dup {
+				return &ConfigError{Path: fmt.Sprintf("%s table %q", p, t.Table), Msg: fmt.Sprintf("replica table %q is also the destination of %q", t.DestName(), prev), Hint: "set dest to tell them apart"}
+			}
+			dests[t.DestName()] = t.Table
+		}
+	}
+	return nil
+}
+
+func (t *TableConfig) validate(p string) error {
+	bad := func(field string, err error) error {
+		return &ConfigError{Path: p + " " + field, Msg: err.Error(), Hint: "names may hold only letters, digits and _, and not start with a digit", Err: ErrBadIdentifier}
+	}
+	if t.Table == "" {
+		return &ConfigError{Path: p + ".table", Msg: "missing", Hint: "name the source table"}
+	}
+	if _, err := SplitQualified(t.Table); err != nil {
+		return bad("table", err)
+	}
+	p = fmt.Sprintf("table %q", t.Table)
+	if err := CheckIdent("dest table", t.DestName()); err != nil {
+		return bad("dest", err)
+	}
+	if t.CursorColumn != "" {
+		if err := CheckIdent("cursor column", t.CursorColumn); err != nil {
+			return bad("cursorColumn", err)
+		}
+	}
+	for _, c := range t.Columns {
+		if err := CheckIdent("column", c); err != nil {
+			return bad("columns", err)
+		}
+	}
+	for _, c := range t.PrimaryKey {
+		if err := CheckIdent("primary key column", c); err != nil {
+			return bad("primaryKey", err)
+		}
+	}
+	return nil
+}
+
+// errMissingCursor is returned when a table has no cursor column and none
+// can be defaulted.
+var errMissingCursor = errors.New("no cursor column: set cursorColumn (a monotonic column such as id or updated_at)")

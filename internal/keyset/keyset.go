@@ -1,0 +1,123 @@
+// Package keyset builds the tie-safe keyset page query every SQL source uses:
+// rows after a (cursor, pk) position, ordered on (cursor, pk), limited.
+package keyset
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/litepull/litepull"
+)
+
+// Dialect is what differs between SQL databases.
+type Dialect struct {
+	// Quote is the identifier quote character: " or `.
+	Quote byte
+	// Placeholder renders the n-th (1-based) bind parameter: ? or $n.
+	Placeholder func(n int) string
+	// RowValues reports whether (a, b) > (x, y) is supported and uses an
+	// index range; when false the comparison is expanded into ORs.
+	RowValues bool
+}
+
+// Question is the ? placeholder of SQLite and MySQL.
+func Question(int) string { return "?" }
+
+// Dollar is the $n placeholder of Postgres.
+func Dollar(n int) string { return "$" + strconv.Itoa(n) }
+
+// Query is a page query under construction: SQL text and its bind values.
+type Query struct {
+	d     Dialect
+	where []string
+	Args  []any
+}
+
+// New starts a query in a dialect.
+func New(d Dialect) *Query { return &Query{d: d} }
+
+// Arg binds a value and returns its placeholder.
+func (q *Query) Arg(v any) string {
+	q.Args = append(q.Args, v)
+	return q.d.Placeholder(len(q.Args))
+}
+
+// Where adds a condition, ANDed with the others.
+func (q *Query) Where(cond string) { q.where = append(q.where, cond) }
+
+// Q quotes an identifier.
+func (q *Query) Q(name string) string { return litepull.QuoteIdent(name, q.d.Quote) }
+
+// Keyset adds the conditions of a page request: cursor not NULL, after the
+// lower bound, through the upper bound.
+func (q *Query) Keyset(req litepull.PageRequest) {
+	q.Where(q.Q(req.Cursor) + " IS NOT NULL")
+	if req.After != nil {
+		q.Where(q.compare(req, req.After, ">"))
+	}
+	if req.Through != nil {
+		q.Where(q.compare(req, req.Through, "<="))
+	}
+}
+
+// compare renders (cursor, pk…) op (w.Cursor, w.PK…). A watermark without
+// PK values compares the cursor alone. op is ">" or "<=".
+func (q *Query) compare(req litepull.PageRequest, w *litepull.Watermark, op string) string {
+	cols := []string{req.Cursor}
+	vals := []any{w.Cursor}
+	if len(w.PK) == len(req.PrimaryKey) {
+		cols = append(cols, req.PrimaryKey...)
+		vals = append(vals, w.PK...)
+	}
+	if len(cols) == 1 {
+		return q.Q(cols[0]) + " " + op + " " + q.Arg(vals[0])
+	}
+	if q.d.RowValues {
+		l := make([]string, len(cols))
+		r := make([]string, len(cols))
+		for i := range cols {
+			l[i] = q.Q(cols[i])
+			r[i] = q.Arg(vals[i])
+		}
+		return "(" + strings.Join(l, ", ") + ") " + op + " (" + strings.Join(r, ", ") + ")"
+	}
+	// Expanded lexicographic form, led by a plain range on the cursor so that
+	// an index on the cursor bounds the scan:
+	//   c >= ? AND (c > ? OR (c = ? AND (k > ? OR (k = ? AND …))))
+	lead := q.Q(cols[0]) + " " + map[string]string{">": ">=", "<=": "<="}[op] + " " + q.Arg(vals[0])
+	return lead + " AND (" + q.lex(cols, vals, op) + ")"
+}
+
+// lex renders the lexicographic comparison, binding values in text order (a
+// ? placeholder is positional).
+func (q *Query) lex(cols []string, vals []any, op string) string {
+	c := q.Q(cols[0])
+	if len(cols) == 1 {
+		return c + " " + op + " " + q.Arg(vals[0])
+	}
+	strict := map[string]string{">": ">", "<=": "<"}[op]
+	s := c + " " + strict + " " + q.Arg(vals[0])
+	s += " OR (" + c + " = " + q.Arg(vals[0])
+	return s + " AND (" + q.lex(cols[1:], vals[1:], op) + "))"
+}
+
+// SQL renders SELECT selects FROM from WHERE … ORDER BY cursor, pk LIMIT n.
+func (q *Query) SQL(selects []string, from string, req litepull.PageRequest) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(selects, ", "))
+	b.WriteString(" FROM ")
+	b.WriteString(from)
+	if len(q.where) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString("(" + strings.Join(q.where, ") AND (") + ")")
+	}
+	b.WriteString(" ORDER BY ")
+	b.WriteString(q.Q(req.Cursor))
+	for _, k := range req.PrimaryKey {
+		b.WriteString(", " + q.Q(k))
+	}
+	b.WriteString(" LIMIT ")
+	b.WriteString(strconv.Itoa(req.Limit))
+	return b.String()
+}

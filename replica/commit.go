@@ -1,0 +1,108 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litepull/litepull"
+)
+
+// upsertSQL is INSERT … ON CONFLICT(pk) DO UPDATE SET every non-key column.
+func upsertSQL(t *litepull.Target) string {
+	cols := make([]string, len(t.Columns))
+	marks := make([]string, len(t.Columns))
+	var sets []string
+	for i, c := range t.Columns {
+		cols[i] = quote(c.Name)
+		marks[i] = "?"
+		isPK := false
+		for _, k := range t.PrimaryKey {
+			isPK = isPK || k == c.Name
+		}
+		if !isPK {
+			sets = append(sets, cols[i]+" = excluded."+cols[i])
+		}
+	}
+	pk := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		pk[i] = quote(k)
+	}
+	action := "DO NOTHING"
+	if len(sets) > 0 {
+		action = "DO UPDATE SET " + strings.Join(sets, ", ")
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
+		quote(t.Dest), strings.Join(cols, ", "), strings.Join(marks, ", "), strings.Join(pk, ", "), action)
+}
+
+// upsert returns the cached prepared upsert for t.
+func (r *Replica) upsert(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, error) {
+	q := upsertSQL(t)
+	if s, ok := r.upserts[q]; ok {
+		return s, nil
+	}
+	s, _, err := c.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	r.upserts[q] = s
+	return s, nil
+}
+
+// CommitPage upserts rows into t.Dest and writes st, in one transaction:
+// after a crash the replica has both or neither.
+func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]litepull.Value, st litepull.State) error {
+	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		stmt, err := r.upsert(c, t)
+		if err != nil {
+			return err
+		}
+		tx, err := c.BeginImmediate()
+		if err != nil {
+			return err
+		}
+		defer tx.End(&err)
+		for _, row := range rows {
+			if len(row) != len(t.Columns) {
+				return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
+			}
+			for i, v := range row {
+				if err := bind(stmt, i+1, v); err != nil {
+					return fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
+				}
+			}
+			if err := stmt.Exec(); err != nil {
+				return fmt.Errorf("upsert into %s: %w", t.Dest, err)
+			}
+		}
+		return r.saveState(c, st)
+	})
+}
+
+// bind binds one value of SQLite's domain.
+func bind(s *sqlite3.Stmt, i int, v litepull.Value) error {
+	switch v := v.(type) {
+	case nil:
+		return s.BindNull(i)
+	case int64:
+		return s.BindInt64(i, v)
+	case float64:
+		return s.BindFloat(i, v)
+	case string:
+		return s.BindText(i, v)
+	case []byte:
+		if v == nil {
+			v = []byte{} // a nil slice is still an empty blob here, not NULL
+		}
+		return s.BindBlob(i, v)
+	case bool:
+		return s.BindBool(i, v)
+	case int:
+		return s.BindInt64(i, int64(v))
+	default:
+		return fmt.Errorf("cannot store a %T", v)
+	}
+}

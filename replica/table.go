@@ -1,0 +1,169 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litepull/litepull"
+)
+
+// reserved reports names the replica keeps for itself.
+func reserved(name string) bool {
+	l := strings.ToLower(name)
+	return l == StateTable || l == ColumnsTable || strings.HasPrefix(l, "sqlite_") || strings.HasPrefix(l, "litepull_")
+}
+
+// sqliteType is the declared type for an affinity; only these few words ever
+// reach DDL.
+func sqliteType(a litepull.Affinity) (string, error) {
+	switch a {
+	case litepull.AffInteger, litepull.AffReal, litepull.AffText, litepull.AffBlob, litepull.AffNumeric, litepull.AffNone:
+		return string(a), nil
+	}
+	return "", fmt.Errorf("unknown affinity %q", a)
+}
+
+// EnsureTable creates t.Dest if needed, adds the columns the source has grown
+// since, checks that the primary key still matches, and records the column
+// metadata. It is cheap to call every run: an unchanged target is a map
+// lookup.
+func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
+	if err := litepull.CheckIdent("dest table", t.Dest); err != nil {
+		return err
+	}
+	if reserved(t.Dest) {
+		return fmt.Errorf("%w: %q is a name litepull keeps for itself; set dest to another name", litepull.ErrSchemaConflict, t.Dest)
+	}
+	sig := signature(t)
+	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		if r.ensured[t.Dest] == sig {
+			return nil
+		}
+		if err := r.checkOwner(c, t); err != nil {
+			return err
+		}
+		have, err := r.columnsOf(t.Dest)
+		if err != nil {
+			return err
+		}
+		tx, err := c.BeginImmediate()
+		if err != nil {
+			return err
+		}
+		defer tx.End(&err)
+		if len(have) == 0 {
+			err = c.Exec(createTable(t))
+		} else {
+			err = alterTable(c, t, have)
+		}
+		if err != nil {
+			return err
+		}
+		if err := recordColumns(c, t); err != nil {
+			return err
+		}
+		r.ensured[t.Dest] = sig
+		return nil
+	})
+}
+
+func signature(t *litepull.Target) string {
+	var b strings.Builder
+	b.WriteString(t.SourceID + "\x00" + t.SourceTable + "\x00" + strings.Join(t.PrimaryKey, ","))
+	for _, c := range t.Columns {
+		b.WriteString("\x00" + c.Name + "\x01" + c.SourceType + "\x01" + string(c.Affinity))
+	}
+	return b.String()
+}
+
+// checkOwner refuses to let two source tables fill one replica table.
+func (r *Replica) checkOwner(c *sqlite3.Conn, t *litepull.Target) error {
+	stmt, _, err := c.Prepare("SELECT source_id, source_table FROM " + ColumnsTable + " WHERE dest_table = ? LIMIT 1")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	stmt.BindText(1, t.Dest)
+	if stmt.Step() {
+		src, tbl := stmt.ColumnText(0), stmt.ColumnText(1)
+		if src != t.SourceID || tbl != t.SourceTable {
+			return fmt.Errorf("%w: replica table %q is filled by %s/%s already; give %s/%s another dest",
+				litepull.ErrSchemaConflict, t.Dest, src, tbl, t.SourceID, t.SourceTable)
+		}
+	}
+	return stmt.Err()
+}
+
+func createTable(t *litepull.Target) string {
+	var defs []string
+	for _, col := range t.Columns {
+		typ, _ := sqliteType(col.Affinity)
+		defs = append(defs, strings.TrimSpace(quote(col.Name)+" "+typ))
+	}
+	pk := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		pk[i] = quote(k)
+	}
+	return fmt.Sprintf("CREATE TABLE %s (%s, PRIMARY KEY (%s))", quote(t.Dest), strings.Join(defs, ", "), strings.Join(pk, ", "))
+}
+
+func alterTable(c *sqlite3.Conn, t *litepull.Target, have map[string]int) error {
+	var havePK []string
+	for name, pos := range have {
+		if pos > 0 {
+			for len(havePK) < pos {
+				havePK = append(havePK, "")
+			}
+			havePK[pos-1] = name
+		}
+	}
+	if strings.Join(havePK, ",") != strings.Join(t.PrimaryKey, ",") {
+		return fmt.Errorf("%w: replica table %q has primary key (%s), the source says (%s); drop the replica table or set dest to a new name",
+			litepull.ErrSchemaConflict, t.Dest, strings.Join(havePK, ", "), strings.Join(t.PrimaryKey, ", "))
+	}
+	for _, col := range t.Columns {
+		if _, ok := have[col.Name]; ok {
+			continue
+		}
+		typ, err := sqliteType(col.Affinity)
+		if err != nil {
+			return err
+		}
+		if err := c.Exec(strings.TrimSpace(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(t.Dest), quote(col.Name), typ))); err != nil {
+			return fmt.Errorf("add column %s to %s: %w", col.Name, t.Dest, err)
+		}
+	}
+	return nil
+}
+
+func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
+	stmt, _, err := c.Prepare(`INSERT INTO ` + ColumnsTable + ` (dest_table, column_name, source_id, source_table, source_type, sqlite_type, ordinal, is_pk)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (dest_table, column_name) DO UPDATE SET source_id = excluded.source_id, source_table = excluded.source_table,
+			source_type = excluded.source_type, sqlite_type = excluded.sqlite_type, ordinal = excluded.ordinal, is_pk = excluded.is_pk`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i, col := range t.Columns {
+		isPK := false
+		for _, k := range t.PrimaryKey {
+			isPK = isPK || k == col.Name
+		}
+		stmt.BindText(1, t.Dest)
+		stmt.BindText(2, col.Name)
+		stmt.BindText(3, t.SourceID)
+		stmt.BindText(4, t.SourceTable)
+		stmt.BindText(5, col.SourceType)
+		stmt.BindText(6, string(col.Affinity))
+		stmt.BindInt(7, i)
+		stmt.BindBool(8, isPK)
+		if err := stmt.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package litepull
+
+import (
+	"context"
+	"time"
+)
+
+// Value is one value in SQLite's domain: nil, int64, float64, string or
+// []byte. Sources convert their native values into these, losslessly; the
+// replica stores them as they are.
+type Value = any
+
+// Affinity names the SQLite column type a source column is stored as in the
+// replica. Only these few names ever appear in replica DDL.
+type Affinity string
+
+// The affinities a source may ask for.
+const (
+	AffInteger Affinity = "INTEGER"
+	AffReal    Affinity = "REAL"
+	AffText    Affinity = "TEXT"
+	AffBlob    Affinity = "BLOB"
+	AffNumeric Affinity = "NUMERIC"
+	AffNone    Affinity = "" // no declared type: values stored as they come
+)
+
+// Column describes one source column and how it is stored in the replica.
+type Column struct {
+	Name string
+	// SourceType is the type as the source's catalog spells it
+	// ("timestamp with time zone", "numeric(38,10)"). Recorded in the
+	// replica's column metadata.
+	SourceType string
+	// Affinity is the SQLite column type chosen so that values round-trip.
+	Affinity Affinity
+	// Temporal is true for timestamp-like columns, where a settle horizon and
+	// a duration lookback make sense.
+	Temporal bool
+}
+
+// TableSchema is what a source knows of one table.
+type TableSchema struct {
+	Name       string   // the source table as configured (may be schema-qualified)
+	Columns    []Column // in the source's column order
+	PrimaryKey []string // discovered primary key; empty when the table has none
+}
+
+// Column returns the column called name, or false.
+func (s *TableSchema) Column(name string) (Column, bool) {
+	for _, c := range s.Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// Watermark is a position in the (cursor, primary key) order: the cursor
+// value and primary key values of the last row read. A Watermark with no PK
+// stands for "every row whose cursor is greater than Cursor".
+type Watermark struct {
+	Cursor Value
+	PK     []Value
+}
+
+// PageRequest asks a source for one keyset page.
+type PageRequest struct {
+	Schema *TableSchema // as returned by Describe
+	// Columns to read, in order. Always includes the cursor and primary key.
+	Columns    []string
+	Cursor     string
+	PrimaryKey []string
+	// After, if set, is the exclusive lower bound on (cursor, pk).
+	After *Watermark
+	// Through, if set, is the inclusive upper bound on (cursor, pk).
+	Through *Watermark
+	// Limit is the most rows to return.
+	Limit int
+	// Settle, when positive, leaves out rows whose (timestamp) cursor is newer
+	// than the source's own clock minus Settle.
+	Settle time.Duration
+}
+
+// Page is the answer to a PageRequest: rows in (cursor, pk) order, each a
+// slice of Values in PageRequest.Columns order.
+type Page struct {
+	Rows [][]Value
+}
+
+// TableInfo is one table found by discovery.
+type TableInfo struct {
+	Name       string   // qualified as the source wants it in config
+	PrimaryKey []string // empty: no primary key
+}
+
+// Source is a database litepull reads from. Implementations live in their
+// own packages under source/ and are safe for use by one goroutine at a time
+// per table; the engine never reads the same table concurrently.
+type Source interface {
+	// Describe returns the columns and primary key of a table.
+	// A missing table is an error wrapping ErrNoTable.
+	Describe(ctx context.Context, table string) (*TableSchema, error)
+	// ReadPage reads one keyset page. Rows whose cursor is NULL are never
+	// returned.
+	ReadPage(ctx context.Context, req PageRequest) (*Page, error)
+	// CountNullCursor counts the rows whose cursor column is NULL.
+	CountNullCursor(ctx context.Context, table, cursor string) (int64, error)
+	// Tables lists the tables discovery may replicate.
+	Tables(ctx context.Context) ([]TableInfo, error)
+	// Ping checks that the source answers.
+	Ping(ctx context.Context) error
+	// Close releases the source's connections. Close twice is safe.
+	Close() error
+}

@@ -1,0 +1,300 @@
+// Package postgres is the litepull source for PostgreSQL (and anything that
+// speaks its protocol: Supabase, Neon, Hyperdrive connection strings).
+//
+// Pages are read with the extended protocol at the pgconn level: binary
+// results for fixed-width types (integers, floats, timestamps, uuid, bytea),
+// text for exact ones (numeric, json), and parameters sent as untyped text so
+// that Postgres parses each watermark value in its column's own type.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyset"
+)
+
+var _ litepull.Source = (*Source)(nil)
+
+// Dialect is Postgres': double-quoted identifiers, $n placeholders, row
+// values (a row comparison uses a btree range on its leading columns).
+var Dialect = keyset.Dialect{Quote: '"', Placeholder: keyset.Dollar, RowValues: true}
+
+// DefaultMaxConns bounds the connections a source opens.
+const DefaultMaxConns = 4
+
+// Source reads tables from one Postgres database.
+type Source struct {
+	id     string
+	schema string // for unqualified names and discovery; "" uses search_path / public
+	pool   *pgxpool.Pool
+
+	mu     sync.Mutex
+	codecs map[string][]codec // by table, in column order, from the last Describe
+}
+
+// New connects to cfg.DSN lazily: the first query opens the connection, so a
+// dead server fails the tables that need it, not the program.
+func New(cfg litepull.SourceConfig) (*Source, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		// pgconn's parse errors redact the password; say which source it was.
+		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
+	}
+	pc.MaxConns = DefaultMaxConns
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres source %s: %w", cfg.ID, redact(err, cfg.DSN))
+	}
+	return &Source{id: cfg.ID, schema: cfg.Schema, pool: pool, codecs: map[string][]codec{}}, nil
+}
+
+// redact removes the DSN's password from an error message, in case a
+// driver ever echoes it.
+func redact(err error, dsn string) error {
+	cfg, perr := pgconn.ParseConfig(dsn)
+	if perr != nil || cfg.Password == "" || !strings.Contains(err.Error(), cfg.Password) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), cfg.Password, "xxxxx"))
+}
+
+// Close closes the pool. Close twice is safe.
+func (s *Source) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping checks that the server answers.
+func (s *Source) Ping(ctx context.Context) error {
+	return s.pool.Ping(ctx)
+}
+
+// exec runs q with text parameters, asking for results in formats, and calls
+// row with each row's raw values (valid only during the call).
+func (s *Source) exec(ctx context.Context, q string, args []any, formats []int16, row func([][]byte) error) error {
+	params := make([][]byte, len(args))
+	for i, a := range args {
+		p, err := encodeParam(a)
+		if err != nil {
+			return err
+		}
+		params[i] = p
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	rr := conn.Conn().PgConn().ExecParams(ctx, q, params, nil, nil, formats)
+	var rowErr error
+	for rr.NextRow() {
+		if rowErr == nil {
+			rowErr = row(rr.Values())
+		}
+	}
+	_, err = rr.Close()
+	if err != nil {
+		return err
+	}
+	return rowErr
+}
+
+// qualify checks a configured table name and quotes it, adding the source's
+// schema to an unqualified name.
+func (s *Source) qualify(table string) (string, error) {
+	parts, err := litepull.SplitQualified(table)
+	if err != nil {
+		return "", err
+	}
+	if len(parts) == 1 && s.schema != "" {
+		parts = []string{s.schema, parts[0]}
+	}
+	return litepull.QuoteQualified(parts, '"'), nil
+}
+
+const describeSQL = `
+SELECT a.attname,
+       format_type(a.atttypid, a.atttypmod),
+       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::int8,
+       COALESCE(bt.typcategory, t.typcategory)::text,
+       COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                 WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`
+
+// Describe reads the table's columns, their types, and its primary key from
+// the catalog, and picks a lossless codec for each column.
+func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSchema, error) {
+	name, err := s.qualify(table)
+	if err != nil {
+		return nil, err
+	}
+	ts := &litepull.TableSchema{Name: table}
+	var codecs []codec
+	pk := map[int64]string{}
+	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat}
+	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
+		col, typ := string(v[0]), string(v[1])
+		var oid uint32
+		fmt.Sscan(string(v[2]), &oid)
+		c := codecFor(oid, string(v[3]))
+		codecs = append(codecs, c)
+		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal})
+		var ord int64
+		fmt.Sscan(string(v[4]), &ord)
+		if ord > 0 {
+			pk[ord] = col
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", table, err)
+	}
+	if len(ts.Columns) == 0 {
+		return nil, fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, table, name)
+	}
+	for i := int64(1); i <= int64(len(pk)); i++ {
+		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
+	}
+	s.mu.Lock()
+	s.codecs[table] = codecs
+	s.mu.Unlock()
+	return ts, nil
+}
+
+// ReadPage reads one keyset page.
+func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
+	s.mu.Lock()
+	all := s.codecs[req.Schema.Name]
+	s.mu.Unlock()
+	if len(all) != len(req.Schema.Columns) {
+		return nil, fmt.Errorf("read page of %s: table not described", req.Schema.Name)
+	}
+	from, err := s.qualify(req.Schema.Name)
+	if err != nil {
+		return nil, err
+	}
+	q := keyset.New(Dialect)
+	sel := make([]string, len(req.Columns))
+	formats := make([]int16, len(req.Columns))
+	decoders := make([]decoder, len(req.Columns))
+	for i, name := range req.Columns {
+		idx := -1
+		for j, c := range req.Schema.Columns {
+			if c.Name == name {
+				idx = j
+			}
+		}
+		if idx < 0 {
+			return nil, fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, req.Schema.Name, name)
+		}
+		if err := litepull.CheckIdent("column", name); err != nil {
+			return nil, err
+		}
+		c := all[idx]
+		sel[i] = q.Q(name)
+		if c.cast != "" {
+			sel[i] = fmt.Sprintf(c.cast, q.Q(name)) + " AS " + q.Q(name)
+		}
+		formats[i], decoders[i] = c.format, c.decode
+	}
+	q.Keyset(req)
+	if req.Settle > 0 {
+		q.Where(fmt.Sprintf("%s <= %s - make_interval(secs => %s)", q.Q(req.Cursor), settleNow(req), q.Arg(req.Settle.Seconds())))
+	}
+	text := q.SQL(sel, from, req)
+
+	page := &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+	err = s.exec(ctx, text, q.Args, formats, func(raw [][]byte) error {
+		row := make([]litepull.Value, len(raw))
+		for i, b := range raw {
+			if b == nil {
+				continue
+			}
+			v, err := decoders[i](b)
+			if err != nil {
+				return fmt.Errorf("column %s: %w", req.Columns[i], err)
+			}
+			row[i] = v
+		}
+		page.Rows = append(page.Rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+	}
+	return page, nil
+}
+
+// settleNow is the source's clock in the cursor's own type.
+func settleNow(req litepull.PageRequest) string {
+	c, _ := req.Schema.Column(req.Cursor)
+	if strings.HasPrefix(c.SourceType, "timestamp without") || c.SourceType == "date" {
+		return "(now() AT TIME ZONE 'UTC')"
+	}
+	return "now()"
+}
+
+// CountNullCursor counts the rows the cursor cannot reach.
+func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
+	name, err := s.qualify(table)
+	if err != nil {
+		return 0, err
+	}
+	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+		return 0, err
+	}
+	var n int64
+	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", name, litepull.QuoteIdent(cursor, '"'))
+	err = s.exec(ctx, q, nil, []int16{textFormat}, func(v [][]byte) error {
+		_, err := fmt.Sscan(string(v[0]), &n)
+		return err
+	})
+	return n, err
+}
+
+const tablesSQL = `
+SELECT c.relname,
+       COALESCE((SELECT json_agg(a.attname ORDER BY k.ord)
+                 FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+                 WHERE i.indrelid = c.oid AND i.indisprimary AND a.attrelid = c.oid AND a.attnum = k.attnum), '[]')::text
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY c.relname`
+
+// Tables lists the schema's tables (partitioned parents, not partitions) and
+// their primary keys.
+func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
+	schema := s.schema
+	if schema == "" {
+		schema = "public"
+	}
+	var out []litepull.TableInfo
+	err := s.exec(ctx, tablesSQL, []any{schema}, []int16{textFormat, textFormat}, func(v [][]byte) error {
+		t := litepull.TableInfo{Name: string(v[0])}
+		if s.schema != "" {
+			t.Name = s.schema + "." + t.Name
+		}
+		if err := json.Unmarshal(v[1], &t.PrimaryKey); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}

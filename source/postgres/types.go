@@ -1,0 +1,201 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/litepull/litepull"
+)
+
+// Postgres type OIDs the source decodes natively.
+const (
+	oidBool        = 16
+	oidBytea       = 17
+	oidChar        = 18
+	oidName        = 19
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidOID         = 26
+	oidJSON        = 114
+	oidFloat4      = 700
+	oidFloat8      = 701
+	oidBPChar      = 1042
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTime        = 1083
+	oidTimestamp   = 1114
+	oidTimestampTZ = 1184
+	oidTimeTZ      = 1266
+	oidNumeric     = 1700
+	oidUUID        = 2950
+	oidJSONB       = 3802
+)
+
+const (
+	textFormat   int16 = 0
+	binaryFormat int16 = 1
+)
+
+// decoder turns one raw column value into a replica value.
+type decoder func(raw []byte) (litepull.Value, error)
+
+// codec is how one column is selected, transferred and decoded.
+type codec struct {
+	affinity litepull.Affinity
+	temporal bool
+	format   int16
+	// cast wraps the quoted column in the select list ("%s::text"); empty
+	// selects the column as it is.
+	cast   string
+	decode decoder
+}
+
+// pgEpoch is 2000-01-01, the zero of Postgres' binary dates and times.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// codecFor picks the codec of a column from its type: typeOID is the type
+// (for a domain, its base type), category is pg_type.typcategory.
+func codecFor(typeOID uint32, category string) codec {
+	switch typeOID {
+	case oidInt2:
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(2, func(b []byte) litepull.Value { return int64(int16(binary.BigEndian.Uint16(b))) })}
+	case oidInt4:
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(4, func(b []byte) litepull.Value { return int64(int32(binary.BigEndian.Uint32(b))) })}
+	case oidOID:
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(4, func(b []byte) litepull.Value { return int64(binary.BigEndian.Uint32(b)) })}
+	case oidInt8:
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(8, func(b []byte) litepull.Value { return int64(binary.BigEndian.Uint64(b)) })}
+	case oidFloat4:
+		return codec{affinity: litepull.AffReal, format: binaryFormat, decode: fixed(4, func(b []byte) litepull.Value {
+			return litepull.FloatValue(float64(math.Float32frombits(binary.BigEndian.Uint32(b))))
+		})}
+	case oidFloat8:
+		return codec{affinity: litepull.AffReal, format: binaryFormat, decode: fixed(8, func(b []byte) litepull.Value {
+			return litepull.FloatValue(math.Float64frombits(binary.BigEndian.Uint64(b)))
+		})}
+	case oidBool:
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(1, func(b []byte) litepull.Value {
+			if b[0] != 0 {
+				return int64(1)
+			}
+			return int64(0)
+		})}
+	case oidBytea:
+		return codec{affinity: litepull.AffBlob, format: binaryFormat, decode: func(b []byte) (litepull.Value, error) {
+			return append(make([]byte, 0, len(b)), b...), nil
+		}}
+	case oidTimestampTZ:
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(8, timestampDecoder(litepull.LayoutTimestampTZ))}
+	case oidTimestamp:
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(8, timestampDecoder(litepull.LayoutTimestamp))}
+	case oidDate:
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(4, decodeDate)}
+	case oidTime:
+		return codec{affinity: litepull.AffText, format: binaryFormat, decode: fixed(8, decodeTime)}
+	case oidUUID:
+		return codec{affinity: litepull.AffText, format: binaryFormat, decode: fixed(16, decodeUUID)}
+	case oidText, oidVarchar, oidBPChar, oidName, oidChar, oidNumeric, oidJSON, oidJSONB, oidTimeTZ:
+		// Text format is exact for these: numeric keeps every digit, jsonb
+		// comes back as JSON text, timetz with its offset.
+		return codec{affinity: litepull.AffText, format: textFormat, decode: decodeText}
+	}
+	if category == "A" {
+		// Arrays become JSON text, the one array format every reader has.
+		return codec{affinity: litepull.AffText, format: textFormat, cast: "to_json(%s)::text", decode: decodeText}
+	}
+	// Anything else (interval, inet, enums, ranges, money, ...) keeps
+	// Postgres' own text form, which Postgres parses back exactly.
+	return codec{affinity: litepull.AffText, format: textFormat, cast: "%s::text", decode: decodeText}
+}
+
+func fixed(n int, f func([]byte) litepull.Value) decoder {
+	return func(b []byte) (litepull.Value, error) {
+		if len(b) != n {
+			return nil, fmt.Errorf("binary value of %d bytes, want %d", len(b), n)
+		}
+		return f(b), nil
+	}
+}
+
+func decodeText(b []byte) (litepull.Value, error) { return string(b), nil }
+
+func timestampDecoder(layout string) func([]byte) litepull.Value {
+	return func(b []byte) litepull.Value {
+		us := int64(binary.BigEndian.Uint64(b))
+		switch us {
+		case math.MaxInt64:
+			return "infinity"
+		case math.MinInt64:
+			return "-infinity"
+		}
+		return pgEpoch.Add(time.Duration(us/1e6)*time.Second + time.Duration(us%1e6)*time.Microsecond).Format(layout)
+	}
+}
+
+func decodeDate(b []byte) litepull.Value {
+	days := int32(binary.BigEndian.Uint32(b))
+	switch days {
+	case math.MaxInt32:
+		return "infinity"
+	case math.MinInt32:
+		return "-infinity"
+	}
+	return pgEpoch.AddDate(0, 0, int(days)).Format(litepull.LayoutDate)
+}
+
+func decodeTime(b []byte) litepull.Value {
+	us := int64(binary.BigEndian.Uint64(b))
+	h, us := us/3600e6, us%3600e6
+	m, us := us/60e6, us%60e6
+	s, us := us/1e6, us%1e6
+	return fmt.Sprintf("%02d:%02d:%02d.%06d", h, m, s, us)
+}
+
+func decodeUUID(b []byte) litepull.Value {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
+}
+
+// encodeParam renders a replica value as Postgres text input. Parameters are
+// sent as text with an unspecified type, so Postgres parses each in the type
+// of the column it is compared with: a timestamp watermark stored as
+// ISO-8601 text is compared as a timestamp, not as text.
+func encodeParam(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case int64:
+		return strconv.AppendInt(nil, v, 10), nil
+	case int:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case float64:
+		switch {
+		case math.IsInf(v, 1):
+			return []byte("Infinity"), nil
+		case math.IsInf(v, -1):
+			return []byte("-Infinity"), nil
+		}
+		return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+	case string:
+		return []byte(v), nil
+	case []byte:
+		return append([]byte(`\x`), hex.EncodeToString(v)...), nil
+	default:
+		return nil, fmt.Errorf("cannot bind a %T", v)
+	}
+}
