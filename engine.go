@@ -570,7 +570,6 @@ func (p *plan) checkPage(page *Page) error {
 	return nil
 }
 
-
 // TableCheck is the outcome of checking one table without reading it.
 type TableCheck struct {
 	SourceID string   `json:"sourceId"`

@@ -133,5 +133,5 @@ func (f failedSource) CountNullCursor(context.Context, string, string) (int64, e
 	return 0, f.err
 }
 func (f failedSource) Tables(context.Context) ([]litepull.TableInfo, error) { return nil, f.err }
-func (f failedSource) Ping(context.Context) error                          { return f.err }
-func (f failedSource) Close() error                                        { return nil }
+func (f failedSource) Ping(context.Context) error                           { return f.err }
+func (f failedSource) Close() error                                         { return nil }
