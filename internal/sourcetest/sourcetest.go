@@ -426,3 +426,25 @@ func testSettle(t *testing.T, h Harness) {
 		t.Fatalf("settle on an integer cursor: %v, want ErrUnsupported", r.Err)
 	}
 }
+
+// Replicate drains every table of cfg from src into a fresh replica and
+// fails tb if any table fails. For source packages' own type tests.
+func Replicate(tb testing.TB, cfg litepull.SourceConfig, src litepull.Source) *replica.Replica {
+	tb.Helper()
+	r, err := replica.Open(filepath.Join(tb.TempDir(), "replica.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	c := litepull.Config{Replica: r.Path(), Sources: []litepull.SourceConfig{cfg}}
+	if err := c.Validate(); err != nil {
+		tb.Fatalf("config: %v", err)
+	}
+	e := litepull.NewEngine(r, []litepull.BoundSource{{Config: c.Sources[0], Source: src}}, nil)
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mustOK(tb, sum)
+	return r
+}
