@@ -56,7 +56,12 @@ func DecodeValues(s string) ([]Value, error) {
 		case "i":
 			out[i], err = strconv.ParseInt(body, 10, 64)
 		case "f":
-			out[i], err = strconv.ParseFloat(body, 64)
+			var f float64
+			f, err = strconv.ParseFloat(body, 64)
+			if err == nil && math.IsNaN(f) {
+				err = fmt.Errorf("NaN is not a position") // NaN floats travel as the text "NaN"
+			}
+			out[i] = f
 		case "s":
 			out[i] = body
 		case "b":

@@ -52,6 +52,10 @@ func (r *Replica) upsert(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, er
 	return s, nil
 }
 
+// testHookAfterRow, when set by a test, runs after each row of a page is
+// written and before the page commits: the crash test kills the process there.
+var testHookAfterRow func()
+
 // CommitPage upserts rows into t.Dest and writes st, in one transaction:
 // after a crash the replica has both or neither.
 func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]litepull.Value, st litepull.State) error {
@@ -76,6 +80,9 @@ func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]l
 			}
 			if err := stmt.Exec(); err != nil {
 				return fmt.Errorf("upsert into %s: %w", t.Dest, err)
+			}
+			if testHookAfterRow != nil {
+				testHookAfterRow()
 			}
 		}
 		return r.saveState(c, st)

@@ -1,0 +1,114 @@
+package litepull_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/litepull/litepull"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := litepull.ParseConfig([]byte(`
+replica: ./r.db
+sources:
+  - id: pg
+    kind: postgres
+    dsn: ${PG_URL}
+    settle: 5s
+    lookback: 2m
+    tables:
+      - table: public.users
+        cursorColumn: id
+      - table: orders
+        dest: orders_replica
+        columns: [order_id, status]
+        cursorColumn: updated_at
+        primaryKey: [order_id]
+        lookback: "500"
+`), env(map[string]string{"PG_URL": "postgres://u:p@h/db"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sources[0]
+	if s.DSN != "postgres://u:p@h/db" || s.PageSize != litepull.DefaultPageSize || time.Duration(s.Settle) != 5*time.Second || s.Lookback.Duration != 2*time.Minute {
+		t.Fatalf("source = %+v", s)
+	}
+	if s.Tables[0].DestName() != "users" || s.Tables[1].DestName() != "orders_replica" || s.Tables[1].Lookback.Amount != 500 {
+		t.Fatalf("tables = %+v", s.Tables)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		yaml, want string
+		err        error
+	}{
+		"MissingEnv":       {"sources:\n- id: a\n  kind: postgres\n  dsn: ${NOPE}\n", "NOPE is not set", nil},
+		"UnknownKey":       {"sources:\n- id: a\n  kind: postgres\n  pagesize: 3\n", "pagesize", nil},
+		"NoSources":        {"replica: x.db\n", "no sources", nil},
+		"DuplicateID":      {"sources:\n- id: a\n  kind: sqlite\n- id: a\n  kind: sqlite\n", "duplicate id", nil},
+		"BadPageSize":      {"sources:\n- id: a\n  kind: sqlite\n  pageSize: -1\n", "less than 1", nil},
+		"BadTable":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: \"x y\"\n", "x y", litepull.ErrBadIdentifier},
+		"BadColumn":        {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    columns: [ok, \"no-t\"]\n", "no-t", litepull.ErrBadIdentifier},
+		"BadDest":          {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    dest: \"1x\"\n", "1x", litepull.ErrBadIdentifier},
+		"BadDuration":      {"sources:\n- id: a\n  kind: sqlite\n  settle: soon\n", "not a duration", nil},
+		"BadLookback":      {"sources:\n- id: a\n  kind: sqlite\n  lookback: lots\n", "lookback", nil},
+		"DuplicateDest":    {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: s1.t\n  - table: s2.t\n", "also the destination", nil},
+		"MissingTableName": {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - dest: x\n", "missing", nil},
+		"MissingKind":      {"sources:\n- id: a\n", "kind", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to mention %q", err, tc.want)
+			}
+			var ce *litepull.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *ConfigError", err)
+			}
+			if tc.err != nil && !errors.Is(err, tc.err) {
+				t.Fatalf("error = %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestExpandEnvLeavesOtherDollarsAlone(t *testing.T) {
+	out, err := litepull.ExpandEnv([]byte("a: $HOME ${X} $${X}"), env(map[string]string{"X": "1"}))
+	if err != nil || string(out) != "a: $HOME 1 $1" {
+		t.Fatalf("ExpandEnv = %q, %v", out, err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add("sources:\n- id: a\n  kind: sqlite\n  dsn: x\n  tables:\n  - table: t\n")
+	f.Add("replica: r\nsources: []\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := litepull.ParseConfig([]byte(s), env(nil))
+		if err != nil {
+			return
+		}
+		// Whatever parses must be safe to put into SQL.
+		for _, src := range cfg.Sources {
+			if src.PageSize < 1 {
+				t.Fatalf("page size %d accepted", src.PageSize)
+			}
+			for _, tc := range src.Tables {
+				if _, err := litepull.SplitQualified(tc.Table); err != nil {
+					t.Fatalf("table %q accepted: %v", tc.Table, err)
+				}
+				for _, c := range append(append([]string{tc.DestName()}, tc.Columns...), tc.PrimaryKey...) {
+					if !litepull.ValidIdent(c) {
+						t.Fatalf("identifier %q accepted", c)
+					}
+				}
+			}
+		}
+	})
+}
