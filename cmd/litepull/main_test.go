@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/testdb"
+)
+
+// runMain runs the real command line and returns its exit code and output.
+func runMain(tb testing.TB, args ...string) (int, string, string) {
+	tb.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestDemo(t *testing.T) {
+	code, out, errOut := runMain(t, "demo", "-dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"more=true", "replica matches source", "1 NULL-cursor row(s) reported", "2200 rows x 6 columns identical"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func writeConfig(tb testing.TB, yaml string) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "litepull.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// TestRunStatusValidate drives run, status and validate against a real
+// Postgres source and a dead one: the dead one fails its table only, and its
+// password never shows.
+func TestRunStatusValidate(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE users (id bigint PRIMARY KEY, email text, updated_at timestamptz)")
+	pg.Exec(t, "INSERT INTO users SELECT g, 'u' || g || '@x', '2026-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 25) g")
+	t.Setenv("GOOD_DSN", pg.DSN)
+	t.Setenv("DEAD_DSN", "postgres://admin:hunter2@127.0.0.1:1/db?connect_timeout=2")
+	replicaPath := filepath.Join(t.TempDir(), "replica.db")
+	cfg := writeConfig(t, `
+replica: `+replicaPath+`
+sources:
+  - id: good
+    kind: postgres
+    dsn: ${GOOD_DSN}
+    schema: `+pg.Schema+`
+    pageSize: 10
+    tables:
+      - table: users
+        cursorColumn: updated_at
+  - id: dead
+    kind: postgres
+    dsn: ${DEAD_DSN}
+    tables:
+      - table: users
+`)
+	code, out, errOut := runMain(t, "run", "-config", cfg)
+	if code != 1 {
+		t.Fatalf("run exited %d, want 1 (a table failed)\n%s\n%s", code, out, errOut)
+	}
+	var goodLine, deadLine string
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "good "):
+			goodLine = line
+		case strings.HasPrefix(line, "dead "):
+			deadLine = line
+		}
+	}
+	if f := strings.Fields(goodLine); len(f) < 8 || f[3] != "10" || f[6] != "true" {
+		t.Errorf("good table line %q: want 10 rows and more pages", goodLine)
+	}
+	if !strings.Contains(deadLine, "ERROR:") {
+		t.Errorf("dead table line %q: want its error", deadLine)
+	}
+	for _, s := range []string{out, errOut} {
+		if strings.Contains(s, "hunter2") {
+			t.Fatalf("output leaks the password:\n%s", s)
+		}
+	}
+
+	code, out, errOut = runMain(t, "run", "-config", cfg, "-source", "good", "-drain", "-json")
+	if code != 0 {
+		t.Fatalf("run -drain exited %d\n%s\n%s", code, out, errOut)
+	}
+	var sum litepull.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("run -json: %v\n%s", err, out)
+	}
+	if len(sum.Tables) != 1 || sum.Tables[0].RowsPulled != 15 || sum.Tables[0].MorePagesAvailable {
+		t.Fatalf("drain summary = %+v, want 15 more rows and caught up", sum.Tables)
+	}
+
+	code, out, _ = runMain(t, "status", "-config", cfg, "-json")
+	if code != 0 {
+		t.Fatalf("status exited %d", code)
+	}
+	var states []litepull.State
+	if err := json.Unmarshal([]byte(out), &states); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]litepull.State{}
+	for _, s := range states {
+		byID[s.SourceID] = s
+	}
+	if g := byID["good"]; g.RowsTotal != 25 || g.CursorValue != "2026-01-01T00:00:25.000000Z" || g.LastError != "" {
+		t.Errorf("good state = %+v", g)
+	}
+	if d := byID["dead"]; d.LastError == "" || d.ErrorCount != 1 || strings.Contains(d.LastError, "hunter2") {
+		t.Errorf("dead state = %+v, want its error recorded without the password", d)
+	}
+	code, out, _ = runMain(t, "status", "-config", cfg)
+	if code != 0 || !strings.Contains(out, "good") || !strings.Contains(out, "dead") {
+		t.Errorf("status exited %d:\n%s", code, out)
+	}
+
+	code, out, _ = runMain(t, "validate", "-config", cfg)
+	if code != 1 || !strings.Contains(out, "ERROR: connect") || strings.Contains(out, "config ok") {
+		t.Errorf("validate with a dead source exited %d:\n%s", code, out)
+	}
+}
+
+func TestMalformedConfig(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"UnknownKind": {"sources:\n- id: a\n  kind: oracle\n  dsn: x\n", `unknown kind "oracle"`},
+		"BadYAML":     {"sources: [\n", "parse YAML"},
+		"BadTable":    {"sources:\n- id: a\n  kind: sqlite\n  dsn: x\n  tables:\n  - table: 'a;b'\n", "bad identifier"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, errOut := runMain(t, "run", "-config", writeConfig(t, tc.yaml))
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want failure mentioning %q", code, errOut, tc.want)
+			}
+		})
+	}
+	if code, _, _ := runMain(t, "nonsense"); code != 2 {
+		t.Fatalf("unknown command exited %d, want 2", code)
+	}
+}

@@ -1,0 +1,138 @@
+package replica_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/replica"
+)
+
+func target(dest string, pk []string, cols ...string) *litepull.Target {
+	t := &litepull.Target{SourceID: "s", SourceTable: "src_" + dest, Dest: dest, PrimaryKey: pk}
+	for _, c := range cols {
+		col := litepull.Column{Name: c, SourceType: "text", Affinity: litepull.AffText}
+		if c == "id" {
+			col.SourceType, col.Affinity = "bigint", litepull.AffInteger
+		}
+		t.Columns = append(t.Columns, col)
+	}
+	return t
+}
+
+func TestSeedStateTableIsMigrated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	conn, err := sqlite3.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed plugin's table, with a row of its own.
+	err = conn.Exec(`CREATE TABLE tmp_replication_state (source_id TEXT NOT NULL, table_name TEXT NOT NULL, cursor_column TEXT,
+		cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT, PRIMARY KEY (source_id, table_name));
+		INSERT INTO tmp_replication_state VALUES ('prod', 'users', 'id', '41', '2025-01-01T00:00:00Z', 10, NULL);`)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := replica.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	st, err := r.State(context.Background(), "prod", "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Watermark == nil || st.Watermark.Cursor != "41" || st.CursorColumn != "id" || st.NullCursorRows != -1 {
+		t.Fatalf("seed state read as %+v (watermark %v); want to resume after cursor 41", st, st.Watermark)
+	}
+}
+
+func TestCommitPageAndState(t *testing.T) {
+	r, err := replica.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	tg := target("t", []string{"id"}, "id", "v")
+	if err := r.EnsureTable(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	st := litepull.State{SourceID: "s", Table: "src_t", CursorColumn: "id", CursorValue: "2",
+		Watermark: &litepull.Watermark{Cursor: int64(2), PK: []litepull.Value{int64(2)}}, RowsTotal: 2}
+	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(1), "a"}, {int64(2), "b"}}, st); err != nil {
+		t.Fatal(err)
+	}
+	// Upsert: the same key again updates in place.
+	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(2), "B"}}, st); err != nil {
+		t.Fatal(err)
+	}
+	_, rows, _ := r.Query(ctx, "SELECT id, v FROM t ORDER BY id")
+	if want := [][]any{{int64(1), "a"}, {int64(2), "B"}}; !reflect.DeepEqual(rows, want) {
+		t.Fatalf("rows = %v, want %v", rows, want)
+	}
+	got, err := r.State(ctx, "s", "src_t")
+	if err != nil || !reflect.DeepEqual(got.Watermark, st.Watermark) {
+		t.Fatalf("state watermark = %v, %v; want %v", got.Watermark, err, st.Watermark)
+	}
+
+	// A page that cannot be stored leaves rows and state as they were.
+	bad := litepull.State{SourceID: "s", Table: "src_t", Watermark: &litepull.Watermark{Cursor: int64(9), PK: []litepull.Value{int64(9)}}}
+	err = r.CommitPage(ctx, tg, [][]litepull.Value{{int64(3), "c"}, {int64(4), struct{}{}}}, bad)
+	if err == nil {
+		t.Fatal("a page with an unstorable value committed")
+	}
+	_, rows, _ = r.Query(ctx, "SELECT count(*) FROM t")
+	if rows[0][0] != int64(2) {
+		t.Fatalf("a failed page left %v rows, want 2", rows[0][0])
+	}
+	if got, _ := r.State(ctx, "s", "src_t"); !reflect.DeepEqual(got.Watermark, st.Watermark) {
+		t.Fatalf("a failed page moved the watermark to %v", got.Watermark)
+	}
+}
+
+func TestEnsureTableErrors(t *testing.T) {
+	r, err := replica.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if err := r.EnsureTable(ctx, target("t", []string{"id"}, "id", "v")); err != nil {
+		t.Fatal(err)
+	}
+	for name, tg := range map[string]*litepull.Target{
+		"OtherPrimaryKey": target("t", []string{"v"}, "id", "v"),
+		"OtherSource":     {SourceID: "other", SourceTable: "src_t", Dest: "t", PrimaryKey: []string{"id"}, Columns: []litepull.Column{{Name: "id", Affinity: litepull.AffInteger}}},
+		"ReservedName":    target("tmp_replication_state", []string{"id"}, "id"),
+	} {
+		if err := r.EnsureTable(ctx, tg); !errors.Is(err, litepull.ErrSchemaConflict) {
+			t.Errorf("%s: %v, want ErrSchemaConflict", name, err)
+		}
+	}
+	if err := r.EnsureTable(ctx, target("x y", []string{"id"}, "id")); !errors.Is(err, litepull.ErrBadIdentifier) {
+		t.Errorf("bad dest: %v, want ErrBadIdentifier", err)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	r, err := replica.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := r.States(context.Background()); err == nil {
+		t.Fatal("States on a closed replica succeeded")
+	}
+}
