@@ -112,3 +112,15 @@ type Source interface {
 	// Close releases the source's connections. Close twice is safe.
 	Close() error
 }
+
+// PageStreamer is implemented by sources that can read several pages with
+// one query. In drain mode the engine asks for many pages at once and gets
+// each as soon as it is full, which saves a query round trip per page; the
+// result is the same as reading the pages one by one.
+type PageStreamer interface {
+	// StreamPages reads up to pages*req.Limit rows and calls emit with every
+	// full page of req.Limit rows, in order. When fewer rows remain, it calls
+	// emit once more with the short (possibly empty) last page. emit may
+	// block; an error from emit stops the stream and is returned.
+	StreamPages(ctx context.Context, req PageRequest, pages int, emit func(*Page) error) error
+}

@@ -1,11 +1,118 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/litepull/litepull/internal/bench"
 )
 
+const benchSchema = "litepull_bench"
+
+// runBench loads a Postgres table into a fresh replica and measures it
+// against SQLite's write ceiling. Each phase runs in a child process of its
+// own so that its peak RSS is its own.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not yet")
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	rows := fs.Int("rows", 1_000_000, "rows in the benchmark table")
+	dsn := fs.String("pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "Postgres DSN the benchmark table is created in (schema "+benchSchema+")")
+	page := fs.Int("page", 5000, "page size")
+	rounds := fs.Int("rounds", 1, "measure each phase this many times, alternating")
+	dir := fs.String("dir", os.TempDir(), "directory for the replica file")
+	keep := fs.Bool("keep", false, "keep the benchmark table for the next run")
+	phase := fs.String("phase", "", "internal: run one phase and print its result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "with -phase: write a CPU profile to this file")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	switch *phase {
+	case "ceiling":
+		res, err := bench.Ceiling(ctx, *dir, *rows, *page)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(res)
+	case "replicate":
+		res, err := bench.Replicate(ctx, *dir, *dsn, benchSchema, *page)
+		if err != nil {
+			return err
+		}
+		if res.Rows != int64(*rows) {
+			return fmt.Errorf("replicated %d rows, want %d", res.Rows, *rows)
+		}
+		return json.NewEncoder(stdout).Encode(res)
+	case "":
+	default:
+		return fmt.Errorf("unknown phase %q", *phase)
+	}
+
+	fmt.Fprintf(stdout, "preparing %d rows in Postgres (%s.%s) ...\n", *rows, benchSchema, bench.Table)
+	if err := bench.Prepare(ctx, *dsn, benchSchema, *rows); err != nil {
+		return err
+	}
+	if !*keep {
+		defer bench.Drop(context.WithoutCancel(ctx), *dsn, benchSchema)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	common := []string{"bench", "-rows", strconv.Itoa(*rows), "-pg", *dsn, "-page", strconv.Itoa(*page), "-dir", *dir}
+	fmt.Fprintf(stdout, "page size %d, %d round(s)\n\n", *page, *rounds)
+	var best [2]float64
+	for i := 0; i < *rounds; i++ {
+		for j, ph := range []string{"ceiling", "replicate"} {
+			res, rss, err := benchChild(ctx, exe, append(common, "-phase", ph), stderr)
+			if err != nil {
+				return fmt.Errorf("%s phase: %w", ph, err)
+			}
+			label := map[string]string{"ceiling": "SQLite ceiling (generated rows, same writer)", "replicate": "litepull Postgres -> replica (drain)"}[ph]
+			fmt.Fprintf(stdout, "%-46s %9.0f rows/s  %6.2fs  peak RSS %5.1f MB\n", label, res.RowsPerSec(), res.Duration.Seconds(), float64(rss)/1024)
+			best[j] = max(best[j], res.RowsPerSec())
+		}
+	}
+	fmt.Fprintf(stdout, "\nratio litepull / ceiling (best of each): %.2f\n", best[1]/best[0])
+	return nil
+}
+
+// benchChild runs one phase in a child process and returns its result and
+// peak RSS in KiB.
+func benchChild(ctx context.Context, exe string, args []string, stderr io.Writer) (bench.Result, int64, error) {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return bench.Result{}, 0, err
+	}
+	var res bench.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, 0, fmt.Errorf("child output %q: %w (after %s)", out.String(), err, time.Since(start))
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return res, rss, nil
 }

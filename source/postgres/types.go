@@ -42,8 +42,9 @@ const (
 	binaryFormat int16 = 1
 )
 
-// decoder turns one raw column value into a replica value.
-type decoder func(raw []byte) (litepull.Value, error)
+// decoder turns one raw column value into a replica value. Strings are
+// carved from the arena.
+type decoder func(raw []byte, a *arena) (litepull.Value, error)
 
 // codec is how one column is selected, transferred and decoded.
 type codec struct {
@@ -87,13 +88,13 @@ func codecFor(typeOID uint32, category string) codec {
 			return int64(0)
 		})}
 	case oidBytea:
-		return codec{affinity: litepull.AffBlob, format: binaryFormat, decode: func(b []byte) (litepull.Value, error) {
+		return codec{affinity: litepull.AffBlob, format: binaryFormat, decode: func(b []byte, _ *arena) (litepull.Value, error) {
 			return append(make([]byte, 0, len(b)), b...), nil
 		}}
 	case oidTimestampTZ:
-		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(8, timestampDecoder(litepull.LayoutTimestampTZ))}
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixedA(8, timestampDecoder(true))}
 	case oidTimestamp:
-		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(8, timestampDecoder(litepull.LayoutTimestamp))}
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixedA(8, timestampDecoder(false))}
 	case oidDate:
 		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(4, decodeDate)}
 	case oidTime:
@@ -114,19 +115,26 @@ func codecFor(typeOID uint32, category string) codec {
 	return codec{affinity: litepull.AffText, format: textFormat, cast: "%s::text", decode: decodeText}
 }
 
+// fixed checks the width of a binary value before decoding it.
 func fixed(n int, f func([]byte) litepull.Value) decoder {
-	return func(b []byte) (litepull.Value, error) {
+	return fixedA(n, func(b []byte, _ *arena) litepull.Value { return f(b) })
+}
+
+func fixedA(n int, f func([]byte, *arena) litepull.Value) decoder {
+	return func(b []byte, a *arena) (litepull.Value, error) {
 		if len(b) != n {
 			return nil, fmt.Errorf("binary value of %d bytes, want %d", len(b), n)
 		}
-		return f(b), nil
+		return f(b, a), nil
 	}
 }
 
-func decodeText(b []byte) (litepull.Value, error) { return string(b), nil }
+func decodeText(b []byte, a *arena) (litepull.Value, error) { return a.string(b), nil }
 
-func timestampDecoder(layout string) func([]byte) litepull.Value {
-	return func(b []byte) litepull.Value {
+// timestampDecoder decodes microseconds since 2000-01-01 into fixed-width
+// ISO-8601 text, with a trailing Z for timestamptz.
+func timestampDecoder(utc bool) func([]byte, *arena) litepull.Value {
+	return func(b []byte, a *arena) litepull.Value {
 		us := int64(binary.BigEndian.Uint64(b))
 		switch us {
 		case math.MaxInt64:
@@ -134,8 +142,80 @@ func timestampDecoder(layout string) func([]byte) litepull.Value {
 		case math.MinInt64:
 			return "-infinity"
 		}
-		return pgEpoch.Add(time.Duration(us/1e6)*time.Second + time.Duration(us%1e6)*time.Microsecond).Format(layout)
+		return a.format(32, func(dst []byte) []byte { return appendTimestamp(dst, us, utc) })
 	}
+}
+
+// appendTimestamp formats Postgres microseconds as
+// 2006-01-02T15:04:05.000000[Z]. It is a hot path on backfills, so the
+// common years 0001-9999 are formatted by hand; others go through time.
+func appendTimestamp(dst []byte, us int64, utc bool) []byte {
+	days := us / 86400e6
+	rem := us % 86400e6
+	if rem < 0 {
+		days--
+		rem += 86400e6
+	}
+	y, m, d := civil(days + 10957) // days since 1970-01-01
+	if y < 1 || y > 9999 {
+		layout := litepull.LayoutTimestamp
+		if utc {
+			layout = litepull.LayoutTimestampTZ
+		}
+		return pgEpoch.Add(time.Duration(us/1e6)*time.Second + time.Duration(us%1e6)*time.Microsecond).AppendFormat(dst, layout)
+	}
+	dst = appendDigits(dst, int64(y), 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int64(m), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int64(d), 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, rem/3600e6, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, rem/60e6%60, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, rem/1e6%60, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, rem%1e6, 6)
+	if utc {
+		dst = append(dst, 'Z')
+	}
+	return dst
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's days_from_civil, inverted).
+func civil(z int64) (y, m, d int64) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	m = mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+// appendDigits appends v zero-padded to width digits.
+func appendDigits(dst []byte, v int64, width int) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for ; v > 0 || i > len(buf)-width; v /= 10 {
+		i--
+		buf[i] = byte('0' + v%10)
+	}
+	return append(dst, buf[i:]...)
 }
 
 func decodeDate(b []byte) litepull.Value {

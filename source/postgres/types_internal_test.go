@@ -1,0 +1,53 @@
+package postgres
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/litepull/litepull"
+)
+
+// TestAppendTimestampMatchesTime checks the hand-written formatter against
+// the time package over the whole range it handles and past its edges.
+func TestAppendTimestampMatchesTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	lo := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(pgEpoch).Microseconds()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).Sub(pgEpoch).Microseconds()
+	cases := []int64{0, -1, 1, lo, hi, lo - 1, hi + 1, -86400e6, 86400e6 - 1}
+	for i := 0; i < 200000; i++ {
+		cases = append(cases, lo+rng.Int64N(hi-lo))
+	}
+	for _, us := range cases {
+		// time.Duration overflows past ±292 years, so step in whole seconds.
+		ref := pgEpoch.Add(time.Duration(us/1e6) * time.Second).Add(time.Duration(us%1e6) * time.Microsecond)
+		for _, utc := range []bool{true, false} {
+			layout := litepull.LayoutTimestamp
+			if utc {
+				layout = litepull.LayoutTimestampTZ
+			}
+			if got, want := string(appendTimestamp(nil, us, utc)), ref.Format(layout); got != want {
+				t.Fatalf("appendTimestamp(%d, %v) = %s, want %s", us, utc, got, want)
+			}
+		}
+	}
+}
+
+func TestArenaStringsStayIntact(t *testing.T) {
+	var a arena
+	var got []string
+	var want []string
+	for i := 0; i < 20000; i++ {
+		s := string(rune('a'+i%26)) + time.Duration(i).String()
+		want = append(want, s)
+		got = append(got, a.string([]byte(s)))
+	}
+	big := make([]byte, arenaMax+1)
+	got = append(got, a.string(big))
+	want = append(want, string(big))
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("string %d = %q, want %q: an arena string changed after later appends", i, got[i], want[i])
+		}
+	}
+}
