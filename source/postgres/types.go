@@ -162,7 +162,7 @@ func appendTimestamp(dst []byte, us int64, utc bool) []byte {
 		if utc {
 			layout = litepull.LayoutTimestampTZ
 		}
-		return pgEpoch.Add(time.Duration(us/1e6)*time.Second + time.Duration(us%1e6)*time.Microsecond).AppendFormat(dst, layout)
+		return pgEpoch.Add(time.Duration(us/1e6)*time.Second+time.Duration(us%1e6)*time.Microsecond).AppendFormat(dst, layout)
 	}
 	dst = appendDigits(dst, int64(y), 4)
 	dst = append(dst, '-')
