@@ -60,6 +60,9 @@ type codec struct {
 // pgEpoch is 2000-01-01, the zero of Postgres' binary dates and times.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// pgEpochUnix is pgEpoch in Unix seconds.
+const pgEpochUnix = 946684800
+
 // codecFor picks the codec of a column from its type: typeOID is the type
 // (for a domain, its base type), category is pg_type.typcategory.
 func codecFor(typeOID uint32, category string) codec {
@@ -162,7 +165,7 @@ func appendTimestamp(dst []byte, us int64, utc bool) []byte {
 		if utc {
 			layout = litepull.LayoutTimestampTZ
 		}
-		return pgEpoch.Add(time.Duration(us/1e6)*time.Second+time.Duration(us%1e6)*time.Microsecond).AppendFormat(dst, layout)
+		return time.Unix(pgEpochUnix+us/1e6, us%1e6*1e3).UTC().AppendFormat(dst, layout)
 	}
 	dst = appendDigits(dst, int64(y), 4)
 	dst = append(dst, '-')

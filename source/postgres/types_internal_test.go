@@ -12,21 +12,22 @@ import (
 // the time package over the whole range it handles and past its edges.
 func TestAppendTimestampMatchesTime(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	lo := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(pgEpoch).Microseconds()
-	hi := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).Sub(pgEpoch).Microseconds()
-	cases := []int64{0, -1, 1, lo, hi, lo - 1, hi + 1, -86400e6, 86400e6 - 1}
+	// time.Duration saturates at ±292 years: compute in Unix seconds.
+	lo := (time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix() - pgEpochUnix) * 1e6
+	hi := (time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()-pgEpochUnix)*1e6 + 999999
+	cases := []int64{0, -1, 1, lo, hi, lo - 1, hi + 1, -86400e6, 86400e6 - 1, 9223371331200000000 - 1, -211813488000000000}
 	for i := 0; i < 200000; i++ {
 		cases = append(cases, lo+rng.Int64N(hi-lo))
 	}
 	for _, us := range cases {
-		// time.Duration overflows past ±292 years, so step in whole seconds.
-		ref := pgEpoch.Add(time.Duration(us/1e6) * time.Second).Add(time.Duration(us%1e6) * time.Microsecond)
+		ref := pgEpoch.AddDate(0, 0, int(us/86400e6)).Add(time.Duration(us%86400e6) * time.Microsecond)
 		for _, utc := range []bool{true, false} {
 			layout := litepull.LayoutTimestamp
 			if utc {
 				layout = litepull.LayoutTimestampTZ
 			}
-			if got, want := string(appendTimestamp(nil, us, utc)), ref.Format(layout); got != want {
+			want := ref.Format(layout)
+			if got := string(appendTimestamp(nil, us, utc)); got != want {
 				t.Fatalf("appendTimestamp(%d, %v) = %s, want %s", us, utc, got, want)
 			}
 		}

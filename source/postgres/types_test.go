@@ -60,6 +60,9 @@ func TestTypesRoundTrip(t *testing.T) {
 		 '2026-01-01 00:00:00+00'),
 		(3, NULL, NULL, NULL, NULL, NULL, NULL, '-Infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 		 NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-01-01 00:00:00.000001+00')`, big)
+	pg.Exec(t, `INSERT INTO types (id, ts, tstz, d, updated_at) VALUES
+		(4, '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999+00', '0001-01-01', '2026-01-02 00:00:00+00'),
+		(5, '1969-12-31 23:59:59.5', '1900-02-28 12:00:00-03:30', '2024-02-29', '2026-01-03 00:00:00+00')`)
 
 	cfg := litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: pg.DSN, Schema: pg.Schema,
 		Tables: []litepull.TableConfig{{Table: "types", CursorColumn: "updated_at"}}}
@@ -87,13 +90,15 @@ func TestTypesRoundTrip(t *testing.T) {
 			"j": "[]", "jb": "null", "by": []byte{}, "arr": "[]", "tarr": "[]", "iv": "-1 mons",
 		},
 		3: {"f8": math.Inf(-1), "t": nil, "by": nil, "num": nil, "tstz": nil, "jb": nil},
+		4: {"ts": "0001-01-01T00:00:00.000000", "tstz": "9999-12-31T23:59:59.999999Z", "d": "0001-01-01"},
+		5: {"ts": "1969-12-31T23:59:59.500000", "tstz": "1900-02-28T15:30:00.000000Z", "d": "2024-02-29"},
 	}
 	cols, rows, err := r.Query(context.Background(), "SELECT * FROM types ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 {
-		t.Fatalf("replica has %d rows, want 3", len(rows))
+	if len(rows) != 5 {
+		t.Fatalf("replica has %d rows, want 5", len(rows))
 	}
 	for _, row := range rows {
 		id := row[0].(int64)
