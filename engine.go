@@ -2,7 +2,6 @@ package litepull
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -384,10 +383,12 @@ func (e *Engine) runTable(ctx context.Context, bs BoundSource, tc TableConfig, o
 	err = e.pull(ctx, bs, tc, &st, &res, opts)
 	res.Duration = time.Since(start)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			res.Err = err
-			res.Error = err.Error()
-			return res // cancelled: not the table's fault, leave its state alone
+		if ctx.Err() != nil {
+			// Cancelled: not the table's fault, so its state is left alone
+			// (whatever failed, it failed because the run was stopped).
+			res.Err = ctx.Err()
+			res.Error = res.Err.Error()
+			return res
 		}
 		res.Err = &TableError{SourceID: bs.Config.ID, Table: tc.Table, Err: err}
 		res.Error = err.Error()
