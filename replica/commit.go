@@ -8,6 +8,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 // upsertSQL is INSERT … ON CONFLICT(pk) DO UPDATE SET every non-key column.
@@ -74,7 +75,7 @@ func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]l
 				return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
 			}
 			for i, v := range row {
-				if err := bind(stmt, i+1, v); err != nil {
+				if err := sqlitex.Bind(stmt, i+1, v); err != nil {
 					return fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
 				}
 			}
@@ -87,29 +88,4 @@ func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]l
 		}
 		return r.saveState(c, st)
 	})
-}
-
-// bind binds one value of SQLite's domain.
-func bind(s *sqlite3.Stmt, i int, v litepull.Value) error {
-	switch v := v.(type) {
-	case nil:
-		return s.BindNull(i)
-	case int64:
-		return s.BindInt64(i, v)
-	case float64:
-		return s.BindFloat(i, v)
-	case string:
-		return s.BindText(i, v)
-	case []byte:
-		if v == nil {
-			v = []byte{} // a nil slice is still an empty blob here, not NULL
-		}
-		return s.BindBlob(i, v)
-	case bool:
-		return s.BindBool(i, v)
-	case int:
-		return s.BindInt64(i, int64(v))
-	default:
-		return fmt.Errorf("cannot store a %T", v)
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 // Query runs one statement on the replica connection and returns every row,
@@ -12,28 +14,8 @@ import (
 // connections instead.
 func (r *Replica) Query(ctx context.Context, sql string, args ...any) (cols []string, rows [][]any, err error) {
 	err = r.locked(ctx, func(c *sqlite3.Conn) error {
-		s, _, err := c.Prepare(sql)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		for i, a := range args {
-			if err := bind(s, i+1, a); err != nil {
-				return err
-			}
-		}
-		n := s.ColumnCount()
-		for i := 0; i < n; i++ {
-			cols = append(cols, s.ColumnName(i))
-		}
-		for s.Step() {
-			row := make([]any, n)
-			if err := s.Columns(row...); err != nil {
-				return err
-			}
-			rows = append(rows, row)
-		}
-		return s.Err()
+		cols, rows, err = sqlitex.QueryAll(c, sql, args...)
+		return err
 	})
 	return cols, rows, err
 }

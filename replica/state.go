@@ -9,6 +9,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 const timeLayout = time.RFC3339Nano
@@ -48,7 +49,7 @@ func (r *Replica) saveState(c *sqlite3.Conn, st litepull.State) error {
 		timeText(st.LastRun), st.LastRowsPulled, nullIfEmpty(st.LastError), nullIfEmpty(st.Dest), wm,
 		st.RowsTotal, st.NullCursorRows, timeText(st.LastSuccess), st.ErrorCount}
 	for i, v := range vals {
-		if err := bind(s, i+1, v); err != nil {
+		if err := sqlitex.Bind(s, i+1, v); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 // The demo's source schema: ties on the cursor, a composite key, mixed
@@ -143,7 +144,7 @@ func seedDemo(c *sqlite3.Conn, rng *rand.Rand, base time.Time) (err error) {
 	// end in the middle of a tie every time.
 	for i := 1; i <= 2000; i++ {
 		ts := base.Add(time.Duration(i/50) * time.Second).Format(litepull.LayoutTimestampTZ)
-		if err := execArgs(c, "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", int64(i), fmt.Sprintf("user%d@example.com", i),
+		if err := sqlitex.Exec(c, "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", int64(i), fmt.Sprintf("user%d@example.com", i),
 			demoName(rng), fmt.Sprintf("%d.%02d", rng.IntN(100000), rng.IntN(100)), int64(rng.IntN(2)), ts); err != nil {
 			return err
 		}
@@ -153,7 +154,7 @@ func seedDemo(c *sqlite3.Conn, rng *rand.Rand, base time.Time) (err error) {
 		if i == 777 {
 			ts = nil // one row whose cursor is NULL
 		}
-		if err := execArgs(c, "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?, ?)", int64(1+i/3), int64(i%3), fmt.Sprintf("SKU-%04d", rng.IntN(500)),
+		if err := sqlitex.Exec(c, "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?, ?)", int64(1+i/3), int64(i%3), fmt.Sprintf("SKU-%04d", rng.IntN(500)),
 			int64(1+rng.IntN(9)), float64(rng.IntN(10000))/100, "note "+demoName(rng), ts); err != nil {
 			return err
 		}
@@ -163,7 +164,7 @@ func seedDemo(c *sqlite3.Conn, rng *rand.Rand, base time.Time) (err error) {
 		for j := range raw {
 			raw[j] = byte(rng.IntN(256))
 		}
-		if err := execArgs(c, "INSERT INTO events VALUES (?, ?, ?, ?, ?)", int64(i), []string{"click", "view", "buy"}[rng.IntN(3)],
+		if err := sqlitex.Exec(c, "INSERT INTO events VALUES (?, ?, ?, ?, ?)", int64(i), []string{"click", "view", "buy"}[rng.IntN(3)],
 			fmt.Sprintf(`{"n":%d,"tags":["a","ü"]}`, i), raw, rng.Float64()); err != nil {
 			return err
 		}
@@ -177,21 +178,21 @@ func mutateDemo(c *sqlite3.Conn, rng *rand.Rand, base time.Time) (_ string, err 
 	defer tx.End(&err)
 	later := base.Add(time.Hour).Format(litepull.LayoutTimestampTZ)
 	for i := 2001; i <= 2200; i++ {
-		if err := execArgs(c, "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", int64(i), fmt.Sprintf("user%d@example.com", i), demoName(rng), "0.00", int64(1), later); err != nil {
+		if err := sqlitex.Exec(c, "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", int64(i), fmt.Sprintf("user%d@example.com", i), demoName(rng), "0.00", int64(1), later); err != nil {
 			return "", err
 		}
 	}
-	if err := execArgs(c, "UPDATE users SET name = name || ' (edited)', balance = balance + 1, updated_at = ? WHERE id % 7 = 0 AND id <= 2000", later); err != nil {
+	if err := sqlitex.Exec(c, "UPDATE users SET name = name || ' (edited)', balance = balance + 1, updated_at = ? WHERE id % 7 = 0 AND id <= 2000", later); err != nil {
 		return "", err
 	}
 	updated := c.Changes()
 	for i := 1501; i <= 1550; i++ {
-		if err := execArgs(c, "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?, ?)", int64(1+i/3), int64(i%3), "SKU-NEW", int64(1), 9.99, "", later); err != nil {
+		if err := sqlitex.Exec(c, "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?, ?)", int64(1+i/3), int64(i%3), "SKU-NEW", int64(1), 9.99, "", later); err != nil {
 			return "", err
 		}
 	}
 	for i := 1001; i <= 1100; i++ {
-		if err := execArgs(c, "INSERT INTO events VALUES (?, ?, ?, ?, ?)", int64(i), "late", "{}", []byte{}, 0.5); err != nil {
+		if err := sqlitex.Exec(c, "INSERT INTO events VALUES (?, ?, ?, ?, ?)", int64(i), "late", "{}", []byte{}, 0.5); err != nil {
 			return "", err
 		}
 	}
@@ -201,32 +202,6 @@ func mutateDemo(c *sqlite3.Conn, rng *rand.Rand, base time.Time) (_ string, err 
 var demoNames = []string{"Ada", "Grace", "Linus", "Édith", "Søren", "Zoë", "李", "Олег"}
 
 func demoName(rng *rand.Rand) string { return demoNames[rng.IntN(len(demoNames))] }
-
-func execArgs(c *sqlite3.Conn, q string, args ...any) error {
-	s, _, err := c.Prepare(q)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	for i, a := range args {
-		switch v := a.(type) {
-		case nil:
-			err = s.BindNull(i + 1)
-		case int64:
-			err = s.BindInt64(i+1, v)
-		case float64:
-			err = s.BindFloat(i+1, v)
-		case string:
-			err = s.BindText(i+1, v)
-		case []byte:
-			err = s.BindBlob(i+1, v)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return s.Exec()
-}
 
 // compareDemo reads the table from both sides and compares every value.
 // Rows with a NULL cursor are expected to be absent from the replica.
@@ -243,7 +218,7 @@ func compareDemo(ctx context.Context, src *sqlite3.Conn, a *app, tc litepull.Tab
 	}
 	list := `"` + strings.Join(cols, `", "`) + `"`
 	order := " ORDER BY 1, 2"
-	want, err := querySource(src, "SELECT "+list+" FROM "+tc.Table+" WHERE "+tc.CursorColumn+" IS NOT NULL"+order)
+	want, err := querySourceRows(src, "SELECT "+list+" FROM "+tc.Table+" WHERE "+tc.CursorColumn+" IS NOT NULL"+order)
 	if err != nil {
 		return "", err
 	}
@@ -259,7 +234,7 @@ func compareDemo(ctx context.Context, src *sqlite3.Conn, a *app, tc litepull.Tab
 			return "", fmt.Errorf("row %d differs: source %v, replica %v", i, want[i], got[i])
 		}
 	}
-	nulls, err := querySource(src, "SELECT count(*) FROM "+tc.Table+" WHERE "+tc.CursorColumn+" IS NULL")
+	nulls, err := querySourceRows(src, "SELECT count(*) FROM "+tc.Table+" WHERE "+tc.CursorColumn+" IS NULL")
 	if err != nil {
 		return "", err
 	}
@@ -279,19 +254,7 @@ func normalize(row []any) []any {
 	return row
 }
 
-func querySource(c *sqlite3.Conn, q string) ([][]any, error) {
-	s, _, err := c.Prepare(q)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	var out [][]any
-	for s.Step() {
-		row := make([]any, s.ColumnCount())
-		if err := s.Columns(row...); err != nil {
-			return nil, err
-		}
-		out = append(out, row)
-	}
-	return out, s.Err()
+func querySourceRows(c *sqlite3.Conn, q string) ([][]any, error) {
+	_, rows, err := sqlitex.QueryAll(c, q)
+	return rows, err
 }

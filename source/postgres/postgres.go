@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -38,9 +39,10 @@ const DefaultMaxConns = 4
 
 // Source reads tables from one Postgres database.
 type Source struct {
-	id     string
-	schema string // for unqualified names and discovery; "" uses search_path / public
-	pool   *pgxpool.Pool
+	id      string
+	schema  string // for unqualified names and discovery; "" uses search_path / public
+	pool    *pgxpool.Pool
+	prepare bool // page queries as named prepared statements
 
 	mu     sync.Mutex
 	codecs map[string][]codec // by table, in column order, from the last Describe
@@ -61,7 +63,11 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres source %s: %w", cfg.ID, redact(err, cfg.DSN))
 	}
-	return &Source{id: cfg.ID, schema: cfg.Schema, pool: pool, codecs: map[string][]codec{}}, nil
+	// Named prepared statements do not survive a transaction-mode pooler
+	// (pgbouncer, Supavisor, Hyperdrive): default_query_exec_mode=exec (or
+	// any mode but the default) in the DSN turns them off.
+	prepare := pc.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+	return &Source{id: cfg.ID, schema: cfg.Schema, pool: pool, prepare: prepare, codecs: map[string][]codec{}}, nil
 }
 
 // redact removes the DSN's password from an error message, in case a
@@ -267,7 +273,7 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	page := newPage()
 	var strs arena
 	total := 0
-	err = s.run(ctx, text, true, q.Args, formats, func(raw [][]byte) error {
+	err = s.run(ctx, text, s.prepare, q.Args, formats, func(raw [][]byte) error {
 		off := len(page.Rows) * ncol
 		row := slab[off : off+ncol : off+ncol]
 		for i, b := range raw {

@@ -89,3 +89,21 @@ func TestBadIdentifierSendsNoSQL(t *testing.T) {
 		t.Fatalf("error leaks the password: %v", err)
 	}
 }
+
+// TestPoolerMode reads pages without named prepared statements, as needed
+// behind a transaction-mode pooler.
+func TestPoolerMode(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE p (id bigint PRIMARY KEY, v text)")
+	pg.Exec(t, "INSERT INTO p SELECT g, 'v' || g FROM generate_series(1, 100) g")
+	dsn := pg.DSN + "&default_query_exec_mode=exec"
+	cfg := litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: dsn, Schema: pg.Schema, PageSize: 7,
+		Tables: []litepull.TableConfig{{Table: "p"}}}
+	src := (&harness{pg}).Open(t, cfg)
+	defer src.Close()
+	r := sourcetest.Replicate(t, cfg, src)
+	_, rows, err := r.Query(context.Background(), "SELECT count(*) FROM p")
+	if err != nil || rows[0][0] != int64(100) {
+		t.Fatalf("replica rows = %v, %v", rows, err)
+	}
+}

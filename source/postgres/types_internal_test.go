@@ -52,3 +52,20 @@ func TestArenaStringsStayIntact(t *testing.T) {
 		}
 	}
 }
+
+func TestPreparedStatementsFollowExecMode(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"postgres://u@127.0.0.1:1/db":                                         true,
+		"postgres://u@127.0.0.1:1/db?default_query_exec_mode=exec":            false,
+		"postgres://u@127.0.0.1:1/db?default_query_exec_mode=simple_protocol": false,
+	} {
+		s, err := New(litepull.SourceConfig{ID: "x", DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.prepare != want {
+			t.Errorf("%s: prepare = %v, want %v", dsn, s.prepare, want)
+		}
+		s.Close()
+	}
+}

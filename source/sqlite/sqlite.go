@@ -12,6 +12,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 var _ litepull.Source = (*Source)(nil)
@@ -76,10 +77,8 @@ func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqli
 		return err
 	}
 	defer stmt.Close()
-	for i, a := range args {
-		if err := bind(stmt, i+1, a); err != nil {
-			return err
-		}
+	if err := sqlitex.BindAll(stmt, args...); err != nil {
+		return err
 	}
 	for stmt.Step() {
 		if err := row(stmt); err != nil {
@@ -87,25 +86,6 @@ func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqli
 		}
 	}
 	return stmt.Err()
-}
-
-func bind(s *sqlite3.Stmt, i int, v any) error {
-	switch v := v.(type) {
-	case nil:
-		return s.BindNull(i)
-	case int64:
-		return s.BindInt64(i, v)
-	case int:
-		return s.BindInt64(i, int64(v))
-	case float64:
-		return s.BindFloat(i, v)
-	case string:
-		return s.BindText(i, v)
-	case []byte:
-		return s.BindBlob(i, append([]byte{}, v...))
-	default:
-		return fmt.Errorf("cannot bind a %T", v)
-	}
 }
 
 // split checks a configured table name and returns schema and table.

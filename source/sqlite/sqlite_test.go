@@ -12,6 +12,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/sourcetest"
+	"github.com/litepull/litepull/internal/sqlitex"
 	"github.com/litepull/litepull/source/sqlite"
 )
 
@@ -46,33 +47,9 @@ func (h *harness) Open(tb testing.TB, cfg litepull.SourceConfig) litepull.Source
 
 func (h *harness) Exec(tb testing.TB, q string, args ...any) {
 	tb.Helper()
-	if err := h.exec(q, args...); err != nil {
+	if err := sqlitex.Exec(h.conn, q, args...); err != nil {
 		tb.Fatalf("%s: %v", q, err)
 	}
-}
-
-func (h *harness) exec(q string, args ...any) error {
-	if len(args) == 0 {
-		return h.conn.Exec(q)
-	}
-	s, _, err := h.conn.Prepare(q)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	for i, a := range args {
-		switch v := a.(type) {
-		case nil:
-			s.BindNull(i + 1)
-		case int64:
-			s.BindInt64(i+1, v)
-		case string:
-			s.BindText(i+1, v)
-		default:
-			return fmt.Errorf("harness cannot bind %T", a)
-		}
-	}
-	return s.Exec()
 }
 
 func (h *harness) Insert(tb testing.TB, table string, cols []string, rows [][]any) {
