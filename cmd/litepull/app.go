@@ -12,6 +12,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/source/mysql"
 	"github.com/litepull/litepull/source/postgres"
 	"github.com/litepull/litepull/source/sqlite"
 )
@@ -20,6 +21,7 @@ import (
 // package and one line here.
 var sourceKinds = map[string]func(litepull.SourceConfig) (litepull.Source, error){
 	"postgres": func(c litepull.SourceConfig) (litepull.Source, error) { return postgres.New(c) },
+	"mysql":    func(c litepull.SourceConfig) (litepull.Source, error) { return mysql.New(c) },
 	"sqlite":   func(c litepull.SourceConfig) (litepull.Source, error) { return sqlite.New(c) },
 }
 

@@ -25,7 +25,9 @@ const benchSchema = "litepull_bench"
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	rows := fs.Int("rows", 1_000_000, "rows in the benchmark table")
-	dsn := fs.String("pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "Postgres DSN the benchmark table is created in (schema "+benchSchema+")")
+	kind := fs.String("source", "postgres", "source to load from: postgres or mysql")
+	pgDSN := fs.String("pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "Postgres DSN the benchmark table is created in (schema "+benchSchema+")")
+	myDSN := fs.String("mysql", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB DSN the benchmark database "+benchSchema+" is created on")
 	page := fs.Int("page", 5000, "page size")
 	rounds := fs.Int("rounds", 1, "measure each phase this many times, alternating")
 	dir := fs.String("dir", os.TempDir(), "directory for the replica file")
@@ -54,7 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return json.NewEncoder(stdout).Encode(res)
 	case "replicate":
-		res, err := bench.Replicate(ctx, *dir, *dsn, benchSchema, *page)
+		res, err := bench.Replicate(ctx, *dir, *kind, sourceDSN(*kind, *pgDSN, *myDSN), benchSchema, *page)
 		if err != nil {
 			return err
 		}
@@ -67,18 +69,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("unknown phase %q", *phase)
 	}
 
-	fmt.Fprintf(stdout, "preparing %d rows in Postgres (%s.%s) ...\n", *rows, benchSchema, bench.Table)
-	if err := bench.Prepare(ctx, *dsn, benchSchema, *rows); err != nil {
+	fmt.Fprintf(stdout, "preparing %d rows in %s (%s.%s) ...\n", *rows, *kind, benchSchema, bench.Table)
+	prepare, drop := bench.Prepare, bench.Drop
+	switch *kind {
+	case "postgres":
+	case "mysql":
+		prepare, drop = bench.PrepareMySQL, bench.DropMySQL
+	default:
+		return fmt.Errorf("-source %q: want postgres or mysql", *kind)
+	}
+	dsn := sourceDSN(*kind, *pgDSN, *myDSN)
+	if err := prepare(ctx, dsn, benchSchema, *rows); err != nil {
 		return err
 	}
 	if !*keep {
-		defer bench.Drop(context.WithoutCancel(ctx), *dsn, benchSchema)
+		defer drop(context.WithoutCancel(ctx), dsn, benchSchema)
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	common := []string{"bench", "-rows", strconv.Itoa(*rows), "-pg", *dsn, "-page", strconv.Itoa(*page), "-dir", *dir}
+	common := []string{"bench", "-source", *kind, "-rows", strconv.Itoa(*rows), "-pg", *pgDSN, "-mysql", *myDSN, "-page", strconv.Itoa(*page), "-dir", *dir}
 	fmt.Fprintf(stdout, "page size %d, %d round(s)\n\n", *page, *rounds)
 	var best [2]float64
 	for i := 0; i < *rounds; i++ {
@@ -87,7 +98,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err != nil {
 				return fmt.Errorf("%s phase: %w", ph, err)
 			}
-			label := map[string]string{"ceiling": "SQLite ceiling (generated rows, same writer)", "replicate": "litepull Postgres -> replica (drain)"}[ph]
+			label := map[string]string{"ceiling": "SQLite ceiling (generated rows, same writer)", "replicate": "litepull " + *kind + " -> replica (drain)"}[ph]
 			fmt.Fprintf(stdout, "%-46s %9.0f rows/s  %6.2fs  peak RSS %5.1f MB\n", label, res.RowsPerSec(), res.Duration.Seconds(), float64(rss)/1024)
 			best[j] = max(best[j], res.RowsPerSec())
 		}
@@ -115,4 +126,12 @@ func benchChild(ctx context.Context, exe string, args []string, stderr io.Writer
 		rss = ru.Maxrss
 	}
 	return res, rss, nil
+}
+
+// sourceDSN is the DSN of the source being benchmarked.
+func sourceDSN(kind, pg, my string) string {
+	if kind == "mysql" {
+		return my
+	}
+	return pg
 }

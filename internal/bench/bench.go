@@ -16,6 +16,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/source/mysql"
 	"github.com/litepull/litepull/source/postgres"
 )
 
@@ -143,17 +144,26 @@ func Ceiling(ctx context.Context, dir string, n, pageSize int) (Result, error) {
 	return Result{Rows: int64(n), Duration: spent}, nil
 }
 
-// Replicate loads schema.bench from Postgres into a fresh replica with the
-// engine (drain), timing the whole run: reads, decoding, writes.
-func Replicate(ctx context.Context, dir, dsn, schema string, pageSize int) (Result, error) {
+// Replicate loads schema.bench from a Postgres or MySQL source (kind) into
+// a fresh replica with the engine (drain), timing the whole run: reads,
+// decoding, writes.
+func Replicate(ctx context.Context, dir, kind, dsn, schema string, pageSize int) (Result, error) {
 	r, err := freshReplica(dir)
 	if err != nil {
 		return Result{}, err
 	}
 	defer r.Close()
-	cfg := litepull.SourceConfig{ID: "bench", Kind: "postgres", DSN: dsn, Schema: schema, PageSize: pageSize,
+	cfg := litepull.SourceConfig{ID: "bench", Kind: kind, DSN: dsn, Schema: schema, PageSize: pageSize,
 		Tables: []litepull.TableConfig{{Table: Table, CursorColumn: "created_at"}}}
-	src, err := postgres.New(cfg)
+	var src litepull.Source
+	switch kind {
+	case "postgres":
+		src, err = postgres.New(cfg)
+	case "mysql":
+		src, err = mysql.New(cfg)
+	default:
+		err = fmt.Errorf("bench: unknown source kind %q", kind)
+	}
 	if err != nil {
 		return Result{}, err
 	}

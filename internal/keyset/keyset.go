@@ -31,6 +31,12 @@ type Query struct {
 	d     Dialect
 	where []string
 	Args  []any
+	// Cast, if set, wraps the placeholder of a value compared with column
+	// (MySQL compares a string with a DECIMAL as a float unless told).
+	Cast func(column, placeholder string) string
+	// LimitArg binds the LIMIT as a parameter instead of writing it into the
+	// text (MySQL: a statement with parameters uses the binary protocol).
+	LimitArg bool
 }
 
 // New starts a query in a dialect.
@@ -40,6 +46,15 @@ func New(d Dialect) *Query { return &Query{d: d} }
 func (q *Query) Arg(v any) string {
 	q.Args = append(q.Args, v)
 	return q.d.Placeholder(len(q.Args))
+}
+
+// colArg binds a value compared with column.
+func (q *Query) colArg(column string, v any) string {
+	ph := q.Arg(v)
+	if q.Cast != nil {
+		return q.Cast(column, ph)
+	}
+	return ph
 }
 
 // Where adds a condition, ANDed with the others.
@@ -70,21 +85,21 @@ func (q *Query) compare(req litepull.PageRequest, w *litepull.Watermark, op stri
 		vals = append(vals, w.PK...)
 	}
 	if len(cols) == 1 {
-		return q.Q(cols[0]) + " " + op + " " + q.Arg(vals[0])
+		return q.Q(cols[0]) + " " + op + " " + q.colArg(cols[0], vals[0])
 	}
 	if q.d.RowValues {
 		l := make([]string, len(cols))
 		r := make([]string, len(cols))
 		for i := range cols {
 			l[i] = q.Q(cols[i])
-			r[i] = q.Arg(vals[i])
+			r[i] = q.colArg(cols[i], vals[i])
 		}
 		return "(" + strings.Join(l, ", ") + ") " + op + " (" + strings.Join(r, ", ") + ")"
 	}
 	// Expanded lexicographic form, led by a plain range on the cursor so that
 	// an index on the cursor bounds the scan:
 	//   c >= ? AND (c > ? OR (c = ? AND (k > ? OR (k = ? AND …))))
-	lead := q.Q(cols[0]) + " " + map[string]string{">": ">=", "<=": "<="}[op] + " " + q.Arg(vals[0])
+	lead := q.Q(cols[0]) + " " + map[string]string{">": ">=", "<=": "<="}[op] + " " + q.colArg(cols[0], vals[0])
 	return lead + " AND (" + q.lex(cols, vals, op) + ")"
 }
 
@@ -93,11 +108,11 @@ func (q *Query) compare(req litepull.PageRequest, w *litepull.Watermark, op stri
 func (q *Query) lex(cols []string, vals []any, op string) string {
 	c := q.Q(cols[0])
 	if len(cols) == 1 {
-		return c + " " + op + " " + q.Arg(vals[0])
+		return c + " " + op + " " + q.colArg(cols[0], vals[0])
 	}
 	strict := map[string]string{">": ">", "<=": "<"}[op]
-	s := c + " " + strict + " " + q.Arg(vals[0])
-	s += " OR (" + c + " = " + q.Arg(vals[0])
+	s := c + " " + strict + " " + q.colArg(cols[0], vals[0])
+	s += " OR (" + c + " = " + q.colArg(cols[0], vals[0])
 	return s + " AND (" + q.lex(cols[1:], vals[1:], op) + "))"
 }
 
@@ -118,6 +133,10 @@ func (q *Query) SQL(selects []string, from string, req litepull.PageRequest) str
 		b.WriteString(", " + q.Q(k))
 	}
 	b.WriteString(" LIMIT ")
-	b.WriteString(strconv.Itoa(req.Limit))
+	if q.LimitArg {
+		b.WriteString(q.Arg(int64(req.Limit)))
+	} else {
+		b.WriteString(strconv.Itoa(req.Limit))
+	}
 	return b.String()
 }

@@ -197,21 +197,21 @@ func testUpdates(t *testing.T, h Harness) {
 }
 
 func testComposite(t *testing.T, h Harness) {
-	create(t, h, "lines", "a "+h.Type("int"), "b "+h.Type("int"), "c "+h.Type("int"), "v "+h.Type("text"), "PRIMARY KEY (a, b)")
+	create(t, h, "order_lines", "a "+h.Type("int"), "b "+h.Type("int"), "c "+h.Type("int"), "v "+h.Type("text"), "PRIMARY KEY (a, b)")
 	var rows [][]any
 	for a := 1; a <= 50; a++ {
 		for b := 1; b <= 10; b++ {
 			rows = append(rows, []any{int64(a), int64(b), int64((a * b) % 5), fmt.Sprintf("%d-%d", a, b)})
 		}
 	}
-	h.Insert(t, "lines", []string{"a", "b", "c", "v"}, rows)
-	f := newFixture(t, h, litepull.TableConfig{Table: "lines", CursorColumn: "c", PageSize: 13})
+	h.Insert(t, "order_lines", []string{"a", "b", "c", "v"}, rows)
+	f := newFixture(t, h, litepull.TableConfig{Table: "order_lines", CursorColumn: "c", PageSize: 13})
 	mustOK(t, f.run(t, true))
-	got := f.rows(t, "SELECT count(*), count(DISTINCT a || '-' || b), sum(CASE WHEN v = a || '-' || b THEN 1 ELSE 0 END) FROM lines")
+	got := f.rows(t, "SELECT count(*), count(DISTINCT a || '-' || b), sum(CASE WHEN v = a || '-' || b THEN 1 ELSE 0 END) FROM order_lines")
 	if want := []any{int64(500), int64(500), int64(500)}; !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("replica (rows, distinct keys, right values) = %v, want %v", got[0], want)
 	}
-	pk := f.rows(t, "SELECT name FROM pragma_table_info('lines') WHERE pk > 0 ORDER BY pk")
+	pk := f.rows(t, "SELECT name FROM pragma_table_info('order_lines') WHERE pk > 0 ORDER BY pk")
 	if !reflect.DeepEqual(pk, [][]any{{"a"}, {"b"}}) {
 		t.Fatalf("replica primary key = %v, want (a, b)", pk)
 	}

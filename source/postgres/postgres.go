@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/arena"
 	"github.com/litepull/litepull/internal/keyset"
 )
 
@@ -271,7 +272,7 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
 	}
 	page := newPage()
-	var strs arena
+	var strs arena.Arena
 	total := 0
 	err = s.run(ctx, text, s.prepare, q.Args, formats, func(raw [][]byte) error {
 		off := len(page.Rows) * ncol

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/arena"
 )
 
 // Postgres type OIDs the source decodes natively.
@@ -44,7 +45,7 @@ const (
 
 // decoder turns one raw column value into a replica value. Strings are
 // carved from the arena.
-type decoder func(raw []byte, a *arena) (litepull.Value, error)
+type decoder func(raw []byte, a *arena.Arena) (litepull.Value, error)
 
 // codec is how one column is selected, transferred and decoded.
 type codec struct {
@@ -91,7 +92,7 @@ func codecFor(typeOID uint32, category string) codec {
 			return int64(0)
 		})}
 	case oidBytea:
-		return codec{affinity: litepull.AffBlob, format: binaryFormat, decode: func(b []byte, _ *arena) (litepull.Value, error) {
+		return codec{affinity: litepull.AffBlob, format: binaryFormat, decode: func(b []byte, _ *arena.Arena) (litepull.Value, error) {
 			return append(make([]byte, 0, len(b)), b...), nil
 		}}
 	case oidTimestampTZ:
@@ -120,11 +121,11 @@ func codecFor(typeOID uint32, category string) codec {
 
 // fixed checks the width of a binary value before decoding it.
 func fixed(n int, f func([]byte) litepull.Value) decoder {
-	return fixedA(n, func(b []byte, _ *arena) litepull.Value { return f(b) })
+	return fixedA(n, func(b []byte, _ *arena.Arena) litepull.Value { return f(b) })
 }
 
-func fixedA(n int, f func([]byte, *arena) litepull.Value) decoder {
-	return func(b []byte, a *arena) (litepull.Value, error) {
+func fixedA(n int, f func([]byte, *arena.Arena) litepull.Value) decoder {
+	return func(b []byte, a *arena.Arena) (litepull.Value, error) {
 		if len(b) != n {
 			return nil, fmt.Errorf("binary value of %d bytes, want %d", len(b), n)
 		}
@@ -132,12 +133,12 @@ func fixedA(n int, f func([]byte, *arena) litepull.Value) decoder {
 	}
 }
 
-func decodeText(b []byte, a *arena) (litepull.Value, error) { return a.string(b), nil }
+func decodeText(b []byte, a *arena.Arena) (litepull.Value, error) { return a.String(b), nil }
 
 // timestampDecoder decodes microseconds since 2000-01-01 into fixed-width
 // ISO-8601 text, with a trailing Z for timestamptz.
-func timestampDecoder(utc bool) func([]byte, *arena) litepull.Value {
-	return func(b []byte, a *arena) litepull.Value {
+func timestampDecoder(utc bool) func([]byte, *arena.Arena) litepull.Value {
+	return func(b []byte, a *arena.Arena) litepull.Value {
 		us := int64(binary.BigEndian.Uint64(b))
 		switch us {
 		case math.MaxInt64:
@@ -145,7 +146,7 @@ func timestampDecoder(utc bool) func([]byte, *arena) litepull.Value {
 		case math.MinInt64:
 			return "-infinity"
 		}
-		return a.format(32, func(dst []byte) []byte { return appendTimestamp(dst, us, utc) })
+		return a.Format(32, func(dst []byte) []byte { return appendTimestamp(dst, us, utc) })
 	}
 }
 

@@ -34,25 +34,6 @@ func TestAppendTimestampMatchesTime(t *testing.T) {
 	}
 }
 
-func TestArenaStringsStayIntact(t *testing.T) {
-	var a arena
-	var got []string
-	var want []string
-	for i := 0; i < 20000; i++ {
-		s := string(rune('a'+i%26)) + time.Duration(i).String()
-		want = append(want, s)
-		got = append(got, a.string([]byte(s)))
-	}
-	big := make([]byte, arenaMax+1)
-	got = append(got, a.string(big))
-	want = append(want, string(big))
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("string %d = %q, want %q: an arena string changed after later appends", i, got[i], want[i])
-		}
-	}
-}
-
 func TestPreparedStatementsFollowExecMode(t *testing.T) {
 	for dsn, want := range map[string]bool{
 		"postgres://u@127.0.0.1:1/db":                                         true,

@@ -1,0 +1,396 @@
+// Package mysql is the litepull source for MySQL and MariaDB, through
+// github.com/go-sql-driver/mysql.
+//
+// Pages are read with server-side prepared statements (the binary protocol:
+// FLOAT arrives as its exact 4 bytes, integers as integers) in a session
+// whose time zone is UTC. Keyset conditions are written in the expanded
+// form led by a plain range on the cursor (c >= ? AND (c > ? OR (c = ? AND
+// pk > ?))), which MySQL and MariaDB turn into an index range scan.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/keyset"
+)
+
+var (
+	_ litepull.Source       = (*Source)(nil)
+	_ litepull.PageStreamer = (*Source)(nil)
+)
+
+// Dialect is MySQL's: backquoted identifiers, ? placeholders, expanded
+// row comparisons.
+var Dialect = keyset.Dialect{Quote: '`', Placeholder: keyset.Question}
+
+// DefaultMaxConns bounds the connections a source opens.
+const DefaultMaxConns = 4
+
+// Source reads tables from one MySQL or MariaDB database.
+type Source struct {
+	id     string
+	schema string // database for unqualified names and discovery
+	db     *sql.DB
+
+	mu      sync.Mutex
+	columns map[string][]column // by table, in column order, from the last Describe
+}
+
+// ParseDSN reads a DSN in the driver's form (user:pass@tcp(host:3306)/db?x=y)
+// or as a URL (mysql://user:pass@host:3306/db?x=y), and fixes what
+// litepull needs: raw dates (no time.Time conversion), a UTC session, and
+// generous network timeouts for long reads.
+func ParseDSN(dsn string) (*driver.Config, error) {
+	if strings.HasPrefix(dsn, "mysql://") || strings.HasPrefix(dsn, "mariadb://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, errors.New("malformed mysql:// URL") // url errors quote the URL, password included
+		}
+		c := driver.NewConfig()
+		c.User = u.User.Username()
+		c.Passwd, _ = u.User.Password()
+		c.Net, c.Addr = "tcp", u.Host
+		if u.Port() == "" {
+			c.Addr = u.Hostname() + ":3306"
+		}
+		c.DBName = strings.TrimPrefix(u.Path, "/")
+		dsn = c.FormatDSN()
+		if u.RawQuery != "" {
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			dsn += sep + u.RawQuery
+		}
+	}
+	c, err := driver.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	c.ParseTime = false
+	c.InterpolateParams = false
+	c.Loc = time.UTC
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	c.Params["time_zone"] = "'+00:00'"
+	for _, p := range []string{"net_read_timeout", "net_write_timeout"} {
+		if _, ok := c.Params[p]; !ok {
+			c.Params[p] = "600"
+		}
+	}
+	return c, nil
+}
+
+// New opens a pool for cfg.DSN. Connections are made on first use, so a
+// dead server fails the tables that need it, not the program.
+func New(cfg litepull.SourceConfig) (*Source, error) {
+	dc, err := ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
+	}
+	conn, err := driver.NewConnector(dc)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redact(err, cfg.DSN))
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(DefaultMaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	schema := cfg.Schema
+	if schema == "" {
+		schema = dc.DBName
+	}
+	return &Source{id: cfg.ID, schema: schema, db: db, columns: map[string][]column{}}, nil
+}
+
+// redact removes a password from an error message.
+func redact(err error, dsn string) error {
+	c, perr := driver.ParseDSN(dsn)
+	if perr != nil || c.Passwd == "" || !strings.Contains(err.Error(), c.Passwd) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), c.Passwd, "xxxxx"))
+}
+
+// Close closes the pool. Close twice is safe.
+func (s *Source) Close() error { return s.db.Close() }
+
+// Ping checks that the server answers.
+func (s *Source) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// split checks a configured table name and returns its database and name.
+func (s *Source) split(table string) (schema, name string, err error) {
+	parts, err := litepull.SplitQualified(table)
+	if err != nil {
+		return "", "", err
+	}
+	if len(parts) == 2 {
+		return parts[0], parts[1], nil
+	}
+	if s.schema == "" {
+		return "", "", fmt.Errorf("table %s: no database: name one in the DSN (…/db) or qualify the table (db.%s)", table, table)
+	}
+	return s.schema, parts[0], nil
+}
+
+func (s *Source) quoted(table string) (string, error) {
+	schema, name, err := s.split(table)
+	if err != nil {
+		return "", err
+	}
+	return litepull.QuoteQualified([]string{schema, name}, '`'), nil
+}
+
+// Describe reads the table's columns and primary key from information_schema.
+func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSchema, error) {
+	schema, name, err := s.split(table)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0)
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, schema, name)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", table, err)
+	}
+	defer rows.Close()
+	ts := &litepull.TableSchema{Name: table}
+	var cols []column
+	for rows.Next() {
+		var col, dataType, colType string
+		var prec, scale int64
+		if err := rows.Scan(&col, &dataType, &colType, &prec, &scale); err != nil {
+			return nil, fmt.Errorf("describe %s: %w", table, err)
+		}
+		c := classify(strings.ToLower(dataType), strings.ToLower(colType), prec, scale)
+		cols = append(cols, c)
+		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: colType, Affinity: c.affinity, Temporal: c.temporal})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("describe %s: %w", table, err)
+	}
+	if len(ts.Columns) == 0 {
+		return nil, fmt.Errorf("%w: %s (in database %s)", litepull.ErrNoTable, table, schema)
+	}
+	ts.PrimaryKey, err = s.primaryKey(ctx, schema, name)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", table, err)
+	}
+	s.mu.Lock()
+	s.columns[table] = cols
+	s.mu.Unlock()
+	return ts, nil
+}
+
+func (s *Source) primaryKey(ctx context.Context, schema, name string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var pk []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		pk = append(pk, c)
+	}
+	return pk, rows.Err()
+}
+
+// ReadPage reads one keyset page.
+func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
+	var page *litepull.Page
+	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error { page = p; return nil })
+	return page, err
+}
+
+// StreamPages reads up to pages pages with one query, handing each to emit
+// as soon as it is full.
+func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) error {
+	s.mu.Lock()
+	all := s.columns[req.Schema.Name]
+	s.mu.Unlock()
+	if len(all) != len(req.Schema.Columns) {
+		return fmt.Errorf("read page of %s: table not described", req.Schema.Name)
+	}
+	from, err := s.quoted(req.Schema.Name)
+	if err != nil {
+		return err
+	}
+	byName := map[string]column{}
+	for i, c := range req.Schema.Columns {
+		byName[c.Name] = all[i]
+	}
+	cols := make([]column, len(req.Columns))
+	sel := make([]string, len(req.Columns))
+	for i, name := range req.Columns {
+		if err := litepull.CheckIdent("column", name); err != nil {
+			return err
+		}
+		c, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, req.Schema.Name, name)
+		}
+		cols[i], sel[i] = c, litepull.QuoteIdent(name, '`')
+	}
+
+	// Watermark values go back in their column's type.
+	bound := req
+	if bound.After, err = bindWatermark(req.After, req, byName); err != nil {
+		return err
+	}
+	if bound.Through, err = bindWatermark(req.Through, req, byName); err != nil {
+		return err
+	}
+	q := keyset.New(Dialect)
+	// Always a parameter, so always the binary protocol: the text protocol
+	// prints FLOAT with 6 significant digits.
+	q.LimitArg = true
+	q.Cast = func(col, ph string) string {
+		if c := byName[col]; c.kind == kDecimal {
+			// A string compared with a DECIMAL is compared as a float.
+			return fmt.Sprintf("CAST(%s AS DECIMAL(%d,%d))", ph, c.precision, c.scale)
+		}
+		return ph
+	}
+	q.Keyset(bound)
+	if req.Settle > 0 {
+		now := "NOW(6)" // the session time zone is UTC, for DATETIME and TIMESTAMP alike
+		q.Where(fmt.Sprintf("%s <= %s - INTERVAL %s MICROSECOND", q.Q(req.Cursor), now, q.Arg(req.Settle.Microseconds())))
+	}
+	whole := req
+	whole.Limit = req.Limit * pages
+	text := q.SQL(sel, from, whole)
+
+	rows, err := s.db.QueryContext(ctx, text, q.Args...)
+	if err != nil {
+		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+	}
+	defer rows.Close()
+	// Numbers are scanned as the driver's values; everything that arrives as
+	// bytes is scanned as sql.RawBytes (no copy) and carved into one arena.
+	ncol := len(cols)
+	vals := make([]any, ncol)
+	raws := make([]sql.RawBytes, ncol)
+	ptrs := make([]any, ncol)
+	for i, c := range cols {
+		if c.viaBytes() {
+			ptrs[i] = &raws[i]
+		} else {
+			ptrs[i] = &vals[i]
+		}
+	}
+	var strs arena.Arena
+	page := &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+	total := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+		}
+		row := make([]litepull.Value, ncol)
+		for i, c := range cols {
+			if c.viaBytes() {
+				row[i], err = c.convertBytes(raws[i], &strs)
+			} else {
+				row[i], err = c.convert(vals[i])
+			}
+			if err != nil {
+				return fmt.Errorf("read page of %s: column %s: %w", req.Schema.Name, req.Columns[i], err)
+			}
+		}
+		page.Rows = append(page.Rows, row)
+		total++
+		if len(page.Rows) == req.Limit {
+			if err := emit(page); err != nil {
+				return err
+			}
+			page = &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+	}
+	if total < whole.Limit {
+		return emit(page)
+	}
+	return nil
+}
+
+func bindWatermark(w *litepull.Watermark, req litepull.PageRequest, cols map[string]column) (*litepull.Watermark, error) {
+	if w == nil {
+		return nil, nil
+	}
+	out := &litepull.Watermark{PK: make([]litepull.Value, len(w.PK))}
+	var err error
+	if out.Cursor, err = cols[req.Cursor].bindValue(w.Cursor); err != nil {
+		return nil, fmt.Errorf("watermark %v of %s: %w", w.Cursor, req.Cursor, err)
+	}
+	for i, v := range w.PK {
+		if i < len(req.PrimaryKey) {
+			if out.PK[i], err = cols[req.PrimaryKey[i]].bindValue(v); err != nil {
+				return nil, fmt.Errorf("watermark %v of %s: %w", v, req.PrimaryKey[i], err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// CountNullCursor counts the rows the cursor cannot reach.
+func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
+	from, err := s.quoted(table)
+	if err != nil {
+		return 0, err
+	}
+	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s IS NULL", from, litepull.QuoteIdent(cursor, '`'))).Scan(&n)
+	return n, err
+}
+
+// Tables lists the database's base tables and their primary keys.
+func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
+	if s.schema == "" {
+		return nil, errors.New("no database to discover: name one in the DSN (…/db) or set schema")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT t.TABLE_NAME, s.COLUMN_NAME
+		FROM information_schema.TABLES t
+		LEFT JOIN information_schema.STATISTICS s
+		  ON s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY'
+		WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE'
+		ORDER BY t.TABLE_NAME, s.SEQ_IN_INDEX`, s.schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []litepull.TableInfo
+	for rows.Next() {
+		var name string
+		var col sql.NullString
+		if err := rows.Scan(&name, &col); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			out = append(out, litepull.TableInfo{Name: name})
+		}
+		if col.Valid {
+			t := &out[len(out)-1]
+			t.PrimaryKey = append(t.PrimaryKey, col.String)
+		}
+	}
+	return out, rows.Err()
+}
