@@ -19,6 +19,9 @@ const (
 	DefaultPageSize = 5000
 	// DefaultReplica is the replica file when the config names none.
 	DefaultReplica = "replica.db"
+	// DefaultRunBudget and DefaultRunPages bound one scheduled run of a table.
+	DefaultRunBudget = Duration(30 * time.Second)
+	DefaultRunPages  = 1000
 )
 
 // Config is a litepull configuration file.
@@ -61,8 +64,15 @@ type SourceConfig struct {
 	// a tick caught up: a duration for timestamp cursors, a number for
 	// integer cursors. Defaults to none.
 	Lookback Lookback `yaml:"lookback" json:"lookback,omitempty"`
-	// Schedule is used by the daemon. Absent means on demand only.
+	// Schedule is when the daemon runs this source's tables: "every 30s" or
+	// a 5-field cron expression (UTC). Defaults to none: on demand only.
 	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
+	// RunBudget bounds one scheduled run of a table: it drains until caught
+	// up, RunPages pages, or RunBudget time, whichever comes first, then
+	// yields to the other tables. Defaults to DefaultRunBudget and
+	// DefaultRunPages.
+	RunBudget Duration `yaml:"runBudget" json:"runBudget,omitempty"`
+	RunPages  int      `yaml:"runPages" json:"runPages,omitempty"`
 	// Tables to replicate. Empty means discover every table with a primary key.
 	Tables []TableConfig `yaml:"tables" json:"tables,omitempty"`
 }
@@ -84,6 +94,8 @@ type TableConfig struct {
 	PrimaryKey []string `yaml:"primaryKey" json:"primaryKey,omitempty"`
 	// PageSize overrides the source's page size for this table.
 	PageSize int `yaml:"pageSize" json:"pageSize,omitempty"`
+	// Schedule overrides the source's schedule for this table.
+	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
 	// Settle and Lookback override the source's values for this table.
 	Settle   *Duration `yaml:"settle" json:"settle,omitempty"`
 	Lookback *Lookback `yaml:"lookback" json:"lookback,omitempty"`
@@ -237,6 +249,20 @@ func (c *Config) Validate() error {
 		if s.PageSize < 1 {
 			return &ConfigError{Path: p + " pageSize", Msg: fmt.Sprintf("%d is less than 1", s.PageSize)}
 		}
+		if s.RunBudget == 0 {
+			s.RunBudget = DefaultRunBudget
+		}
+		if s.RunPages == 0 {
+			s.RunPages = DefaultRunPages
+		}
+		if s.RunPages < 0 {
+			return &ConfigError{Path: p + " runPages", Msg: fmt.Sprintf("%d is less than 1", s.RunPages)}
+		}
+		if s.Schedule != "" {
+			if _, err := ParseSchedule(s.Schedule); err != nil {
+				return &ConfigError{Path: p + " schedule", Msg: err.Error(), Hint: "every 30s, or a cron expression such as */5 * * * *"}
+			}
+		}
 		if s.CursorColumn != "" {
 			if err := CheckIdent("cursor column", s.CursorColumn); err != nil {
 				return &ConfigError{Path: p + " cursorColumn", Msg: err.Error(), Err: ErrBadIdentifier}
@@ -276,6 +302,11 @@ func (t *TableConfig) validate(p string) error {
 		return bad("table", err)
 	}
 	p = fmt.Sprintf("table %q", t.Table)
+	if t.Schedule != "" {
+		if _, err := ParseSchedule(t.Schedule); err != nil {
+			return &ConfigError{Path: p + " schedule", Msg: err.Error(), Hint: "every 30s, or a cron expression such as */5 * * * *"}
+		}
+	}
 	if err := CheckIdent("dest table", t.DestName()); err != nil {
 		return bad("dest", err)
 	}

@@ -60,6 +60,10 @@ type RunOptions struct {
 	Table    string
 	// Drain reads pages until no table has more, instead of one page per table.
 	Drain bool
+	// MaxPages and Deadline, when set, stop a drain of a table after that
+	// many pages or at that time; the table reports morePagesAvailable.
+	MaxPages int
+	Deadline time.Time
 	// Progress, if set, is called after every committed page.
 	Progress func(Progress)
 }
@@ -465,6 +469,9 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 		res.CursorValue = st.CursorValue
 		if opts.Progress != nil && n > 0 {
 			opts.Progress(Progress{SourceID: bs.Config.ID, Table: tc.Table, Rows: res.RowsPulled})
+		}
+		if more && ((opts.MaxPages > 0 && res.Pages >= opts.MaxPages) || (!opts.Deadline.IsZero() && !time.Now().Before(opts.Deadline))) {
+			break // budget spent: yield, the next run carries on from the watermark
 		}
 	}
 	if err := ctx.Err(); err != nil {

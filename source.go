@@ -124,3 +124,10 @@ type PageStreamer interface {
 	// block; an error from emit stops the stream and is returned.
 	StreamPages(ctx context.Context, req PageRequest, pages int, emit func(*Page) error) error
 }
+
+// RowEstimator is implemented by sources that can estimate a table's row
+// count cheaply from their statistics (never by counting), for the daemon's
+// backlog estimate.
+type RowEstimator interface {
+	EstimateRows(ctx context.Context, table string) (int64, error)
+}

@@ -18,6 +18,7 @@ Usage:
   litepull status -config FILE [-json]
   litepull validate -config FILE
   litepull reset -config FILE -source ID -table T
+  litepull serve -config FILE [-addr 127.0.0.1:8080]   scheduler + admin API (tokens from env)
   litepull bench [-rows N] [-pg DSN]  measure rows/s against SQLite's own write ceiling
 
 Run "litepull COMMAND -h" for a command's flags.
@@ -41,6 +42,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"status":   runStatus,
 		"validate": runValidate,
 		"reset":    runReset,
+		"serve":    runServe,
 		"bench":    runBench,
 	}
 	cmd, ok := commands[args[0]]

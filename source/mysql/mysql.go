@@ -394,3 +394,20 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 	}
 	return out, rows.Err()
 }
+
+var _ litepull.RowEstimator = (*Source)(nil)
+
+// EstimateRows returns information_schema.TABLES.TABLE_ROWS, the storage
+// engine's estimate.
+func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) {
+	schema, name, err := s.split(table)
+	if err != nil {
+		return 0, err
+	}
+	var n sql.NullInt64
+	err = s.db.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, name).Scan(&n)
+	if err != nil || !n.Valid {
+		return -1, err
+	}
+	return n.Int64, nil
+}

@@ -363,3 +363,19 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 	})
 	return out, err
 }
+
+var _ litepull.RowEstimator = (*Source)(nil)
+
+// EstimateRows returns the planner's row estimate (pg_class.reltuples).
+func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) {
+	name, err := s.qualify(table)
+	if err != nil {
+		return 0, err
+	}
+	var n int64 = -1
+	err = s.exec(ctx, "SELECT GREATEST(reltuples, 0)::int8 FROM pg_class WHERE oid = to_regclass($1)", []any{name}, []int16{textFormat}, func(v [][]byte) error {
+		_, err := fmt.Sscan(string(v[0]), &n)
+		return err
+	})
+	return n, err
+}

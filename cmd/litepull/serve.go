@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/litepull/litepull/server"
+)
+
+// Environment variables holding the daemon's tokens: never in the config
+// file, never on the command line.
+const (
+	envAdminToken = "LITEPULL_ADMIN_TOKEN"
+	envQueryToken = "LITEPULL_QUERY_TOKEN"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	config := fs.String("config", "", "config file (YAML)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	adminToken, queryToken := os.Getenv(envAdminToken), os.Getenv(envQueryToken)
+	if adminToken == "" && !loopback(*addr) {
+		return fmt.Errorf("refusing to listen on %s without a token: set %s, or listen on a loopback address (127.0.0.1:8080)", *addr, envAdminToken)
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a, err := openApp(*config, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	srv, err := server.New(ctx, server.Config{Engine: a.engine, Replica: a.replica, Sources: a.cfg.Sources,
+		AdminToken: adminToken, QueryToken: queryToken, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if adminToken == "" {
+		logger.Warn("no " + envAdminToken + ": the API is open to anyone on this machine (loopback only)")
+	}
+	fmt.Fprintf(stdout, "litepull serving http://%s (replica %s)\n", ln.Addr(), a.cfg.Replica)
+	err = srv.Serve(ctx, ln)
+	logger.Info("stopped")
+	return err
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
