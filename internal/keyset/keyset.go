@@ -37,6 +37,11 @@ type Query struct {
 	// LimitArg binds the LIMIT as a parameter instead of writing it into the
 	// text (MySQL: a statement with parameters uses the binary protocol).
 	LimitArg bool
+	// Bind, if set, rewrites each value before it is bound and returns the
+	// SQL to put in place of the placeholder, with ? standing for it
+	// ("CAST(? AS INTEGER)"): for protocols that carry parameters as plain
+	// JSON, where a large integer or a BLOB would not survive.
+	Bind func(v any) (bound any, sql string)
 }
 
 // New starts a query in a dialect.
@@ -44,8 +49,12 @@ func New(d Dialect) *Query { return &Query{d: d} }
 
 // Arg binds a value and returns its placeholder.
 func (q *Query) Arg(v any) string {
+	tmpl := "?"
+	if q.Bind != nil {
+		v, tmpl = q.Bind(v)
+	}
 	q.Args = append(q.Args, v)
-	return q.d.Placeholder(len(q.Args))
+	return strings.Replace(tmpl, "?", q.d.Placeholder(len(q.Args)), 1)
 }
 
 // colArg binds a value compared with column.

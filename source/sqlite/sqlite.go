@@ -5,21 +5,16 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
-	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/sqlitedialect"
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 var _ litepull.Source = (*Source)(nil)
-
-// Dialect is SQLite's: double-quoted identifiers, ? placeholders, row values.
-// The HTTP sources that speak SQLite share it.
-var Dialect = keyset.Dialect{Quote: '"', Placeholder: keyset.Question, RowValues: true}
 
 // Source reads a SQLite file. One connection, serialized.
 type Source struct {
@@ -88,57 +83,22 @@ func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqli
 	return stmt.Err()
 }
 
-// split checks a configured table name and returns schema and table.
-func (s *Source) split(table string) (schema, name string, err error) {
-	parts, err := litepull.SplitQualified(table)
-	if err != nil {
-		return "", "", err
-	}
-	if len(parts) == 2 {
-		return parts[0], parts[1], nil
-	}
-	return s.schema, parts[0], nil
-}
-
 // Ping checks that the file reads.
 func (s *Source) Ping(ctx context.Context) error {
 	return s.query(ctx, "SELECT count(*) FROM sqlite_schema", nil, func(*sqlite3.Stmt) error { return nil })
 }
 
-// Affinity applies SQLite's affinity rules (https://sqlite.org/datatype3.html
-// §3.1) to a declared type, so the replica column keeps the source's behaviour.
-func Affinity(decl string) litepull.Affinity {
-	d := strings.ToUpper(decl)
-	switch {
-	case strings.Contains(d, "INT"):
-		return litepull.AffInteger
-	case strings.Contains(d, "CHAR"), strings.Contains(d, "CLOB"), strings.Contains(d, "TEXT"):
-		return litepull.AffText
-	case strings.Contains(d, "BLOB"), d == "":
-		return litepull.AffNone
-	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"):
-		return litepull.AffReal
-	}
-	return litepull.AffNumeric
-}
-
-// Temporal reports a declared type that names a date or time.
-func Temporal(decl string) bool {
-	d := strings.ToUpper(decl)
-	return strings.Contains(d, "DATE") || strings.Contains(d, "TIME")
-}
-
 // Describe reads the table's columns and primary key from pragma_table_info.
 func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSchema, error) {
-	schema, name, err := s.split(table)
+	q, err := sqlitedialect.Describe(table, s.schema)
 	if err != nil {
 		return nil, err
 	}
 	ts := &litepull.TableSchema{Name: table}
 	pk := map[int]string{}
-	err = s.query(ctx, "SELECT name, type, pk FROM pragma_table_info(?, ?) ORDER BY cid", []any{name, schema}, func(st *sqlite3.Stmt) error {
+	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
 		col, decl := st.ColumnText(0), st.ColumnText(1)
-		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: decl, Affinity: Affinity(decl), Temporal: Temporal(decl)})
+		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: decl, Affinity: sqlitedialect.Affinity(decl), Temporal: sqlitedialect.Temporal(decl)})
 		if n := st.ColumnInt(2); n > 0 {
 			pk[n] = col
 		}
@@ -158,7 +118,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
-	q, err := PageQuery(req, s.schema)
+	q, err := sqlitedialect.PageQuery(req, s.schema, sqlitedialect.PageOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -178,60 +138,22 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 	return page, nil
 }
 
-// Statement is SQL text with its arguments.
-type Statement struct {
-	Text string
-	Args []any
-}
-
-// PageQuery renders a keyset page request in SQLite's dialect. Settle
-// compares the cursor as a time: ISO-8601 text, or numbers as Unix seconds.
-func PageQuery(req litepull.PageRequest, defaultSchema string) (Statement, error) {
-	parts, err := litepull.SplitQualified(req.Schema.Name)
-	if err != nil {
-		return Statement{}, err
-	}
-	if len(parts) == 1 && defaultSchema != "" && defaultSchema != "main" {
-		parts = []string{defaultSchema, parts[0]}
-	}
-	q := keyset.New(Dialect)
-	sel := make([]string, len(req.Columns))
-	for i, c := range req.Columns {
-		if err := litepull.CheckIdent("column", c); err != nil {
-			return Statement{}, err
-		}
-		sel[i] = q.Q(c)
-	}
-	q.Keyset(req)
-	if req.Settle > 0 {
-		c := q.Q(req.Cursor)
-		q.Where(fmt.Sprintf("(CASE WHEN typeof(%s) IN ('integer', 'real') THEN %s ELSE unixepoch(%s, 'subsec') END) <= unixepoch('now', 'subsec') - %s",
-			c, c, c, q.Arg(req.Settle.Seconds())))
-	}
-	return Statement{Text: q.SQL(sel, litepull.QuoteQualified(parts, '"'), req), Args: q.Args}, nil
-}
-
 // CountNullCursor counts rows the cursor cannot reach.
 func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
-	schema, name, err := s.split(table)
+	q, err := sqlitedialect.CountNull(table, cursor, s.schema)
 	if err != nil {
-		return 0, err
-	}
-	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
 		return 0, err
 	}
 	var n int64
-	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", litepull.QuoteQualified([]string{schema, name}, '"'), litepull.QuoteIdent(cursor, '"'))
-	err = s.query(ctx, q, nil, func(st *sqlite3.Stmt) error { n = st.ColumnInt64(0); return nil })
+	err = s.query(ctx, q.Text, nil, func(st *sqlite3.Stmt) error { n = st.ColumnInt64(0); return nil })
 	return n, err
 }
 
 // Tables lists the schema's tables with their primary keys.
 func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 	var out []litepull.TableInfo
-	q := fmt.Sprintf(`SELECT m.name, p.name FROM %s.sqlite_schema AS m LEFT JOIN pragma_table_info(m.name, ?) AS p ON p.pk > 0
-		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%%' ESCAPE '\' ORDER BY m.name, p.pk`, litepull.QuoteIdent(s.schema, '"'))
-	err := s.query(ctx, q, []any{s.schema}, func(st *sqlite3.Stmt) error {
+	q := sqlitedialect.Tables(s.schema)
+	err := s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
 		name := st.ColumnText(0)
 		if len(out) == 0 || out[len(out)-1].Name != name {
 			out = append(out, litepull.TableInfo{Name: name})

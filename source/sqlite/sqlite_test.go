@@ -86,16 +86,3 @@ func TestMissingFileIsAnError(t *testing.T) {
 		t.Fatalf("the missing source file was created: %v", statErr)
 	}
 }
-
-func TestAffinity(t *testing.T) {
-	for decl, want := range map[string]litepull.Affinity{
-		"INTEGER": litepull.AffInteger, "BIGINT": litepull.AffInteger, "VARCHAR(20)": litepull.AffText,
-		"TEXT": litepull.AffText, "BLOB": litepull.AffNone, "": litepull.AffNone, "REAL": litepull.AffReal,
-		"DOUBLE PRECISION": litepull.AffReal, "NUMERIC(10,2)": litepull.AffNumeric, "TIMESTAMP": litepull.AffNumeric,
-		"BOOLEAN": litepull.AffNumeric,
-	} {
-		if got := sqlite.Affinity(decl); got != want {
-			t.Errorf("Affinity(%q) = %q, want %q", decl, got, want)
-		}
-	}
-}

@@ -1,0 +1,153 @@
+// Package sqlitedialect is the SQL every SQLite-speaking source sends: the
+// local file source and the remote ones (libSQL, D1, StarbaseDB). It builds
+// statements; running them is the source's business.
+package sqlitedialect
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyset"
+)
+
+// Dialect is SQLite's: double-quoted identifiers, ? placeholders, row values.
+var Dialect = keyset.Dialect{Quote: '"', Placeholder: keyset.Question, RowValues: true}
+
+// Statement is SQL text with its arguments.
+type Statement struct {
+	Text string
+	Args []any
+}
+
+// Affinity applies SQLite's affinity rules (https://sqlite.org/datatype3.html
+// §3.1) to a declared type, so the replica column keeps the source's behaviour.
+func Affinity(decl string) litepull.Affinity {
+	d := strings.ToUpper(decl)
+	switch {
+	case strings.Contains(d, "INT"):
+		return litepull.AffInteger
+	case strings.Contains(d, "CHAR"), strings.Contains(d, "CLOB"), strings.Contains(d, "TEXT"):
+		return litepull.AffText
+	case strings.Contains(d, "BLOB"), d == "":
+		return litepull.AffNone
+	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"):
+		return litepull.AffReal
+	}
+	return litepull.AffNumeric
+}
+
+// Temporal reports a declared type that names a date or time.
+func Temporal(decl string) bool {
+	d := strings.ToUpper(decl)
+	return strings.Contains(d, "DATE") || strings.Contains(d, "TIME")
+}
+
+// Split checks a configured table name and returns its schema (or
+// defaultSchema) and name.
+func Split(table, defaultSchema string) (schema, name string, err error) {
+	parts, err := litepull.SplitQualified(table)
+	if err != nil {
+		return "", "", err
+	}
+	if len(parts) == 2 {
+		return parts[0], parts[1], nil
+	}
+	return defaultSchema, parts[0], nil
+}
+
+// from quotes a table for FROM; the main schema is left implicit, which
+// also suits servers that hide it.
+func from(schema, name string) string {
+	if schema == "" || schema == "main" {
+		return litepull.QuoteIdent(name, '"')
+	}
+	return litepull.QuoteQualified([]string{schema, name}, '"')
+}
+
+// Describe lists a table's columns as (name, declared type, position in the
+// primary key or 0).
+func Describe(table, defaultSchema string) (Statement, error) {
+	schema, name, err := Split(table, defaultSchema)
+	if err != nil {
+		return Statement{}, err
+	}
+	if schema == "" {
+		schema = "main"
+	}
+	return Statement{"SELECT name, type, pk FROM pragma_table_info(?, ?) ORDER BY cid", []any{name, schema}}, nil
+}
+
+// Tables lists (table, primary key column or NULL) for every table of the
+// schema, key columns in order, leaving out SQLite's own tables and any
+// whose name starts with one of skip (a service's internal tables).
+func Tables(schema string, skip ...string) Statement {
+	if schema == "" {
+		schema = "main"
+	}
+	var args []any
+	cond := ""
+	for _, p := range append([]string{"sqlite_"}, skip...) {
+		cond += ` AND substr(m.name, 1, ?) != ?`
+		args = append(args, int64(len(p)), p)
+	}
+	q := fmt.Sprintf(`SELECT m.name, p.name FROM %s.sqlite_schema AS m LEFT JOIN pragma_table_info(m.name, ?) AS p ON p.pk > 0
+		WHERE m.type = 'table'%s ORDER BY m.name, p.pk`, litepull.QuoteIdent(schema, '"'), cond)
+	return Statement{q, append([]any{schema}, args...)}
+}
+
+// CountNull counts the rows whose cursor is NULL.
+func CountNull(table, cursor, defaultSchema string) (Statement, error) {
+	schema, name, err := Split(table, defaultSchema)
+	if err != nil {
+		return Statement{}, err
+	}
+	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+		return Statement{}, err
+	}
+	return Statement{Text: fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", from(schema, name), litepull.QuoteIdent(cursor, '"'))}, nil
+}
+
+// PageOptions adapt the page query to how a source carries values.
+type PageOptions struct {
+	// Select renders the select-list entry of a quoted column; nil selects
+	// the column as it is.
+	Select func(quoted string) string
+	// Bind, if set, rewrites each bound value and the SQL around its
+	// placeholder (see keyset.Query.Bind).
+	Bind func(v any) (any, string)
+	// Limit overrides req.Limit (several pages in one query).
+	Limit int
+}
+
+// PageQuery renders a keyset page request. Settle compares the cursor as a
+// time: ISO-8601 text, or numbers as Unix seconds.
+func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions) (Statement, error) {
+	schema, name, err := Split(req.Schema.Name, defaultSchema)
+	if err != nil {
+		return Statement{}, err
+	}
+	q := keyset.New(Dialect)
+	q.Bind = opts.Bind
+	sel := make([]string, len(req.Columns))
+	for i, c := range req.Columns {
+		if err := litepull.CheckIdent("column", c); err != nil {
+			return Statement{}, err
+		}
+		sel[i] = q.Q(c)
+		if opts.Select != nil {
+			sel[i] = opts.Select(sel[i])
+		}
+	}
+	q.Keyset(req)
+	if req.Settle > 0 {
+		c := q.Q(req.Cursor)
+		q.Where(fmt.Sprintf("(CASE WHEN typeof(%s) IN ('integer', 'real') THEN %s ELSE unixepoch(%s, 'subsec') END) <= unixepoch('now', 'subsec') - %s",
+			c, c, c, q.Arg(req.Settle.Seconds())))
+	}
+	whole := req
+	if opts.Limit > 0 {
+		whole.Limit = opts.Limit
+	}
+	return Statement{Text: q.SQL(sel, from(schema, name), whole), Args: q.Args}, nil
+}
