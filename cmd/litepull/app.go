@@ -12,9 +12,12 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/source/d1"
+	"github.com/litepull/litepull/source/libsql"
 	"github.com/litepull/litepull/source/mysql"
 	"github.com/litepull/litepull/source/postgres"
 	"github.com/litepull/litepull/source/sqlite"
+	"github.com/litepull/litepull/source/starbase"
 )
 
 // sourceKinds maps a config kind to its constructor: adding a source is one
@@ -22,6 +25,9 @@ import (
 var sourceKinds = map[string]func(litepull.SourceConfig) (litepull.Source, error){
 	"postgres": func(c litepull.SourceConfig) (litepull.Source, error) { return postgres.New(c) },
 	"mysql":    func(c litepull.SourceConfig) (litepull.Source, error) { return mysql.New(c) },
+	"libsql":   func(c litepull.SourceConfig) (litepull.Source, error) { return libsql.New(c) },
+	"d1":       func(c litepull.SourceConfig) (litepull.Source, error) { return d1.New(c) },
+	"starbase": func(c litepull.SourceConfig) (litepull.Source, error) { return starbase.New(c) },
 	"sqlite":   func(c litepull.SourceConfig) (litepull.Source, error) { return sqlite.New(c) },
 }
 

@@ -1,0 +1,182 @@
+// Package remote is what the HTTP sources (libSQL/Turso, Cloudflare D1,
+// StarbaseDB) share: an HTTP client with retries and limits, and a Source
+// that speaks SQLite's SQL through any of their protocols.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Client defaults.
+const (
+	DefaultTimeout     = 60 * time.Second
+	DefaultMaxBytes    = 64 << 20
+	DefaultAttempts    = 5
+	DefaultBackoffBase = 200 * time.Millisecond
+	DefaultBackoffCap  = 10 * time.Second
+)
+
+// Client posts JSON to a service with a bearer token. Reads are idempotent,
+// so a 429, a 5xx or a network error is retried with capped exponential
+// backoff (honouring Retry-After); any other 4xx is not. The token is sent
+// and nowhere else: never logged, never in an error.
+type Client struct {
+	HTTP        *http.Client
+	Token       string
+	MaxBytes    int64 // a response larger than this is an error
+	Attempts    int
+	BackoffBase time.Duration
+	BackoffCap  time.Duration
+}
+
+// NewClient returns a client with the defaults.
+func NewClient(token string) *Client {
+	return &Client{HTTP: &http.Client{Timeout: DefaultTimeout}, Token: token, MaxBytes: DefaultMaxBytes,
+		Attempts: DefaultAttempts, BackoffBase: DefaultBackoffBase, BackoffCap: DefaultBackoffCap}
+}
+
+// StatusError is a non-2xx answer: its code and (the start of) its body.
+type StatusError struct {
+	Code       int
+	Body       []byte
+	retryAfter time.Duration // from a Retry-After header, in seconds form
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("HTTP %d", e.Code)
+	switch e.Code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		msg += " (authentication failed: check the source's token)"
+	}
+	return msg
+}
+
+// ErrTooLarge reports a response above MaxBytes.
+var ErrTooLarge = errors.New("response too large; lower the table's pageSize")
+
+// PostJSON posts body as JSON to url and returns the response body of a 2xx
+// answer. A non-2xx answer that is not retried, or still failing after the
+// last attempt, is a *StatusError.
+func (c *Client) PostJSON(ctx context.Context, target string, body any) ([]byte, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(ctx, http.MethodPost, target, payload)
+}
+
+// Get sends a GET and returns the body of a 2xx answer.
+func (c *Client) Get(ctx context.Context, target string) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, target, nil)
+}
+
+func (c *Client) do(ctx context.Context, method, target string, payload []byte) ([]byte, error) {
+	var lastErr error
+	for attempt := 0; attempt < max(c.Attempts, 1); attempt++ {
+		if attempt > 0 {
+			wait := min(c.BackoffBase<<(attempt-1), c.BackoffCap)
+			var se *StatusError
+			if errors.As(lastErr, &se) {
+				if ra := retryAfter(se); ra > 0 {
+					wait = min(ra, c.BackoffCap)
+				}
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		data, retry, err := c.once(ctx, method, target, payload)
+		if err == nil {
+			return data, nil
+		}
+		lastErr = err
+		if !retry || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+// retryAfter is how long a 429 or 503 asked us to wait.
+func retryAfter(se *StatusError) time.Duration {
+	if se.Code != http.StatusTooManyRequests && se.Code != http.StatusServiceUnavailable {
+		return 0
+	}
+	return se.retryAfter
+}
+
+func (c *Client) once(ctx context.Context, method, target string, payload []byte) (data []byte, retry bool, err error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, false, err
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, isNetworkError(err), fmt.Errorf("%s %s: %w", method, redactURL(target), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	data, err = io.ReadAll(io.LimitReader(resp.Body, c.MaxBytes+1))
+	if err != nil {
+		return nil, true, fmt.Errorf("read response: %w", err)
+	}
+	if int64(len(data)) > c.MaxBytes {
+		return nil, false, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, c.MaxBytes)
+	}
+	if resp.StatusCode/100 != 2 {
+		se := &StatusError{Code: resp.StatusCode, Body: data[:min(len(data), 4096)]}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			se.retryAfter = time.Duration(s) * time.Second
+		}
+		return nil, resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, se
+	}
+	return data, false, nil
+}
+
+func isNetworkError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// unwrapURLError drops *url.Error's wrapping, which repeats the URL.
+func unwrapURLError(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// redactURL keeps scheme, host and path: no user info, no query.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(url)"
+	}
+	u.User, u.RawQuery = nil, ""
+	return u.String()
+}

@@ -1,0 +1,312 @@
+package remote
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitedialect"
+)
+
+// Executor runs one SQL statement on a remote SQLite database and returns
+// its rows. A typed protocol (Hrana) returns replica values (nil, int64,
+// float64, string, []byte); a plain-JSON one returns what json.Decoder with
+// UseNumber gives (nil, json.Number, string, bool, []any, map[string]any).
+type Executor interface {
+	Query(ctx context.Context, sql string, args []any) (rows [][]any, err error)
+}
+
+// Options describe how a service carries values.
+type Options struct {
+	// Name is the source kind, for messages ("d1").
+	Name string
+	// JSON means values and parameters travel as plain JSON, which loses
+	// integers above 2^53 and BLOBs. Pages then select every column as a
+	// pair (typeof(c), c as JSON-safe text) and bind parameters in a form
+	// that survives (integers as text cast back to INTEGER, BLOBs as hex).
+	JSON bool
+	// Skip lists table-name prefixes of the service's own tables, which
+	// discovery leaves out.
+	Skip []string
+}
+
+// Source is a litepull.Source over an Executor.
+type Source struct {
+	exec Executor
+	opts Options
+}
+
+var (
+	_ litepull.Source = (*Source)(nil)
+)
+
+// NewSource returns a source over exec.
+func NewSource(exec Executor, opts Options) *Source { return &Source{exec: exec, opts: opts} }
+
+// Close does nothing: HTTP sources hold no connection of their own.
+func (s *Source) Close() error { return nil }
+
+// Ping runs SELECT 1.
+func (s *Source) Ping(ctx context.Context) error {
+	_, err := s.exec.Query(ctx, "SELECT 1", nil)
+	return err
+}
+
+// Describe reads the table's columns and primary key through pragma_table_info.
+func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSchema, error) {
+	q, err := sqlitedialect.Describe(table, "")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", table, err)
+	}
+	ts := &litepull.TableSchema{Name: table}
+	pk := map[int64]string{}
+	for _, r := range rows {
+		if len(r) != 3 {
+			return nil, fmt.Errorf("describe %s: %s answered %d columns, want 3", table, s.opts.Name, len(r))
+		}
+		name, err1 := asString(r[0])
+		decl, err2 := asString(r[1])
+		n, err3 := asInt(r[2])
+		if err := firstErr(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("describe %s: %w", table, err)
+		}
+		ts.Columns = append(ts.Columns, litepull.Column{Name: name, SourceType: decl,
+			Affinity: sqlitedialect.Affinity(decl), Temporal: sqlitedialect.Temporal(decl)})
+		if n > 0 {
+			pk[n] = name
+		}
+	}
+	if len(ts.Columns) == 0 {
+		return nil, fmt.Errorf("%w: %s", litepull.ErrNoTable, table)
+	}
+	for i := int64(1); i <= int64(len(pk)); i++ {
+		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
+	}
+	return ts, nil
+}
+
+// jsonSelect selects a column as (typeof, value) where the value survives
+// JSON: integers as decimal text, BLOBs as hex, REALs as JSON numbers
+// (shortest round-trip form) except ±Infinity (JSON has none: text "Inf"),
+// text as text.
+func jsonSelect(quoted string) string {
+	return fmt.Sprintf("typeof(%[1]s), CASE typeof(%[1]s) WHEN 'integer' THEN CAST(%[1]s AS TEXT) WHEN 'blob' THEN hex(%[1]s) "+
+		"WHEN 'real' THEN CASE WHEN abs(%[1]s) = 9e999 THEN CAST(%[1]s AS TEXT) ELSE %[1]s END ELSE %[1]s END", quoted)
+}
+
+// jsonBind turns a parameter into a form that survives plain JSON.
+func jsonBind(v any) (any, string) {
+	switch v := v.(type) {
+	case int64:
+		return strconv.FormatInt(v, 10), "CAST(? AS INTEGER)"
+	case float64:
+		// A JSON number is exact (shortest round-trip form both ways); text
+		// cast to REAL by SQLite might not be. JSON has no infinities, and
+		// 9e999 overflows to exactly one.
+		switch {
+		case math.IsInf(v, 1):
+			return "9e999", "CAST(? AS REAL)"
+		case math.IsInf(v, -1):
+			return "-9e999", "CAST(? AS REAL)"
+		}
+		return v, "?"
+	case []byte:
+		return hex.EncodeToString(v), "unhex(?)"
+	}
+	return v, "?"
+}
+
+// ReadPage reads one keyset page.
+func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
+	opts := sqlitedialect.PageOptions{}
+	if s.opts.JSON {
+		opts.Select, opts.Bind = jsonSelect, jsonBind
+	}
+	q, err := sqlitedialect.PageQuery(req, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return nil, fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+	}
+	if len(rows) > req.Limit {
+		return nil, fmt.Errorf("read page of %s: %s answered %d rows for LIMIT %d", req.Schema.Name, s.opts.Name, len(rows), req.Limit)
+	}
+	page := &litepull.Page{Rows: make([][]litepull.Value, len(rows))}
+	n := len(req.Columns)
+	for i, r := range rows {
+		if !s.opts.JSON {
+			if len(r) != n {
+				return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), n)
+			}
+			page.Rows[i] = r
+			continue
+		}
+		if len(r) != 2*n {
+			return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), 2*n)
+		}
+		row := make([]litepull.Value, n)
+		for c := 0; c < n; c++ {
+			v, err := decodePair(r[2*c], r[2*c+1])
+			if err != nil {
+				return nil, fmt.Errorf("read page of %s: column %s: %w", req.Schema.Name, req.Columns[c], err)
+			}
+			row[c] = v
+		}
+		page.Rows[i] = row
+	}
+	return page, nil
+}
+
+// decodePair rebuilds a value from its (typeof, JSON-safe value) pair.
+func decodePair(typ, val any) (litepull.Value, error) {
+	t, ok := typ.(string)
+	if !ok {
+		return nil, fmt.Errorf("type tag %v is not a string", typ)
+	}
+	switch t {
+	case "null":
+		return nil, nil
+	case "integer":
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf("integer sent as %T, want decimal text", val)
+		}
+		return strconv.ParseInt(s, 10, 64)
+	case "real":
+		switch v := val.(type) {
+		case json.Number:
+			return strconv.ParseFloat(string(v), 64)
+		case float64:
+			return v, nil
+		case string: // a service that renders ±Infinity as text
+			return strconv.ParseFloat(v, 64)
+		}
+		return nil, fmt.Errorf("real sent as %T", val)
+	case "text":
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf("text sent as %T", val)
+		}
+		return s, nil
+	case "blob":
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf("blob sent as %T, want hex", val)
+		}
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("blob: %w", err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("unknown type %q", t)
+}
+
+// CountNullCursor counts the rows the cursor cannot reach.
+func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
+	q, err := sqlitedialect.CountNull(table, cursor, "")
+	if err != nil {
+		return 0, err
+	}
+	rows, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return 0, err
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, fmt.Errorf("count NULL cursors of %s: unexpected answer", table)
+	}
+	return asInt(rows[0][0])
+}
+
+// Tables lists the tables and their primary keys, leaving out the
+// service's own.
+func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
+	q := sqlitedialect.Tables("", s.opts.Skip...)
+	if s.opts.JSON {
+		q.Args = bindAll(q.Args)
+	}
+	rows, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return nil, err
+	}
+	var out []litepull.TableInfo
+	for _, r := range rows {
+		if len(r) != 2 {
+			return nil, fmt.Errorf("list tables: unexpected answer")
+		}
+		name, err := asString(r[0])
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			out = append(out, litepull.TableInfo{Name: name})
+		}
+		if r[1] != nil {
+			col, err := asString(r[1])
+			if err != nil {
+				return nil, err
+			}
+			t := &out[len(out)-1]
+			t.PrimaryKey = append(t.PrimaryKey, col)
+		}
+	}
+	return out, nil
+}
+
+// bindAll passes integers as JSON numbers: small ones (lengths) are exact
+// even where numbers are bound as REAL.
+func bindAll(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if n, ok := a.(int64); ok {
+			out[i] = json.Number(strconv.FormatInt(n, 10))
+			continue
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func asString(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("got %T where text was expected", v)
+	}
+	return s, nil
+}
+
+func asInt(v any) (int64, error) {
+	switch v := v.(type) {
+	case int64:
+		return v, nil
+	case json.Number:
+		return v.Int64()
+	case float64:
+		if v != math.Trunc(v) {
+			return 0, fmt.Errorf("got %v where an integer was expected", v)
+		}
+		return int64(v), nil
+	case string:
+		return strconv.ParseInt(v, 10, 64)
+	}
+	return 0, fmt.Errorf("got %T where an integer was expected", v)
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
