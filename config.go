@@ -241,7 +241,7 @@ func (c *Config) Validate() error {
 		ids[s.ID] = true
 		p = fmt.Sprintf("source %q", s.ID)
 		if s.Kind == "" {
-			return &ConfigError{Path: p + " kind", Msg: "missing", Hint: "one of postgres, sqlite"}
+			return &ConfigError{Path: p + " kind", Msg: "missing", Hint: "one of postgres, mysql, sqlite, libsql, d1, starbase"}
 		}
 		if s.PageSize == 0 {
 			s.PageSize = DefaultPageSize
