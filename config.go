@@ -19,6 +19,13 @@ const (
 	DefaultPageSize = 5000
 	// DefaultReplica is the replica file when the config names none.
 	DefaultReplica = "replica.db"
+	// DefaultReconcileEvery is how often deletes: reconcile runs.
+	DefaultReconcileEvery = Duration(time.Hour)
+	// Table modes.
+	ModeIncremental = "incremental"
+	ModeFull        = "full"
+	// DeletesReconcile is the deletes: value that turns reconciliation on.
+	DeletesReconcile = "reconcile"
 	// DefaultRunBudget and DefaultRunPages bound one scheduled run of a table.
 	DefaultRunBudget = Duration(30 * time.Second)
 	DefaultRunPages  = 1000
@@ -96,6 +103,19 @@ type TableConfig struct {
 	PageSize int `yaml:"pageSize" json:"pageSize,omitempty"`
 	// Schedule overrides the source's schedule for this table.
 	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
+	// Mode is incremental (pages on the cursor) or full (every run copies
+	// the whole table into a shadow table and swaps it in). Defaults to
+	// incremental.
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+	// SoftDelete names a column that marks deleted rows at the source
+	// (deleted_at, is_deleted): a row whose value is not NULL, 0, false or
+	// empty is deleted from the replica instead of upserted.
+	SoftDelete string `yaml:"softDelete" json:"softDelete,omitempty"`
+	// Deletes: "reconcile" finds rows deleted at the source by comparing
+	// per-range counts and checksums of primary keys, every ReconcileEvery.
+	// Defaults to none.
+	Deletes        string   `yaml:"deletes" json:"deletes,omitempty"`
+	ReconcileEvery Duration `yaml:"reconcileEvery" json:"reconcileEvery,omitempty"`
 	// Settle and Lookback override the source's values for this table.
 	Settle   *Duration `yaml:"settle" json:"settle,omitempty"`
 	Lookback *Lookback `yaml:"lookback" json:"lookback,omitempty"`
@@ -302,6 +322,25 @@ func (t *TableConfig) validate(p string) error {
 		return bad("table", err)
 	}
 	p = fmt.Sprintf("table %q", t.Table)
+	switch t.Mode {
+	case "", ModeIncremental, ModeFull:
+	default:
+		return &ConfigError{Path: p + " mode", Msg: fmt.Sprintf("unknown mode %q", t.Mode), Hint: "incremental or full"}
+	}
+	switch t.Deletes {
+	case "":
+	case DeletesReconcile:
+		if t.ReconcileEvery == 0 {
+			t.ReconcileEvery = DefaultReconcileEvery
+		}
+	default:
+		return &ConfigError{Path: p + " deletes", Msg: fmt.Sprintf("unknown value %q", t.Deletes), Hint: "deletes: reconcile, or leave it out"}
+	}
+	if t.SoftDelete != "" {
+		if err := CheckIdent("soft-delete column", t.SoftDelete); err != nil {
+			return bad("softDelete", err)
+		}
+	}
 	if t.Schedule != "" {
 		if _, err := ParseSchedule(t.Schedule); err != nil {
 			return &ConfigError{Path: p + " schedule", Msg: err.Error(), Hint: "every 30s, or a cron expression such as */5 * * * *"}

@@ -60,6 +60,13 @@ type RunOptions struct {
 	Table    string
 	// Drain reads pages until no table has more, instead of one page per table.
 	Drain bool
+	// Full copies the selected tables whole into shadow tables and swaps
+	// them in (as mode: full does on every run).
+	Full bool
+	// Reconcile looks for rows deleted at the source now, in every selected
+	// table that is caught up (deletes: reconcile does it every
+	// reconcileEvery).
+	Reconcile bool
 	// MaxPages and Deadline, when set, stop a drain of a table after that
 	// many pages or at that time; the table reports morePagesAvailable.
 	MaxPages int
@@ -87,6 +94,9 @@ type TableResult struct {
 	CursorValue        string        `json:"cursorValue"`
 	MorePagesAvailable bool          `json:"morePagesAvailable"`
 	NullCursorRows     int64         `json:"nullCursorRows"`
+	RowsDeleted        int64         `json:"rowsDeleted,omitempty"`
+	FullRefresh        bool          `json:"fullRefresh,omitempty"`
+	Reconciled         bool          `json:"reconciled,omitempty"`
 	Skipped            string        `json:"skipped,omitempty"`
 	Error              string        `json:"error,omitempty"`
 	Duration           time.Duration `json:"durationNs"`
@@ -214,6 +224,10 @@ type plan struct {
 	pageSize  int
 	settle    time.Duration
 	lookback  Lookback
+
+	full           bool // mode: full
+	reconcile      bool // deletes: reconcile
+	reconcileEvery time.Duration
 }
 
 func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*plan, error) {
@@ -259,15 +273,22 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	if cursor == "" && len(pk) == 1 {
 		cursor = pk[0]
 	}
-	if cursor == "" {
+	full := tc.Mode == ModeFull
+	if cursor == "" && !full {
 		return nil, errMissingCursor
 	}
-	if err := CheckIdent("cursor column", cursor); err != nil {
-		return nil, err
+	var cursorCol Column
+	if cursor != "" {
+		if err := CheckIdent("cursor column", cursor); err != nil {
+			return nil, err
+		}
+		var ok bool
+		if cursorCol, ok = schema.Column(cursor); !ok {
+			return nil, unknown("cursor column", cursor)
+		}
 	}
-	cursorCol, ok := schema.Column(cursor)
-	if !ok {
-		return nil, unknown("cursor column", cursor)
+	if tc.SoftDelete != "" && !has(tc.SoftDelete) {
+		return nil, unknown("soft-delete column", tc.SoftDelete)
 	}
 
 	var columns []string
@@ -278,7 +299,12 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 			}
 		}
 		columns = appendMissing(append([]string(nil), tc.Columns...), pk...)
-		columns = appendMissing(columns, cursor)
+		if cursor != "" {
+			columns = appendMissing(columns, cursor)
+		}
+		if tc.SoftDelete != "" {
+			columns = appendMissing(columns, tc.SoftDelete)
+		}
 	} else {
 		for _, c := range schema.Columns {
 			if err := CheckIdent("column", c.Name); err != nil {
@@ -308,7 +334,8 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	if tc.Lookback != nil {
 		p.lookback = *tc.Lookback
 	}
-	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk}
+	p.full, p.reconcile, p.reconcileEvery = full, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
+	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk, SoftDelete: tc.SoftDelete}
 	for i, name := range columns {
 		c, _ := schema.Column(name)
 		t.Columns = append(t.Columns, c)
@@ -316,15 +343,33 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 			p.cursorIdx = i
 		}
 	}
-	for _, k := range pk {
+	p.pkIdx = indexes(columns, pk)
+	p.target = t
+	return p, nil
+}
+
+// indexes returns the positions of names in columns.
+func indexes(columns, names []string) []int {
+	var out []int
+	for _, k := range names {
 		for i, name := range columns {
 			if name == k {
-				p.pkIdx = append(p.pkIdx, i)
+				out = append(out, i)
 			}
 		}
 	}
-	p.target = t
-	return p, nil
+	return out
+}
+
+// keyOrder is the plan that pages on the primary key alone (full refresh):
+// the first key column as the cursor, so NULL cursors are read too.
+func (p *plan) keyOrder() *plan {
+	k := *p
+	k.cursor, k.pk = p.pk[0], p.pk[1:]
+	k.cursorIdx = indexes(p.columns, p.pk[:1])[0]
+	k.pkIdx = indexes(p.columns, k.pk)
+	k.settle, k.lookback = 0, Lookback{}
+	return &k
 }
 
 func appendMissing(list []string, names ...string) []string {
@@ -417,7 +462,8 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	if err != nil {
 		return err
 	}
-	if st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
+	full := p.full || opts.Full
+	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
 		return fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",
 			ErrCursorChanged, st.CursorColumn, p.cursor)
 	}
@@ -427,6 +473,9 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = bs.Config.ID, tc.Table, p.target.Dest, p.cursor
 	st.LastRowsPulled = 0
 	key := bs.Config.ID + "\x00" + tc.Table
+	if full {
+		return e.fullRefresh(ctx, bs, p, st, res, opts)
+	}
 
 	e.mu.Lock()
 	caughtUp, seen := e.caughtUp[key]
@@ -460,12 +509,15 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 		}
 		next.LastRowsPulled += n
 		next.RowsTotal += n
+		deleted := p.softDeleted(pr.page.Rows)
+		next.RowsDeleted += deleted
 		if err := e.replica.CommitPage(ctx, p.target, pr.page.Rows, next); err != nil {
 			return fmt.Errorf("write page into %s: %w", p.target.Dest, err)
 		}
 		*st = next
 		res.Pages++
 		res.RowsPulled += n
+		res.RowsDeleted += deleted
 		res.CursorValue = st.CursorValue
 		if opts.Progress != nil && n > 0 {
 			opts.Progress(Progress{SourceID: bs.Config.ID, Table: tc.Table, Rows: res.RowsPulled})
@@ -495,8 +547,31 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 		if err := e.replica.SaveState(ctx, *st); err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
+		if opts.Reconcile || (p.reconcile && (st.LastReconcile.IsZero() || e.now().Sub(st.LastReconcile) >= p.reconcileEvery)) {
+			n, err := e.reconcile(ctx, p, st)
+			if err != nil {
+				return fmt.Errorf("reconcile deletes: %w", err)
+			}
+			res.RowsDeleted += n
+			res.Reconciled = true
+		}
 	}
 	return nil
+}
+
+// softDeleted counts the rows of a page that a soft-delete column marks.
+func (p *plan) softDeleted(rows [][]Value) int64 {
+	idx := p.target.SoftDeleteIndex()
+	if idx < 0 {
+		return 0
+	}
+	var n int64
+	for _, r := range rows {
+		if SoftDeleted(r[idx]) {
+			n++
+		}
+	}
+	return n
 }
 
 // reread upserts the rows in the lookback window behind the watermark,

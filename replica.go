@@ -12,6 +12,36 @@ type Target struct {
 	Dest        string
 	Columns     []Column // in the order rows carry their values
 	PrimaryKey  []string
+	// SoftDelete is the column whose value marks a deleted row, or "".
+	SoftDelete string
+}
+
+// SoftDeleteIndex is the position of the soft-delete column in Columns, or -1.
+func (t *Target) SoftDeleteIndex() int {
+	for i, c := range t.Columns {
+		if t.SoftDelete != "" && c.Name == t.SoftDelete {
+			return i
+		}
+	}
+	return -1
+}
+
+// SoftDeleted reports whether a soft-delete column's value marks the row
+// deleted: anything but NULL, 0, false, "" and "0".
+func SoftDeleted(v Value) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	case string:
+		return v != "" && v != "0" && v != "false" && v != "f"
+	case []byte:
+		return len(v) > 0
+	}
+	return true
 }
 
 // State is one row of tmp_replication_state: where a table's replication
@@ -31,6 +61,10 @@ type State struct {
 	NullCursorRows int64      `json:"nullCursorRows"` // -1: not counted yet
 	LastSuccess    time.Time  `json:"lastSuccessTs"`
 	ErrorCount     int64      `json:"errorCount"` // consecutive failed runs
+
+	LastFullRefresh time.Time `json:"lastFullRefreshTs"`
+	LastReconcile   time.Time `json:"lastReconcileTs"`
+	RowsDeleted     int64     `json:"rowsDeleted"` // by soft deletes and reconciliation
 }
 
 // Replica is the SQLite sink. It has one writer; implementations serialize
@@ -50,4 +84,19 @@ type Replica interface {
 	SaveState(ctx context.Context, st State) error
 	// ResetState forgets a table's watermark.
 	ResetState(ctx context.Context, sourceID, table string) error
+
+	// BeginFull creates an empty shadow of t for a full refresh and returns
+	// the target to write into; WriteRows fills it; SwapFull replaces t with
+	// it and writes st in one transaction; DropShadow abandons it.
+	BeginFull(ctx context.Context, t *Target) (*Target, error)
+	WriteRows(ctx context.Context, t *Target, rows [][]Value) error
+	SwapFull(ctx context.Context, t, shadow *Target, st State) error
+	DropShadow(ctx context.Context, shadow *Target) error
+
+	// KeyRanges cuts the replica's keys (all, or within a range) into ranges
+	// of size keys with their counts and checksums; Keys lists the keys of a
+	// range; DeleteKeys deletes rows by key and writes st in one transaction.
+	KeyRanges(ctx context.Context, t *Target, size int, within *KeyRange, checksum bool) ([]KeyRange, []RangeStat, error)
+	Keys(ctx context.Context, t *Target, within KeyRange) ([][]Value, error)
+	DeleteKeys(ctx context.Context, t *Target, keys [][]Value, st State) error
 }

@@ -79,6 +79,8 @@ type PageRequest struct {
 	// Settle, when positive, leaves out rows whose (timestamp) cursor is newer
 	// than the source's own clock minus Settle.
 	Settle time.Duration
+	// Descending reverses the order (the last position first).
+	Descending bool
 }
 
 // Page is the answer to a PageRequest: rows in (cursor, pk) order, each a
@@ -130,4 +132,29 @@ type PageStreamer interface {
 // backlog estimate.
 type RowEstimator interface {
 	EstimateRows(ctx context.Context, table string) (int64, error)
+}
+
+// KeyRange is a range of primary keys in key order: after After
+// (exclusive; nil from the first key) through Through (inclusive; nil to
+// the last key).
+type KeyRange struct {
+	After   []Value
+	Through []Value
+}
+
+// RangeStat is a key range's row count and checksum (the sum of the first
+// key column modulo 1000003, for integer keys; else 0).
+type RangeStat struct {
+	Count    int64
+	Checksum int64
+}
+
+// Reconciler is implemented by sources that can find deleted rows cheaply:
+// count and checksum key ranges on their side, and say which of a few keys
+// still exist.
+type Reconciler interface {
+	// CountRanges returns one RangeStat per range, in order.
+	CountRanges(ctx context.Context, schema *TableSchema, pk []string, ranges []KeyRange, checksum bool) ([]RangeStat, error)
+	// ExistingKeys returns the keys, of those given, that the table has.
+	ExistingKeys(ctx context.Context, schema *TableSchema, pk []string, keys [][]Value) ([][]Value, error)
 }

@@ -53,6 +53,41 @@ func (r *Replica) upsert(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, er
 	return s, nil
 }
 
+// deleter returns the cached prepared DELETE by primary key for t.
+func (r *Replica) deleter(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, error) {
+	conds := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		conds[i] = quote(k) + " = ?"
+	}
+	q := fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), strings.Join(conds, " AND "))
+	if s, ok := r.upserts[q]; ok {
+		return s, nil
+	}
+	s, _, err := c.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	r.upserts[q] = s
+	return s, nil
+}
+
+// deleteRow deletes the replica row with row's primary key.
+func deleteRow(del *sqlite3.Stmt, t *litepull.Target, row []litepull.Value) error {
+	for i, k := range t.PrimaryKey {
+		for j, c := range t.Columns {
+			if c.Name == k {
+				if err := sqlitex.Bind(del, i+1, row[j]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := del.Exec(); err != nil {
+		return fmt.Errorf("delete from %s: %w", t.Dest, err)
+	}
+	return nil
+}
+
 // testHookAfterRow, when set by a test, runs after each row of a page is
 // written and before the page commits: the crash test kills the process there.
 var testHookAfterRow func()
@@ -61,31 +96,53 @@ var testHookAfterRow func()
 // after a crash the replica has both or neither.
 func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]litepull.Value, st litepull.State) error {
 	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
-		stmt, err := r.upsert(c, t)
-		if err != nil {
-			return err
-		}
 		tx, err := c.BeginImmediate()
 		if err != nil {
 			return err
 		}
 		defer tx.End(&err)
-		for _, row := range rows {
-			if len(row) != len(t.Columns) {
-				return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
-			}
-			for i, v := range row {
-				if err := sqlitex.Bind(stmt, i+1, v); err != nil {
-					return fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
-				}
-			}
-			if err := stmt.Exec(); err != nil {
-				return fmt.Errorf("upsert into %s: %w", t.Dest, err)
-			}
-			if testHookAfterRow != nil {
-				testHookAfterRow()
-			}
+		if err := r.writeRows(c, t, rows); err != nil {
+			return err
 		}
 		return r.saveState(c, st)
 	})
+}
+
+// writeRows upserts rows into t.Dest (deleting soft-deleted ones) inside
+// the caller's transaction.
+func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepull.Value) error {
+	stmt, err := r.upsert(c, t)
+	if err != nil {
+		return err
+	}
+	soft := t.SoftDeleteIndex()
+	var del *sqlite3.Stmt
+	if soft >= 0 {
+		if del, err = r.deleter(c, t); err != nil {
+			return err
+		}
+	}
+	for _, row := range rows {
+		if len(row) != len(t.Columns) {
+			return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
+		}
+		if soft >= 0 && litepull.SoftDeleted(row[soft]) {
+			if err := deleteRow(del, t, row); err != nil {
+				return err
+			}
+			continue
+		}
+		for i, v := range row {
+			if err := sqlitex.Bind(stmt, i+1, v); err != nil {
+				return fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
+			}
+		}
+		if err := stmt.Exec(); err != nil {
+			return fmt.Errorf("upsert into %s: %w", t.Dest, err)
+		}
+		if testHookAfterRow != nil {
+			testHookAfterRow()
+		}
+	}
+	return nil
 }

@@ -90,6 +90,9 @@ var stateColumns = []struct{ name, decl string }{
 	{"null_cursor_rows", "INTEGER NOT NULL DEFAULT -1"},
 	{"last_success_ts", "TEXT"},
 	{"error_count", "INTEGER NOT NULL DEFAULT 0"},
+	{"last_full_refresh_ts", "TEXT"},
+	{"last_reconcile_ts", "TEXT"},
+	{"rows_deleted", "INTEGER NOT NULL DEFAULT 0"},
 }
 
 func (r *Replica) migrate() error {

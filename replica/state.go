@@ -47,7 +47,8 @@ func (r *Replica) saveState(c *sqlite3.Conn, st litepull.State) error {
 	s := r.state
 	vals := []any{st.SourceID, st.Table, nullIfEmpty(st.CursorColumn), nullIfEmptyOr(st.CursorValue, st.Watermark == nil),
 		timeText(st.LastRun), st.LastRowsPulled, nullIfEmpty(st.LastError), nullIfEmpty(st.Dest), wm,
-		st.RowsTotal, st.NullCursorRows, timeText(st.LastSuccess), st.ErrorCount}
+		st.RowsTotal, st.NullCursorRows, timeText(st.LastSuccess), st.ErrorCount,
+		timeText(st.LastFullRefresh), timeText(st.LastReconcile), st.RowsDeleted}
 	for i, v := range vals {
 		if err := sqlitex.Bind(s, i+1, v); err != nil {
 			return err
@@ -143,6 +144,10 @@ func readStates(c *sqlite3.Conn, where string, args ...string) ([]litepull.State
 			NullCursorRows: s.ColumnInt64(10),
 			LastSuccess:    parseTime(s.ColumnText(11)),
 			ErrorCount:     s.ColumnInt64(12),
+
+			LastFullRefresh: parseTime(s.ColumnText(13)),
+			LastReconcile:   parseTime(s.ColumnText(14)),
+			RowsDeleted:     s.ColumnInt64(15),
 		}
 		if enc := s.ColumnText(8); enc != "" {
 			vals, err := litepull.DecodeValues(enc)

@@ -190,13 +190,16 @@ type runResult struct {
 	RowsPulled         int64  `json:"rowsPulled"`
 	CursorValue        string `json:"cursorValue"`
 	MorePagesAvailable bool   `json:"morePagesAvailable"`
+	RowsDeleted        int64  `json:"rowsDeleted,omitempty"`
+	FullRefresh        bool   `json:"fullRefresh,omitempty"`
 	Error              any    `json:"error"`
 	Skipped            string `json:"skipped,omitempty"`
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := litepull.RunOptions{SourceID: q.Get("source"), Table: q.Get("table"), Drain: q.Get("drain") == "1"}
+	opts := litepull.RunOptions{SourceID: q.Get("source"), Table: q.Get("table"), Drain: q.Get("drain") == "1",
+		Full: q.Get("full") == "1", Reconcile: q.Get("reconcile") == "1"}
 	if opts.Drain {
 		opts.Deadline = time.Now().Add(ManualDrainBudget)
 	}
@@ -215,7 +218,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	out := make([]runResult, 0, len(sum.Tables))
 	for _, t := range sum.Tables {
 		rr := runResult{SourceID: t.SourceID, Table: t.Table, RowsPulled: t.RowsPulled, CursorValue: t.CursorValue,
-			MorePagesAvailable: t.MorePagesAvailable, Skipped: t.Skipped}
+			MorePagesAvailable: t.MorePagesAvailable, RowsDeleted: t.RowsDeleted, FullRefresh: t.FullRefresh, Skipped: t.Skipped}
 		if t.Error != "" {
 			rr.Error = t.Error
 		}

@@ -18,6 +18,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	drain := fs.Bool("drain", false, "read pages until every table is caught up, instead of one page per table")
 	source := fs.String("source", "", "run only this source id")
 	table := fs.String("table", "", "run only this table (source or dest name)")
+	full := fs.Bool("full", false, "copy the selected tables whole and swap them in (finds deleted rows, picks up NULL cursors)")
+	reconcile := fs.Bool("reconcile", false, "look for rows deleted at the source now, in the selected tables")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -29,7 +31,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer a.Close()
 	bar := newProgress(stderr)
-	sum, err := a.engine.Run(ctx, litepull.RunOptions{SourceID: *source, Table: *table, Drain: *drain, Progress: bar.Update})
+	sum, err := a.engine.Run(ctx, litepull.RunOptions{SourceID: *source, Table: *table, Drain: *drain,
+		Full: *full, Reconcile: *reconcile, Progress: bar.Update})
 	bar.Done()
 	if sum != nil {
 		if *asJSON {
@@ -60,8 +63,14 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 			status = "ERROR: " + t.Error
 		case t.Skipped != "":
 			status = "skipped: " + t.Skipped
-		case t.NullCursorRows > 0:
+		case t.NullCursorRows > 0 && !t.FullRefresh:
 			status = fmt.Sprintf("ok; %d row(s) with a NULL cursor are not replicated", t.NullCursorRows)
+		}
+		if t.FullRefresh {
+			status += "; full refresh"
+		}
+		if t.RowsDeleted > 0 || t.Reconciled {
+			status += fmt.Sprintf("; %d deleted", t.RowsDeleted)
 		}
 		nulls := "-"
 		if t.NullCursorRows >= 0 {

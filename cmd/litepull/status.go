@@ -59,7 +59,7 @@ func printStates(w io.Writer, states []litepull.State) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tTABLE\tDEST\tCURSOR\tVALUE\tLAST RUN\tLAST ROWS\tTOTAL\tNULL-CURSOR\tLAST ERROR")
+	fmt.Fprintln(tw, "SOURCE\tTABLE\tDEST\tCURSOR\tVALUE\tLAST RUN\tLAST ROWS\tTOTAL\tNULL-CURSOR\tDELETED\tLAST FULL\tLAST RECONCILE\tLAST ERROR")
 	for _, s := range states {
 		last := "-"
 		if !s.LastRun.IsZero() {
@@ -73,7 +73,15 @@ func printStates(w io.Writer, states []litepull.State) {
 		if s.LastError != "" {
 			errText = fmt.Sprintf("%s (%d in a row)", s.LastError, s.ErrorCount)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", s.SourceID, s.Table, s.Dest, s.CursorColumn, s.CursorValue, last, s.LastRowsPulled, s.RowsTotal, nulls, errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", s.SourceID, s.Table, s.Dest, s.CursorColumn, s.CursorValue,
+			last, s.LastRowsPulled, s.RowsTotal, nulls, s.RowsDeleted, when(s.LastFullRefresh), when(s.LastReconcile), errText)
 	}
 	tw.Flush()
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
 }

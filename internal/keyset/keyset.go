@@ -3,6 +3,7 @@
 package keyset
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -75,13 +76,72 @@ func (q *Query) Q(name string) string { return litepull.QuoteIdent(name, q.d.Quo
 // Keyset adds the conditions of a page request: cursor not NULL, after the
 // lower bound, through the upper bound.
 func (q *Query) Keyset(req litepull.PageRequest) {
-	q.Where(q.Q(req.Cursor) + " IS NOT NULL")
+	q.where = append(q.where, q.conditions(req)...)
+}
+
+func (q *Query) conditions(req litepull.PageRequest) []string {
+	conds := []string{q.Q(req.Cursor) + " IS NOT NULL"}
 	if req.After != nil {
-		q.Where(q.compare(req, req.After, ">"))
+		conds = append(conds, q.compare(req, req.After, ">"))
 	}
 	if req.Through != nil {
-		q.Where(q.compare(req, req.Through, "<="))
+		conds = append(conds, q.compare(req, req.Through, "<="))
 	}
+	return conds
+}
+
+// KeyOrder is the request that orders rows by primary key alone: the
+// first key column as the cursor, the others as its tie-breakers.
+func KeyOrder(schema *litepull.TableSchema, pk []string) litepull.PageRequest {
+	return litepull.PageRequest{Schema: schema, Cursor: pk[0], PrimaryKey: pk[1:], Columns: pk}
+}
+
+// bounds turns a key range into the request's After and Through.
+func bounds(req litepull.PageRequest, r litepull.KeyRange) litepull.PageRequest {
+	req.After, req.Through = nil, nil
+	if r.After != nil {
+		req.After = &litepull.Watermark{Cursor: r.After[0], PK: r.After[1:]}
+	}
+	if r.Through != nil {
+		req.Through = &litepull.Watermark{Cursor: r.Through[0], PK: r.Through[1:]}
+	}
+	return req
+}
+
+// Checksum is the per-range checksum of an integer first key column: the
+// sum of the key modulo a prime, so that it never overflows and every
+// database computes the same number.
+func (q *Query) Checksum(pk0 string) string {
+	return "COALESCE(SUM(" + q.Q(pk0) + " % 1000003), 0)"
+}
+
+// RangeCounts renders one query that counts the rows of each key range
+// (and sums checksum, an SQL expression, or 0): columns (range index,
+// count, checksum), one row per range, in any order.
+func (q *Query) RangeCounts(from string, req litepull.PageRequest, ranges []litepull.KeyRange, checksum string) string {
+	if checksum == "" {
+		checksum = "0"
+	}
+	parts := make([]string, len(ranges))
+	for i, r := range ranges {
+		conds := q.conditions(bounds(req, r))
+		parts[i] = fmt.Sprintf("SELECT %d, COUNT(*), %s FROM %s WHERE (%s)", i, checksum, from, strings.Join(conds, ") AND ("))
+	}
+	return strings.Join(parts, " UNION ALL ")
+}
+
+// KeysIn renders SELECT pk... FROM from WHERE (k1 = ? AND k2 = ?) OR ...,
+// for the given keys.
+func (q *Query) KeysIn(selects []string, from string, pk []string, keys [][]any) string {
+	ors := make([]string, len(keys))
+	for i, k := range keys {
+		ands := make([]string, len(pk))
+		for j, col := range pk {
+			ands[j] = q.Q(col) + " = " + q.colArg(col, k[j])
+		}
+		ors[i] = "(" + strings.Join(ands, " AND ") + ")"
+	}
+	return "SELECT " + strings.Join(selects, ", ") + " FROM " + from + " WHERE " + strings.Join(ors, " OR ")
 }
 
 // compare renders (cursor, pk…) op (w.Cursor, w.PK…). A watermark without
@@ -137,9 +197,13 @@ func (q *Query) SQL(selects []string, from string, req litepull.PageRequest) str
 		b.WriteString("(" + strings.Join(q.where, ") AND (") + ")")
 	}
 	b.WriteString(" ORDER BY ")
-	b.WriteString(q.Q(req.Cursor))
+	dir := ""
+	if req.Descending {
+		dir = " DESC"
+	}
+	b.WriteString(q.Q(req.Cursor) + dir)
 	for _, k := range req.PrimaryKey {
-		b.WriteString(", " + q.Q(k))
+		b.WriteString(", " + q.Q(k) + dir)
 	}
 	b.WriteString(" LIMIT ")
 	if q.LimitArg {

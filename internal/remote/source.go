@@ -310,3 +310,73 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+var _ litepull.Reconciler = (*Source)(nil)
+
+func (s *Source) pageOptions() sqlitedialect.PageOptions {
+	if s.opts.JSON {
+		return sqlitedialect.PageOptions{Select: jsonSelect, Bind: jsonBind}
+	}
+	return sqlitedialect.PageOptions{}
+}
+
+// CountRanges counts and checksums key ranges on the server.
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+	opts := s.pageOptions()
+	opts.Select = nil // counts are small numbers: plain JSON carries them
+	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, checksum, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]litepull.RangeStat, len(ranges))
+	for _, r := range rows {
+		if len(r) != 3 {
+			return nil, fmt.Errorf("count ranges: %d columns, want 3", len(r))
+		}
+		i, err1 := asInt(r[0])
+		n, err2 := asInt(r[1])
+		c, err3 := asInt(r[2])
+		if err := firstErr(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("count ranges: %w", err)
+		}
+		if i < 0 || i >= int64(len(out)) {
+			return nil, fmt.Errorf("count ranges: range index %d out of bounds", i)
+		}
+		out[i] = litepull.RangeStat{Count: n, Checksum: c}
+	}
+	return out, nil
+}
+
+// ExistingKeys returns the keys, of those given, that the table has.
+func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+	q, err := sqlitedialect.KeysIn(schema, pk, keys, "", s.pageOptions())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]litepull.Value, len(rows))
+	for i, r := range rows {
+		if !s.opts.JSON {
+			out[i] = r
+			continue
+		}
+		if len(r) != 2*len(pk) {
+			return nil, fmt.Errorf("existing keys: %d columns, want %d", len(r), 2*len(pk))
+		}
+		key := make([]litepull.Value, len(pk))
+		for c := range pk {
+			if key[c], err = decodePair(r[2*c], r[2*c+1]); err != nil {
+				return nil, fmt.Errorf("existing keys: column %s: %w", pk[c], err)
+			}
+		}
+		out[i] = key
+	}
+	return out, nil
+}

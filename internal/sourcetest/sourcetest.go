@@ -53,6 +53,11 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("SchemaDrift", func(t *testing.T) { testSchemaDrift(t, newHarness(t)) })
 	t.Run("LookbackCatchesLateCommit", func(t *testing.T) { testLookback(t, newHarness(t)) })
 	t.Run("SettleHorizon", func(t *testing.T) { testSettle(t, newHarness(t)) })
+	t.Run("SoftDeletes", func(t *testing.T) { testSoftDeletes(t, newHarness(t)) })
+	t.Run("FullMode", func(t *testing.T) { testFullMode(t, newHarness(t)) })
+	t.Run("FullRefreshOnDemand", func(t *testing.T) { testFullOnDemand(t, newHarness(t)) })
+	t.Run("ReconcileFindsDeletes", func(t *testing.T) { testReconcile(t, newHarness(t)) })
+	t.Run("RandomOpsEqualSource", func(t *testing.T) { testRandomOps(t, newHarness(t)) })
 }
 
 // fixture is a harness with a fresh replica.

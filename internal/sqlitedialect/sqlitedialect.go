@@ -151,3 +151,40 @@ func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions)
 	}
 	return Statement{Text: q.SQL(sel, from(schema, name), whole), Args: q.Args}, nil
 }
+
+// RangeCounts counts (and checksums) the rows of each key range in one
+// statement: columns (range index, count, checksum).
+func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool, defaultSchema string, opts PageOptions) (Statement, error) {
+	sch, name, err := Split(schema.Name, defaultSchema)
+	if err != nil {
+		return Statement{}, err
+	}
+	q := keyset.New(Dialect)
+	q.Bind = opts.Bind
+	ck := ""
+	if checksum {
+		ck = q.Checksum(pk[0])
+	}
+	return Statement{Text: q.RangeCounts(from(sch, name), keyset.KeyOrder(schema, pk), ranges, ck), Args: q.Args}, nil
+}
+
+// KeysIn selects the primary keys, of those given, that the table has.
+func KeysIn(schema *litepull.TableSchema, pk []string, keys [][]litepull.Value, defaultSchema string, opts PageOptions) (Statement, error) {
+	sch, name, err := Split(schema.Name, defaultSchema)
+	if err != nil {
+		return Statement{}, err
+	}
+	q := keyset.New(Dialect)
+	q.Bind = opts.Bind
+	sel := make([]string, len(pk))
+	for i, c := range pk {
+		if err := litepull.CheckIdent("primary key column", c); err != nil {
+			return Statement{}, err
+		}
+		sel[i] = q.Q(c)
+		if opts.Select != nil {
+			sel[i] = opts.Select(sel[i])
+		}
+	}
+	return Statement{Text: q.KeysIn(sel, from(sch, name), pk, keys), Args: q.Args}, nil
+}

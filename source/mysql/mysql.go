@@ -220,33 +220,10 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
 func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) error {
-	s.mu.Lock()
-	all := s.columns[req.Schema.Name]
-	s.mu.Unlock()
-	if len(all) != len(req.Schema.Columns) {
-		return fmt.Errorf("read page of %s: table not described", req.Schema.Name)
-	}
-	from, err := s.quoted(req.Schema.Name)
+	from, byName, cols, sel, err := s.selection(req.Schema, req.Columns)
 	if err != nil {
 		return err
 	}
-	byName := map[string]column{}
-	for i, c := range req.Schema.Columns {
-		byName[c.Name] = all[i]
-	}
-	cols := make([]column, len(req.Columns))
-	sel := make([]string, len(req.Columns))
-	for i, name := range req.Columns {
-		if err := litepull.CheckIdent("column", name); err != nil {
-			return err
-		}
-		c, ok := byName[name]
-		if !ok {
-			return fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, req.Schema.Name, name)
-		}
-		cols[i], sel[i] = c, litepull.QuoteIdent(name, '`')
-	}
-
 	// Watermark values go back in their column's type.
 	bound := req
 	if bound.After, err = bindWatermark(req.After, req, byName); err != nil {
@@ -255,17 +232,7 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	if bound.Through, err = bindWatermark(req.Through, req, byName); err != nil {
 		return err
 	}
-	q := keyset.New(Dialect)
-	// Always a parameter, so always the binary protocol: the text protocol
-	// prints FLOAT with 6 significant digits.
-	q.LimitArg = true
-	q.Cast = func(col, ph string) string {
-		if c := byName[col]; c.kind == kDecimal {
-			// A string compared with a DECIMAL is compared as a float.
-			return fmt.Sprintf("CAST(%s AS DECIMAL(%d,%d))", ph, c.precision, c.scale)
-		}
-		return ph
-	}
+	q := newQuery(byName)
 	q.Keyset(bound)
 	if req.Settle > 0 {
 		now := "NOW(6)" // the session time zone is UTC, for DATETIME and TIMESTAMP alike
@@ -280,45 +247,20 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	defer rows.Close()
-	// Numbers are scanned as the driver's values; everything that arrives as
-	// bytes is scanned as sql.RawBytes (no copy) and carved into one arena.
-	ncol := len(cols)
-	vals := make([]any, ncol)
-	raws := make([]sql.RawBytes, ncol)
-	ptrs := make([]any, ncol)
-	for i, c := range cols {
-		if c.viaBytes() {
-			ptrs[i] = &raws[i]
-		} else {
-			ptrs[i] = &vals[i]
-		}
-	}
-	var strs arena.Arena
 	page := &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
 	total := 0
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
-		}
-		row := make([]litepull.Value, ncol)
-		for i, c := range cols {
-			if c.viaBytes() {
-				row[i], err = c.convertBytes(raws[i], &strs)
-			} else {
-				row[i], err = c.convert(vals[i])
-			}
-			if err != nil {
-				return fmt.Errorf("read page of %s: column %s: %w", req.Schema.Name, req.Columns[i], err)
-			}
-		}
+	err = scanRows(rows, cols, func(row []litepull.Value) error {
 		page.Rows = append(page.Rows, row)
 		total++
 		if len(page.Rows) == req.Limit {
-			if err := emit(page); err != nil {
-				return err
-			}
+			full := page
 			page = &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+			return emit(full)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
@@ -327,6 +269,139 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return emit(page)
 	}
 	return nil
+}
+
+// selection resolves columns of a described table: the quoted table, the
+// table's columns by name, and the columns' kinds and select list.
+func (s *Source) selection(schema *litepull.TableSchema, columns []string) (string, map[string]column, []column, []string, error) {
+	s.mu.Lock()
+	all := s.columns[schema.Name]
+	s.mu.Unlock()
+	if len(all) != len(schema.Columns) {
+		return "", nil, nil, nil, fmt.Errorf("read %s: table not described", schema.Name)
+	}
+	from, err := s.quoted(schema.Name)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	byName := map[string]column{}
+	for i, c := range schema.Columns {
+		byName[c.Name] = all[i]
+	}
+	cols := make([]column, len(columns))
+	sel := make([]string, len(columns))
+	for i, name := range columns {
+		if err := litepull.CheckIdent("column", name); err != nil {
+			return "", nil, nil, nil, err
+		}
+		c, ok := byName[name]
+		if !ok {
+			return "", nil, nil, nil, fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, schema.Name, name)
+		}
+		cols[i], sel[i] = c, litepull.QuoteIdent(name, '`')
+	}
+	return from, byName, cols, sel, nil
+}
+
+// newQuery starts a statement whose values compare in their columns' types.
+func newQuery(byName map[string]column) *keyset.Query {
+	q := keyset.New(Dialect)
+	// Always a parameter, so always the binary protocol: the text protocol
+	// prints FLOAT with 6 significant digits.
+	q.LimitArg = true
+	q.Cast = func(col, ph string) string {
+		if c := byName[col]; c.kind == kDecimal {
+			// A string compared with a DECIMAL is compared as a float.
+			return fmt.Sprintf("CAST(%s AS DECIMAL(%d,%d))", ph, c.precision, c.scale)
+		}
+		return ph
+	}
+	return q
+}
+
+// bindKey converts a primary key's values for binding.
+func bindKey(key []litepull.Value, pk []string, cols map[string]column) ([]litepull.Value, error) {
+	if key == nil {
+		return nil, nil
+	}
+	out := make([]litepull.Value, len(key))
+	for i, v := range key {
+		b, err := cols[pk[i]].bindValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %v of %s: %w", v, pk[i], err)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+var _ litepull.Reconciler = (*Source)(nil)
+
+// CountRanges counts and checksums key ranges in one query.
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+	from, byName, _, _, err := s.selection(schema, pk)
+	if err != nil {
+		return nil, err
+	}
+	bound := make([]litepull.KeyRange, len(ranges))
+	for i, r := range ranges {
+		if bound[i].After, err = bindKey(r.After, pk, byName); err != nil {
+			return nil, err
+		}
+		if bound[i].Through, err = bindKey(r.Through, pk, byName); err != nil {
+			return nil, err
+		}
+	}
+	q := newQuery(byName)
+	ck := ""
+	if checksum {
+		ck = q.Checksum(pk[0])
+	}
+	rows, err := s.db.QueryContext(ctx, q.RangeCounts(from, keyset.KeyOrder(schema, pk), bound, ck), q.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
+	}
+	defer rows.Close()
+	out := make([]litepull.RangeStat, len(ranges))
+	for rows.Next() {
+		var i int
+		var n, c int64
+		if err := rows.Scan(&i, &n, &c); err != nil {
+			return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
+		}
+		if i < 0 || i >= len(out) {
+			return nil, fmt.Errorf("count key ranges of %s: range index %d out of bounds", schema.Name, i)
+		}
+		out[i] = litepull.RangeStat{Count: n, Checksum: c}
+	}
+	return out, rows.Err()
+}
+
+// ExistingKeys returns the keys, of those given, that the table has,
+// converted as pages are.
+func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+	from, byName, cols, sel, err := s.selection(schema, pk)
+	if err != nil {
+		return nil, err
+	}
+	bound := make([][]litepull.Value, len(keys))
+	for i, k := range keys {
+		if bound[i], err = bindKey(k, pk, byName); err != nil {
+			return nil, err
+		}
+	}
+	q := newQuery(byName)
+	rows, err := s.db.QueryContext(ctx, q.KeysIn(sel, from, pk, bound), q.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up keys of %s: %w", schema.Name, err)
+	}
+	defer rows.Close()
+	var out [][]litepull.Value
+	err = scanRows(rows, cols, func(row []litepull.Value) error { out = append(out, row); return nil })
+	if err != nil {
+		return nil, fmt.Errorf("look up keys of %s: %w", schema.Name, err)
+	}
+	return out, nil
 }
 
 func bindWatermark(w *litepull.Watermark, req litepull.PageRequest, cols map[string]column) (*litepull.Watermark, error) {
@@ -410,4 +485,43 @@ func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) 
 		return -1, err
 	}
 	return n.Int64, nil
+}
+
+// scanRows converts every row: numbers are scanned as the driver's values;
+// everything that arrives as bytes is scanned as sql.RawBytes (no copy) and
+// carved into one arena.
+func scanRows(rows *sql.Rows, cols []column, each func([]litepull.Value) error) error {
+	n := len(cols)
+	vals := make([]any, n)
+	raws := make([]sql.RawBytes, n)
+	ptrs := make([]any, n)
+	for i, c := range cols {
+		if c.viaBytes() {
+			ptrs[i] = &raws[i]
+		} else {
+			ptrs[i] = &vals[i]
+		}
+	}
+	var strs arena.Arena
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := make([]litepull.Value, n)
+		for i, c := range cols {
+			var err error
+			if c.viaBytes() {
+				row[i], err = c.convertBytes(raws[i], &strs)
+			} else {
+				row[i], err = c.convert(vals[i])
+			}
+			if err != nil {
+				return fmt.Errorf("column %d: %w", i, err)
+			}
+		}
+		if err := each(row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

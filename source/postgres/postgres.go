@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -221,39 +222,10 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
 func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) error {
-	s.mu.Lock()
-	all := s.codecs[req.Schema.Name]
-	s.mu.Unlock()
-	if len(all) != len(req.Schema.Columns) {
-		return fmt.Errorf("read page of %s: table not described", req.Schema.Name)
-	}
-	from, err := s.qualify(req.Schema.Name)
+	q := keyset.New(Dialect)
+	from, sel, formats, decoders, err := s.selection(q, req.Schema, req.Columns)
 	if err != nil {
 		return err
-	}
-	q := keyset.New(Dialect)
-	sel := make([]string, len(req.Columns))
-	formats := make([]int16, len(req.Columns))
-	decoders := make([]decoder, len(req.Columns))
-	for i, name := range req.Columns {
-		idx := -1
-		for j, c := range req.Schema.Columns {
-			if c.Name == name {
-				idx = j
-			}
-		}
-		if idx < 0 {
-			return fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, req.Schema.Name, name)
-		}
-		if err := litepull.CheckIdent("column", name); err != nil {
-			return err
-		}
-		c := all[idx]
-		sel[i] = q.Q(name)
-		if c.cast != "" {
-			sel[i] = fmt.Sprintf(c.cast, q.Q(name)) + " AS " + q.Q(name)
-		}
-		formats[i], decoders[i] = c.format, c.decode
 	}
 	q.Keyset(req)
 	if req.Settle > 0 {
@@ -303,6 +275,110 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return emit(page)
 	}
 	return nil
+}
+
+// selection renders the select list of columns of a described table, with
+// the result format and decoder of each.
+func (s *Source) selection(q *keyset.Query, schema *litepull.TableSchema, columns []string) (from string, sel []string, formats []int16, decoders []decoder, err error) {
+	s.mu.Lock()
+	all := s.codecs[schema.Name]
+	s.mu.Unlock()
+	if len(all) != len(schema.Columns) {
+		return "", nil, nil, nil, fmt.Errorf("read %s: table not described", schema.Name)
+	}
+	if from, err = s.qualify(schema.Name); err != nil {
+		return "", nil, nil, nil, err
+	}
+	sel = make([]string, len(columns))
+	formats = make([]int16, len(columns))
+	decoders = make([]decoder, len(columns))
+	for i, name := range columns {
+		idx := -1
+		for j, c := range schema.Columns {
+			if c.Name == name {
+				idx = j
+			}
+		}
+		if idx < 0 {
+			return "", nil, nil, nil, fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, schema.Name, name)
+		}
+		if err := litepull.CheckIdent("column", name); err != nil {
+			return "", nil, nil, nil, err
+		}
+		c := all[idx]
+		sel[i] = q.Q(name)
+		if c.cast != "" {
+			sel[i] = fmt.Sprintf(c.cast, q.Q(name)) + " AS " + q.Q(name)
+		}
+		formats[i], decoders[i] = c.format, c.decode
+	}
+	return from, sel, formats, decoders, nil
+}
+
+var _ litepull.Reconciler = (*Source)(nil)
+
+// CountRanges counts and checksums key ranges in one query.
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+	from, err := s.qualify(schema.Name)
+	if err != nil {
+		return nil, err
+	}
+	q := keyset.New(Dialect)
+	ck := ""
+	if checksum {
+		ck = q.Checksum(pk[0])
+	}
+	text := q.RangeCounts(from, keyset.KeyOrder(schema, pk), ranges, ck)
+	out := make([]litepull.RangeStat, len(ranges))
+	err = s.exec(ctx, text, q.Args, []int16{textFormat, textFormat, textFormat}, func(v [][]byte) error {
+		i, err1 := strconv.Atoi(string(v[0]))
+		n, err2 := strconv.ParseInt(string(v[1]), 10, 64)
+		c, err3 := strconv.ParseInt(string(v[2]), 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return err
+		}
+		if i < 0 || i >= len(out) {
+			return fmt.Errorf("range index %d out of bounds", i)
+		}
+		out[i] = litepull.RangeStat{Count: n, Checksum: c}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
+	}
+	return out, nil
+}
+
+// ExistingKeys returns the keys, of those given, that the table has,
+// decoded as pages are.
+func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+	q := keyset.New(Dialect)
+	from, sel, formats, decoders, err := s.selection(q, schema, pk)
+	if err != nil {
+		return nil, err
+	}
+	text := q.KeysIn(sel, from, pk, keys)
+	var out [][]litepull.Value
+	var strs arena.Arena
+	err = s.exec(ctx, text, q.Args, formats, func(raw [][]byte) error {
+		key := make([]litepull.Value, len(raw))
+		for i, b := range raw {
+			if b == nil {
+				continue
+			}
+			v, err := decoders[i](b, &strs)
+			if err != nil {
+				return err
+			}
+			key[i] = v
+		}
+		out = append(out, key)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up keys of %s: %w", schema.Name, err)
+	}
+	return out, nil
 }
 
 // settleNow is the source's clock in the cursor's own type.

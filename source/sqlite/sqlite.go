@@ -166,3 +166,41 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 	})
 	return out, err
 }
+
+var _ litepull.Reconciler = (*Source)(nil)
+
+// CountRanges counts and checksums key ranges.
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, checksum, s.schema, sqlitedialect.PageOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]litepull.RangeStat, len(ranges))
+	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
+		i := st.ColumnInt(0)
+		if i < 0 || i >= len(out) {
+			return fmt.Errorf("range index %d out of bounds", i)
+		}
+		out[i] = litepull.RangeStat{Count: st.ColumnInt64(1), Checksum: st.ColumnInt64(2)}
+		return nil
+	})
+	return out, err
+}
+
+// ExistingKeys returns the keys, of those given, that the table has.
+func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+	q, err := sqlitedialect.KeysIn(schema, pk, keys, s.schema, sqlitedialect.PageOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out [][]litepull.Value
+	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
+		row := make([]litepull.Value, len(pk))
+		if err := st.Columns(row...); err != nil {
+			return err
+		}
+		out = append(out, row)
+		return nil
+	})
+	return out, err
+}

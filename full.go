@@ -1,0 +1,83 @@
+package litepull
+
+import (
+	"context"
+	"fmt"
+)
+
+// fullRefresh copies the whole table, in key order and so with its
+// NULL-cursor rows, into a shadow table and swaps it in with the new state
+// in one transaction. Rows deleted at the source are gone afterwards. If it
+// fails, the shadow is dropped and the old table and state stay as they
+// were. A table with a cursor keeps paging incrementally afterwards from the
+// position its source had when the copy began, so rows changed during the
+// copy are read again (upserts make that harmless).
+func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) (err error) {
+	res.FullRefresh = true
+	var start *Watermark
+	if p.cursor != "" {
+		req := p.request(nil)
+		req.Descending, req.Limit, req.Settle = true, 1, 0
+		last, err := p.readOne(ctx, req)
+		if err != nil {
+			return fmt.Errorf("read the last position before a full refresh: %w", err)
+		}
+		if len(last.Rows) == 1 {
+			start = p.watermarkOf(last.Rows[0])
+		}
+	}
+	shadow, err := e.replica.BeginFull(ctx, p.target)
+	if err != nil {
+		return err
+	}
+	swapped := false
+	defer func() {
+		if !swapped {
+			if derr := e.replica.DropShadow(context.WithoutCancel(ctx), shadow); derr != nil {
+				e.logger.Error("drop shadow table", LogKeyTable, shadow.Dest, LogKeyError, derr)
+			}
+		}
+	}()
+
+	kp := p.keyOrder()
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := *st
+	for pr := range e.readPages(readCtx, kp, nil, true) {
+		if pr.err != nil {
+			return fmt.Errorf("read page of %s: %w", p.target.SourceTable, pr.err)
+		}
+		if err := e.replica.WriteRows(ctx, shadow, pr.page.Rows); err != nil {
+			return fmt.Errorf("write page into %s: %w", shadow.Dest, err)
+		}
+		n := int64(len(pr.page.Rows))
+		res.Pages++
+		res.RowsPulled += n
+		next.RowsTotal += n
+		if opts.Progress != nil && n > 0 {
+			opts.Progress(Progress{SourceID: bs.Config.ID, Table: p.target.SourceTable, Rows: res.RowsPulled})
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := e.now()
+	next.LastRun, next.LastSuccess, next.LastFullRefresh, next.LastError, next.ErrorCount = now, now, now, "", 0
+	next.LastRowsPulled = res.RowsPulled
+	next.Watermark, next.CursorValue, next.NullCursorRows = start, "", -1
+	if start != nil {
+		next.CursorValue = FormatValue(start.Cursor)
+	}
+	if p.cursor != "" {
+		if next.NullCursorRows, err = bs.Source.CountNullCursor(ctx, p.target.SourceTable, p.cursor); err != nil {
+			return fmt.Errorf("count NULL cursors: %w", err)
+		}
+	}
+	if err := e.replica.SwapFull(ctx, p.target, shadow, next); err != nil {
+		return fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
+	}
+	swapped = true
+	*st = next
+	res.CursorValue, res.NullCursorRows = next.CursorValue, next.NullCursorRows
+	return nil
+}

@@ -1,0 +1,209 @@
+package sourcetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"testing"
+
+	"github.com/litepull/litepull"
+)
+
+// runWith runs the engine once with opts.
+func (f *fixture) runWith(tb testing.TB, opts litepull.RunOptions) *litepull.Summary {
+	tb.Helper()
+	c := litepull.Config{Replica: f.r.Path(), Sources: []litepull.SourceConfig{f.cfg}}
+	if err := c.Validate(); err != nil {
+		tb.Fatalf("config: %v", err)
+	}
+	if f.src == nil {
+		f.src = f.h.Open(tb, c.Sources[0])
+		tb.Cleanup(func() { f.src.Close() })
+	}
+	e := litepull.NewEngine(f.r, []litepull.BoundSource{{Config: c.Sources[0], Source: f.src}}, nil)
+	sum, err := e.Run(context.Background(), opts)
+	if err != nil {
+		tb.Fatalf("run: %v", err)
+	}
+	mustOK(tb, sum)
+	return sum
+}
+
+// idValues reads (id, v) from a replica table as a map.
+func (f *fixture) idValues(tb testing.TB, table string) map[int64]string {
+	tb.Helper()
+	out := map[int64]string{}
+	for _, r := range f.rows(tb, "SELECT id, v FROM "+table) {
+		v, _ := r[1].(string)
+		out[r[0].(int64)] = v
+	}
+	return out
+}
+
+func testSoftDeletes(t *testing.T, h Harness) {
+	create(t, h, "accounts", "id "+h.Type("int")+" PRIMARY KEY", "v "+h.Type("text"), "deleted "+h.Type("int"), "updated_at "+h.Type("ts"))
+	var rows [][]any
+	for i := 1; i <= 20; i++ {
+		rows = append(rows, []any{int64(i), "v", nil, ts(i)})
+	}
+	h.Insert(t, "accounts", []string{"id", "v", "deleted", "updated_at"}, rows)
+	f := newFixture(t, h, litepull.TableConfig{Table: "accounts", CursorColumn: "updated_at", SoftDelete: "deleted", PageSize: 6})
+	f.runWith(t, litepull.RunOptions{Drain: true})
+	h.Exec(t, "UPDATE accounts SET deleted = 1, updated_at = "+h.Arg(1)+" WHERE id IN (3, 9, 15)", ts(100))
+	h.Exec(t, "UPDATE accounts SET deleted = 0, v = 'kept', updated_at = "+h.Arg(1)+" WHERE id = 4", ts(101))
+	sum := f.runWith(t, litepull.RunOptions{Drain: true})
+	if r := result(t, sum, "accounts"); r.RowsDeleted != 3 {
+		t.Errorf("rows deleted = %d, want 3", r.RowsDeleted)
+	}
+	got := f.idValues(t, "accounts")
+	if len(got) != 17 || got[4] != "kept" {
+		t.Fatalf("replica has %d rows (row 4: %q); want 17 with 3, 9, 15 gone", len(got), got[4])
+	}
+	for _, id := range []int64{3, 9, 15} {
+		if _, ok := got[id]; ok {
+			t.Errorf("soft-deleted row %d is still in the replica", id)
+		}
+	}
+	st, _ := f.r.State(context.Background(), "src", "accounts")
+	if st.RowsDeleted != 3 {
+		t.Errorf("state rows_deleted = %d, want 3", st.RowsDeleted)
+	}
+}
+
+func testFullMode(t *testing.T, h Harness) {
+	// No cursor at all: mode full copies the table on every run.
+	create(t, h, "settings", "k1 "+h.Type("int"), "k2 "+h.Type("int"), "v "+h.Type("text"), "PRIMARY KEY (k1, k2)")
+	var rows [][]any
+	for i := 1; i <= 30; i++ {
+		rows = append(rows, []any{int64(i % 4), int64(i), fmt.Sprint("v", i)})
+	}
+	h.Insert(t, "settings", []string{"k1", "k2", "v"}, rows)
+	f := newFixture(t, h, litepull.TableConfig{Table: "settings", Mode: litepull.ModeFull, PageSize: 7})
+	sum := f.runWith(t, litepull.RunOptions{})
+	if r := result(t, sum, "settings"); !r.FullRefresh || r.RowsPulled != 30 {
+		t.Fatalf("first full run: %+v", r)
+	}
+	h.Exec(t, "DELETE FROM settings WHERE k2 IN (5, 6, 7)")
+	h.Exec(t, "UPDATE settings SET v = 'changed' WHERE k2 = 8")
+	f.runWith(t, litepull.RunOptions{})
+	if got := f.rows(t, "SELECT count(*), sum(v = 'changed') FROM settings"); !reflect.DeepEqual(got[0], []any{int64(27), int64(1)}) {
+		t.Fatalf("after deletes and a full run: (rows, changed) = %v, want 27, 1", got[0])
+	}
+	st, _ := f.r.State(context.Background(), "src", "settings")
+	if st.LastFullRefresh.IsZero() {
+		t.Error("state has no last_full_refresh_ts")
+	}
+	if got := f.rows(t, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'litepull_shadow_%'"); got[0][0] != int64(0) {
+		t.Error("a shadow table was left behind")
+	}
+}
+
+func testFullOnDemand(t *testing.T, h Harness) {
+	create(t, h, "docs", "id "+h.Type("int")+" PRIMARY KEY", "v "+h.Type("text"), "updated_at "+h.Type("ts"))
+	h.Insert(t, "docs", []string{"id", "v", "updated_at"}, [][]any{
+		{int64(1), "a", ts(1)}, {int64(2), "b", ts(2)}, {int64(3), "no cursor", nil}, {int64(4), "d", ts(4)}})
+	f := newFixture(t, h, litepull.TableConfig{Table: "docs", CursorColumn: "updated_at", PageSize: 2})
+	f.runWith(t, litepull.RunOptions{Drain: true})
+	h.Exec(t, "DELETE FROM docs WHERE id = 2")
+	sum := f.runWith(t, litepull.RunOptions{Full: true})
+	if got := f.idValues(t, "docs"); !reflect.DeepEqual(got, map[int64]string{1: "a", 3: "no cursor", 4: "d"}) {
+		t.Fatalf("after a full refresh: %v; want the deleted row gone and the NULL-cursor row in", got)
+	}
+	if r := result(t, sum, "docs"); r.CursorValue != ts(4) || r.NullCursorRows != 1 {
+		t.Errorf("full refresh result: cursor %q, NULL-cursor rows %d; want %q, 1", r.CursorValue, r.NullCursorRows, ts(4))
+	}
+	// Incremental runs carry on from where the source was.
+	h.Insert(t, "docs", []string{"id", "v", "updated_at"}, [][]any{{int64(5), "e", ts(5)}})
+	sum = f.runWith(t, litepull.RunOptions{Drain: true})
+	if r := result(t, sum, "docs"); r.RowsPulled != 1 {
+		t.Errorf("incremental run after a full refresh pulled %d rows, want 1", r.RowsPulled)
+	}
+}
+
+func testReconcile(t *testing.T, h Harness) {
+	create(t, h, "items", "id "+h.Type("int")+" PRIMARY KEY", "v "+h.Type("text"))
+	const n = 2500
+	var rows [][]any
+	for i := 1; i <= n; i++ {
+		rows = append(rows, []any{int64(i), "v"})
+	}
+	h.Insert(t, "items", []string{"id", "v"}, rows)
+	f := newFixture(t, h, litepull.TableConfig{Table: "items", Deletes: litepull.DeletesReconcile, PageSize: 500})
+	sum := f.runWith(t, litepull.RunOptions{Drain: true})
+	if r := result(t, sum, "items"); !r.Reconciled || r.RowsDeleted != 0 {
+		t.Fatalf("first run: %+v, want a reconcile that finds nothing", r)
+	}
+	deleted := []int64{1, 2, 777, 1500, 1501, 2499, 2500}
+	for _, id := range deleted {
+		h.Exec(t, "DELETE FROM items WHERE id = "+h.Arg(1), id)
+	}
+	// Due only every reconcileEvery (1h): nothing happens on a plain run...
+	if r := result(t, f.runWith(t, litepull.RunOptions{Drain: true}), "items"); r.Reconciled {
+		t.Fatal("reconciled again before reconcileEvery passed")
+	}
+	// ...and everything on demand.
+	sum = f.runWith(t, litepull.RunOptions{Drain: true, Reconcile: true})
+	if r := result(t, sum, "items"); r.RowsDeleted != int64(len(deleted)) {
+		t.Fatalf("reconcile deleted %d rows, want %d", r.RowsDeleted, len(deleted))
+	}
+	got := f.idValues(t, "items")
+	if len(got) != n-len(deleted) {
+		t.Fatalf("replica has %d rows, want %d", len(got), n-len(deleted))
+	}
+	for _, id := range deleted {
+		if _, ok := got[id]; ok {
+			t.Errorf("row %d deleted at the source is still in the replica", id)
+		}
+	}
+	st, _ := f.r.State(context.Background(), "src", "items")
+	if st.RowsDeleted != int64(len(deleted)) || st.LastReconcile.IsZero() {
+		t.Errorf("state: rows_deleted %d, last_reconcile %v", st.RowsDeleted, st.LastReconcile)
+	}
+}
+
+// testRandomOps applies a fixed-seed random sequence of inserts, updates
+// and deletes at the source, with runs in between, and checks that the
+// replica equals the source's contents (kept here as a model).
+func testRandomOps(t *testing.T, h Harness) {
+	create(t, h, "model", "id "+h.Type("int")+" PRIMARY KEY", "v "+h.Type("text"), "updated_at "+h.Type("ts"))
+	f := newFixture(t, h, litepull.TableConfig{Table: "model", CursorColumn: "updated_at", Deletes: litepull.DeletesReconcile, PageSize: 5})
+	rng := rand.New(rand.NewPCG(42, 7))
+	model := map[int64]string{}
+	clock, nextID := 0, int64(1)
+	for round := 0; round < 25; round++ {
+		for op := 0; op < 12; op++ {
+			clock++
+			switch k := rng.IntN(10); {
+			case k < 5 || len(model) == 0:
+				v := fmt.Sprint("r", round, "o", op)
+				h.Insert(t, "model", []string{"id", "v", "updated_at"}, [][]any{{nextID, v, ts(clock)}})
+				model[nextID] = v
+				nextID++
+			case k < 8:
+				id := pick(rng, model)
+				v := fmt.Sprint("u", round, "o", op)
+				h.Exec(t, "UPDATE model SET v = "+h.Arg(1)+", updated_at = "+h.Arg(2)+" WHERE id = "+h.Arg(3), v, ts(clock), id)
+				model[id] = v
+			default:
+				id := pick(rng, model)
+				h.Exec(t, "DELETE FROM model WHERE id = "+h.Arg(1), id)
+				delete(model, id)
+			}
+		}
+		f.runWith(t, litepull.RunOptions{Drain: true, Reconcile: true})
+		if got := f.idValues(t, "model"); !reflect.DeepEqual(got, model) {
+			t.Fatalf("round %d: replica differs from the source:\n got %v\nwant %v", round, got, model)
+		}
+	}
+}
+
+func pick(rng *rand.Rand, m map[int64]string) int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	return keys[rng.IntN(len(keys))]
+}

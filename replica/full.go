@@ -1,0 +1,82 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitex"
+)
+
+// ShadowPrefix starts the name of the table a full refresh copies into.
+const ShadowPrefix = "litepull_shadow_"
+
+// BeginFull starts a full refresh of t.Dest: it (re)creates an empty shadow
+// table of the same shape and returns the target to write pages into.
+// Readers keep seeing t.Dest, untouched, until SwapFull.
+func (r *Replica) BeginFull(ctx context.Context, t *litepull.Target) (*litepull.Target, error) {
+	shadow := *t
+	shadow.Dest = ShadowPrefix + t.Dest
+	err := r.locked(ctx, func(c *sqlite3.Conn) error {
+		if err := c.Exec("DROP TABLE IF EXISTS " + quote(shadow.Dest)); err != nil {
+			return err
+		}
+		return c.Exec(createTable(&shadow))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create shadow table for %s: %w", t.Dest, err)
+	}
+	return &shadow, nil
+}
+
+// WriteRows upserts rows into t.Dest in one transaction, state untouched:
+// for shadow tables and re-read windows.
+func (r *Replica) WriteRows(ctx context.Context, t *litepull.Target, rows [][]litepull.Value) error {
+	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		tx, err := c.BeginImmediate()
+		if err != nil {
+			return err
+		}
+		defer tx.End(&err)
+		return r.writeRows(c, t, rows)
+	})
+}
+
+// SwapFull replaces t.Dest with its filled shadow and writes st, in one
+// transaction: a reader sees the old table or the new one, never an empty
+// or half-copied one. Indexes the user made on t.Dest are made again on the
+// new table.
+func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *litepull.Target, st litepull.State) error {
+	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		_, idx, err := sqlitex.QueryAll(c, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", t.Dest)
+		if err != nil {
+			return err
+		}
+		tx, err := c.BeginImmediate()
+		if err != nil {
+			return err
+		}
+		defer tx.End(&err)
+		if err := c.Exec("DROP TABLE IF EXISTS " + quote(t.Dest)); err != nil {
+			return err
+		}
+		if err := c.Exec(fmt.Sprintf("ALTER TABLE %s RENAME TO %s", quote(shadow.Dest), quote(t.Dest))); err != nil {
+			return err
+		}
+		for _, row := range idx {
+			if err := c.Exec(row[0].(string)); err != nil {
+				return fmt.Errorf("recreate index on %s: %w", t.Dest, err)
+			}
+		}
+		return r.saveState(c, st)
+	})
+}
+
+// DropShadow removes a shadow table left by a failed full refresh.
+func (r *Replica) DropShadow(ctx context.Context, shadow *litepull.Target) error {
+	return r.locked(ctx, func(c *sqlite3.Conn) error {
+		return c.Exec("DROP TABLE IF EXISTS " + quote(shadow.Dest))
+	})
+}

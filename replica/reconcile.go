@@ -1,0 +1,129 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/sqlitedialect"
+	"github.com/litepull/litepull/internal/sqlitex"
+)
+
+// keyQuery renders SELECT pk FROM dest [WHERE within] ORDER BY pk.
+func keyQuery(t *litepull.Target, within *litepull.KeyRange) (string, []any) {
+	q := keyset.New(sqlitedialect.Dialect)
+	sel := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		sel[i] = quote(k)
+	}
+	schema := &litepull.TableSchema{Name: t.Dest}
+	req := keyset.KeyOrder(schema, t.PrimaryKey)
+	if within != nil {
+		if within.After != nil {
+			req.After = &litepull.Watermark{Cursor: within.After[0], PK: within.After[1:]}
+		}
+		if within.Through != nil {
+			req.Through = &litepull.Watermark{Cursor: within.Through[0], PK: within.Through[1:]}
+		}
+	}
+	q.Keyset(req)
+	req.Limit = -1 // SQLite: no limit
+	return q.SQL(sel, quote(t.Dest), req), q.Args
+}
+
+// KeyRanges walks the primary keys of t.Dest in key order (all of them, or
+// those within a range) and cuts them into ranges of size keys, each with
+// its count and, if checksum, the sum of the first key column modulo
+// 1000003 — the numbers a source computes for the same ranges.
+func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, within *litepull.KeyRange, checksum bool) ([]litepull.KeyRange, []litepull.RangeStat, error) {
+	q, args := keyQuery(t, within)
+	var ranges []litepull.KeyRange
+	var stats []litepull.RangeStat
+	var prev []litepull.Value
+	if within != nil {
+		prev = within.After
+	}
+	err := r.locked(ctx, func(c *sqlite3.Conn) error {
+		s, _, err := c.Prepare(q)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := sqlitex.BindAll(s, args...); err != nil {
+			return err
+		}
+		var cur litepull.RangeStat
+		var last []litepull.Value
+		for s.Step() {
+			key := make([]litepull.Value, len(t.PrimaryKey))
+			if err := s.Columns(key...); err != nil {
+				return err
+			}
+			cur.Count++
+			if n, ok := key[0].(int64); ok && checksum {
+				cur.Checksum += n % 1000003
+			}
+			last = key
+			if cur.Count == int64(size) {
+				ranges = append(ranges, litepull.KeyRange{After: prev, Through: last})
+				stats = append(stats, cur)
+				prev, cur = last, litepull.RangeStat{}
+			}
+		}
+		if cur.Count > 0 {
+			ranges = append(ranges, litepull.KeyRange{After: prev, Through: last})
+			stats = append(stats, cur)
+		}
+		return s.Err()
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("walk keys of %s: %w", t.Dest, err)
+	}
+	return ranges, stats, nil
+}
+
+// Keys returns the primary keys of t.Dest within a range, in key order.
+func (r *Replica) Keys(ctx context.Context, t *litepull.Target, within litepull.KeyRange) ([][]litepull.Value, error) {
+	q, args := keyQuery(t, &within)
+	var out [][]litepull.Value
+	err := r.locked(ctx, func(c *sqlite3.Conn) error {
+		_, rows, err := sqlitex.QueryAll(c, q, args...)
+		out = rows
+		return err
+	})
+	return out, err
+}
+
+// DeleteKeys deletes rows by primary key and writes st, in one transaction.
+func (r *Replica) DeleteKeys(ctx context.Context, t *litepull.Target, keys [][]litepull.Value, st litepull.State) error {
+	conds := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		conds[i] = quote(k) + " = ?"
+	}
+	q := fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), strings.Join(conds, " AND "))
+	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		tx, err := c.BeginImmediate()
+		if err != nil {
+			return err
+		}
+		defer tx.End(&err)
+		s, _, err := c.Prepare(q)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for _, k := range keys {
+			if err := sqlitex.BindAll(s, k...); err != nil {
+				return err
+			}
+			if err := s.Exec(); err != nil {
+				return err
+			}
+		}
+		return r.saveState(c, st)
+	})
+}
