@@ -5,23 +5,50 @@ import (
 	"fmt"
 )
 
-// Reconciliation sizes: top-level key ranges of reconcileTop replica rows;
-// a range whose count or checksum differs at the source is cut into ranges
-// of reconcileLeaf rows; the keys of a leaf that differs are looked up at
-// the source, and those it no longer has are deleted. Counting at the
-// source is batched rangesPerQuery ranges to a statement.
+// Reconciliation shape: the replica's keys are cut into leaves of
+// reconcileLeaf keys, grouped reconcileFanout at a time into ranges of
+// 1000 and 10,000 keys. The source counts and checksums the top ranges;
+// only those that differ are looked at a level down, and only the keys of
+// differing leaves are looked up. Counting is batched rangesPerQuery ranges
+// to a statement, and lookups keysPerQuery keys.
 const (
-	reconcileTop   = 10000
-	reconcileLeaf  = 100
-	rangesPerQuery = 100
+	reconcileLeaf   = 100
+	reconcileFanout = 10
+	reconcileLevels = 3 // leaves, and two levels above them
+	rangesPerQuery  = 100
+	keysPerQuery    = 500
 )
 
+// node is a range of the replica's keys with its count and checksum, and
+// the nodes it splits into.
+type node struct {
+	r        KeyRange
+	stat     RangeStat
+	children []*node
+}
+
+// group builds the level above nodes, fanout nodes to a parent.
+func group(nodes []*node, fanout int) []*node {
+	var out []*node
+	for lo := 0; lo < len(nodes); lo += fanout {
+		kids := nodes[lo:min(lo+fanout, len(nodes))]
+		p := &node{r: KeyRange{After: kids[0].r.After, Through: kids[len(kids)-1].r.Through}, children: kids}
+		for _, k := range kids {
+			p.stat.Count += k.stat.Count
+			p.stat.Checksum += k.stat.Checksum
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // reconcile finds the rows deleted at the source and deletes them from the
-// replica. What it reads from the source grows with the number of ranges
-// that differ, not with the table: two numbers per range, and the keys of
-// the few leaves that differ. It is run on a caught-up table, where a
-// differing range means rows deleted at the source (or, rarely, rows
-// inserted since the run, which it leaves alone).
+// replica. What it asks of the source grows with the number of ranges
+// that differ, not with the table: two numbers per range looked at, and
+// the keys of the leaves that differ. It runs on a caught-up table, where
+// a differing range means rows deleted at the source (or rows inserted
+// since the run, which it leaves alone: a key is deleted only once the
+// source has said it does not have it).
 func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, error) {
 	rc, ok := p.src.(Reconciler)
 	if !ok {
@@ -31,69 +58,93 @@ func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, erro
 	if c, ok := p.schema.Column(p.pk[0]); ok && c.Affinity == AffInteger {
 		checksum = true
 	}
-	differing := func(ranges []KeyRange, stats []RangeStat) ([]KeyRange, error) {
-		var out []KeyRange
-		for lo := 0; lo < len(ranges); lo += rangesPerQuery {
-			hi := min(lo+rangesPerQuery, len(ranges))
-			src, err := rc.CountRanges(ctx, p.schema, p.pk, ranges[lo:hi], checksum)
-			if err != nil {
-				return nil, err
-			}
-			for i, s := range src {
-				if s != stats[lo+i] {
-					out = append(out, ranges[lo+i])
-				}
-			}
-		}
-		return out, nil
+	ranges, stats, err := e.replica.KeyRanges(ctx, p.target, reconcileLeaf, nil, checksum)
+	if err != nil {
+		return 0, err
+	}
+	level := make([]*node, len(ranges))
+	for i := range ranges {
+		level[i] = &node{r: ranges[i], stat: stats[i]}
+	}
+	for i := 1; i < reconcileLevels; i++ {
+		level = group(level, reconcileFanout)
 	}
 
-	top, stats, err := e.replica.KeyRanges(ctx, p.target, reconcileTop, nil, checksum)
-	if err != nil {
-		return 0, err
-	}
-	changed, err := differing(top, stats)
-	if err != nil {
-		return 0, err
-	}
-	var missing [][]Value
-	for _, r := range changed {
-		leaves, stats, err := e.replica.KeyRanges(ctx, p.target, reconcileLeaf, &r, checksum)
-		if err != nil {
-			return 0, err
-		}
-		changedLeaves, err := differing(leaves, stats)
-		if err != nil {
-			return 0, err
-		}
-		for _, leaf := range changedLeaves {
-			keys, err := e.replica.Keys(ctx, p.target, leaf)
+	// Walk down, one batch of source counts per level.
+	for depth := 0; depth < reconcileLevels; depth++ {
+		var changed []*node
+		for lo := 0; lo < len(level); lo += rangesPerQuery {
+			batch := level[lo:min(lo+rangesPerQuery, len(level))]
+			rs := make([]KeyRange, len(batch))
+			for i, n := range batch {
+				rs[i] = n.r
+			}
+			src, err := rc.CountRanges(ctx, p.schema, p.pk, rs, checksum)
 			if err != nil {
 				return 0, err
 			}
-			found, err := rc.ExistingKeys(ctx, p.schema, p.pk, keys)
-			if err != nil {
-				return 0, err
-			}
-			have := map[string]bool{}
-			for _, k := range found {
-				enc, err := EncodeValues(k)
-				if err != nil {
-					return 0, err
-				}
-				have[enc] = true
-			}
-			for _, k := range keys {
-				enc, err := EncodeValues(k)
-				if err != nil {
-					return 0, err
-				}
-				if !have[enc] {
-					missing = append(missing, k)
+			for i, s := range src {
+				if s != batch[i].stat {
+					changed = append(changed, batch[i])
 				}
 			}
 		}
+		if depth == reconcileLevels-1 {
+			level = changed
+			break
+		}
+		level = nil
+		for _, n := range changed {
+			level = append(level, n.children...)
+		}
 	}
+
+	// Look the keys of the differing leaves up at the source.
+	var keys, missing [][]Value
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		found, err := rc.ExistingKeys(ctx, p.schema, p.pk, keys)
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for _, k := range found {
+			enc, err := EncodeValues(k)
+			if err != nil {
+				return err
+			}
+			have[enc] = true
+		}
+		for _, k := range keys {
+			enc, err := EncodeValues(k)
+			if err != nil {
+				return err
+			}
+			if !have[enc] {
+				missing = append(missing, k)
+			}
+		}
+		keys = keys[:0]
+		return nil
+	}
+	for _, leaf := range level {
+		ks, err := e.replica.Keys(ctx, p.target, leaf.r)
+		if err != nil {
+			return 0, err
+		}
+		keys = append(keys, ks...)
+		if len(keys) >= keysPerQuery {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+
 	next := *st
 	next.LastReconcile = e.now()
 	next.RowsDeleted += int64(len(missing))

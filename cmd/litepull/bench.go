@@ -34,6 +34,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keep := fs.Bool("keep", false, "keep the benchmark table for the next run")
 	phase := fs.String("phase", "", "internal: run one phase and print its result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "with -phase: write a CPU profile to this file")
+	reconcile := fs.Int("reconcile", 0, "instead: delete this many rows at the source and compare finding them by reconciliation with reading every key (postgres)")
+	clustered := fs.Bool("clustered", false, "with -reconcile: delete rows close together instead of spread over the table")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -84,6 +86,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*keep {
 		defer drop(context.WithoutCancel(ctx), dsn, benchSchema)
+	}
+	if *reconcile > 0 {
+		if *kind != "postgres" {
+			return fmt.Errorf("-reconcile measures the postgres source")
+		}
+		defer bench.Drop(context.WithoutCancel(ctx), dsn, benchSchema) // rows were deleted: never keep this table
+		res, err := bench.Reconcile(ctx, *dir, dsn, benchSchema, *page, *reconcile, *clustered)
+		if err != nil {
+			return err
+		}
+		spread := "spread over the table"
+		if *clustered {
+			spread = "close together"
+		}
+		fmt.Fprintf(stdout, "%d rows, %d deleted at the source, %s\n", res.Rows, res.Deleted, spread)
+		fmt.Fprintf(stdout, "reconcile (found %d):  %8.3fs  %10d bytes read\n", res.Found, res.ReconcileTime.Seconds(), res.ReconcileBytes)
+		fmt.Fprintf(stdout, "full key scan:         %8.3fs  %10d bytes read\n", res.ScanTime.Seconds(), res.ScanBytes)
+		fmt.Fprintf(stdout, "reconcile / scan: %.2f of the time, %.3f of the bytes\n",
+			res.ReconcileTime.Seconds()/res.ScanTime.Seconds(), float64(res.ReconcileBytes)/float64(res.ScanBytes))
+		return nil
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -67,6 +67,17 @@ func Prepare(ctx context.Context, dsn, schema string, n int) error {
 	return nil
 }
 
+// execPG runs one statement on its own connection.
+func execPG(ctx context.Context, dsn, q string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, q)
+	return err
+}
+
 // Drop removes the benchmark schema.
 func Drop(ctx context.Context, dsn, schema string) error {
 	conn, err := pgx.Connect(ctx, dsn)

@@ -14,9 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,6 +50,23 @@ type Source struct {
 
 	mu     sync.Mutex
 	codecs map[string][]codec // by table, in column order, from the last Describe
+
+	bytesRead atomic.Int64 // from the server, over every connection
+}
+
+// BytesRead is how many bytes the source has received from the server.
+func (s *Source) BytesRead() int64 { return s.bytesRead.Load() }
+
+// countingConn counts the bytes read from a connection.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // New connects to cfg.DSN lazily: the first query opens the connection, so a
@@ -59,6 +78,15 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
 	}
 	pc.MaxConns = DefaultMaxConns
+	src := &Source{id: cfg.ID, schema: cfg.Schema, codecs: map[string][]codec{}}
+	dial := pc.ConnConfig.DialFunc
+	pc.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, &src.bytesRead}, nil
+	}
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
@@ -68,8 +96,9 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	// Named prepared statements do not survive a transaction-mode pooler
 	// (pgbouncer, Supavisor, Hyperdrive): default_query_exec_mode=exec (or
 	// any mode but the default) in the DSN turns them off.
-	prepare := pc.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
-	return &Source{id: cfg.ID, schema: cfg.Schema, pool: pool, prepare: prepare, codecs: map[string][]codec{}}, nil
+	src.pool = pool
+	src.prepare = pc.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+	return src, nil
 }
 
 // redact removes the DSN's password from an error message, in case a
@@ -330,7 +359,7 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 	}
 	text := q.RangeCounts(from, keyset.KeyOrder(schema, pk), ranges, ck)
 	out := make([]litepull.RangeStat, len(ranges))
-	err = s.exec(ctx, text, q.Args, []int16{textFormat, textFormat, textFormat}, func(v [][]byte) error {
+	err = s.run(ctx, text, s.prepare, q.Args, []int16{textFormat, textFormat, textFormat}, func(v [][]byte) error {
 		i, err1 := strconv.Atoi(string(v[0]))
 		n, err2 := strconv.ParseInt(string(v[1]), 10, 64)
 		c, err3 := strconv.ParseInt(string(v[2]), 10, 64)
