@@ -106,6 +106,21 @@ sources:
 		t.Fatalf("drain summary = %+v, want 15 more rows and caught up", sum.Tables)
 	}
 
+	// Deletes at the source: found by -reconcile, or by -full.
+	pg.Exec(t, "DELETE FROM users WHERE id IN (3, 4)")
+	code, out, errOut = runMain(t, "run", "-config", cfg, "-source", "good", "-reconcile", "-json")
+	if code != 0 {
+		t.Fatalf("run -reconcile exited %d\n%s\n%s", code, out, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Tables[0].RowsDeleted != 2 {
+		t.Fatalf("run -reconcile: %v %+v, want 2 rows deleted", err, sum.Tables)
+	}
+	pg.Exec(t, "DELETE FROM users WHERE id = 5")
+	code, out, _ = runMain(t, "run", "-config", cfg, "-source", "good", "-full")
+	if code != 0 || !strings.Contains(out, "full refresh") {
+		t.Fatalf("run -full exited %d:\n%s", code, out)
+	}
+
 	code, out, _ = runMain(t, "status", "-config", cfg, "-json")
 	if code != 0 {
 		t.Fatalf("status exited %d", code)
@@ -118,7 +133,7 @@ sources:
 	for _, s := range states {
 		byID[s.SourceID] = s
 	}
-	if g := byID["good"]; g.RowsTotal != 25 || g.CursorValue != "2026-01-01T00:00:25.000000Z" || g.LastError != "" {
+	if g := byID["good"]; g.RowsTotal != 25+22 || g.CursorValue != "2026-01-01T00:00:25.000000Z" || g.LastError != "" || g.RowsDeleted != 2 || g.LastFullRefresh.IsZero() {
 		t.Errorf("good state = %+v", g)
 	}
 	if d := byID["dead"]; d.LastError == "" || d.ErrorCount != 1 || strings.Contains(d.LastError, "hunter2") {
