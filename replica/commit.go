@@ -39,36 +39,36 @@ func upsertSQL(t *litepull.Target) string {
 		quote(t.Dest), strings.Join(cols, ", "), strings.Join(marks, ", "), strings.Join(pk, ", "), action)
 }
 
-// upsert returns the cached prepared upsert for t.
-func (r *Replica) upsert(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, error) {
-	q := upsertSQL(t)
-	if s, ok := r.upserts[q]; ok {
+// prepared returns a statement prepared once per connection and kept.
+func (r *Replica) prepared(c *sqlite3.Conn, q string) (*sqlite3.Stmt, error) {
+	if s, ok := r.stmts[q]; ok {
 		return s, nil
 	}
 	s, _, err := c.Prepare(q)
 	if err != nil {
 		return nil, err
 	}
-	r.upserts[q] = s
+	r.stmts[q] = s
 	return s, nil
 }
 
-// deleter returns the cached prepared DELETE by primary key for t.
-func (r *Replica) deleter(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, error) {
+// upsert returns the prepared upsert for t.
+func (r *Replica) upsert(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, error) {
+	return r.prepared(c, upsertSQL(t))
+}
+
+// deleteSQL deletes one row of t by primary key.
+func deleteSQL(t *litepull.Target) string {
 	conds := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		conds[i] = quote(k) + " = ?"
 	}
-	q := fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), strings.Join(conds, " AND "))
-	if s, ok := r.upserts[q]; ok {
-		return s, nil
-	}
-	s, _, err := c.Prepare(q)
-	if err != nil {
-		return nil, err
-	}
-	r.upserts[q] = s
-	return s, nil
+	return fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), strings.Join(conds, " AND "))
+}
+
+// deleter returns the prepared DELETE by primary key for t.
+func (r *Replica) deleter(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, error) {
+	return r.prepared(c, deleteSQL(t))
 }
 
 // deleteRow deletes the replica row with row's primary key.

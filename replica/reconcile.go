@@ -3,7 +3,6 @@ package replica
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -100,22 +99,16 @@ func (r *Replica) Keys(ctx context.Context, t *litepull.Target, within litepull.
 
 // DeleteKeys deletes rows by primary key and writes st, in one transaction.
 func (r *Replica) DeleteKeys(ctx context.Context, t *litepull.Target, keys [][]litepull.Value, st litepull.State) error {
-	conds := make([]string, len(t.PrimaryKey))
-	for i, k := range t.PrimaryKey {
-		conds[i] = quote(k) + " = ?"
-	}
-	q := fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), strings.Join(conds, " AND "))
 	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		s, err := r.deleter(c, t)
+		if err != nil {
+			return err
+		}
 		tx, err := c.BeginImmediate()
 		if err != nil {
 			return err
 		}
 		defer tx.End(&err)
-		s, _, err := c.Prepare(q)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
 		for _, k := range keys {
 			if err := sqlitex.BindAll(s, k...); err != nil {
 				return err

@@ -31,7 +31,7 @@ type Replica struct {
 
 	mu      sync.Mutex
 	conn    *sqlite3.Conn
-	upserts map[string]*sqlite3.Stmt // by dest and column list
+	stmts   map[string]*sqlite3.Stmt // prepared upserts and deletes, by SQL
 	ensured map[string]string        // dest -> signature of the last EnsureTable
 	state   *sqlite3.Stmt
 }
@@ -43,7 +43,7 @@ func Open(path string) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open replica %s: %w", path, err)
 	}
-	r := &Replica{path: path, conn: conn, upserts: map[string]*sqlite3.Stmt{}, ensured: map[string]string{}}
+	r := &Replica{path: path, conn: conn, stmts: map[string]*sqlite3.Stmt{}, ensured: map[string]string{}}
 	if err := r.init(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("open replica %s: %w", path, err)
@@ -160,7 +160,7 @@ func (r *Replica) Close() error {
 	if r.conn == nil {
 		return nil
 	}
-	for _, s := range r.upserts {
+	for _, s := range r.stmts {
 		s.Close()
 	}
 	if r.state != nil {

@@ -12,17 +12,11 @@ import (
 // as the Postgres table), unless it already has them. dsn names no database;
 // db is created.
 func PrepareMySQL(ctx context.Context, dsn, db string, n int) error {
-	c, err := driver.ParseDSN(dsn)
-	if err != nil {
-		return err
-	}
-	c.DBName = ""
-	conn, err := sql.Open("mysql", c.FormatDSN())
+	conn, err := mysqlAdmin(dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	conn.SetMaxOpenConns(1)
 	var have int
 	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+db+"."+Table).Scan(&have); err == nil && have == n {
 		return nil
@@ -53,16 +47,26 @@ func PrepareMySQL(ctx context.Context, dsn, db string, n int) error {
 
 // DropMySQL removes the benchmark database.
 func DropMySQL(ctx context.Context, dsn, db string) error {
-	c, err := driver.ParseDSN(dsn)
-	if err != nil {
-		return err
-	}
-	c.DBName = ""
-	conn, err := sql.Open("mysql", c.FormatDSN())
+	conn, err := mysqlAdmin(dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	_, err = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+db)
 	return err
+}
+
+// mysqlAdmin opens a one-connection pool on the server, no database chosen.
+func mysqlAdmin(dsn string) (*sql.DB, error) {
+	c, err := driver.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	c.DBName = ""
+	conn, err := sql.Open("mysql", c.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	conn.SetMaxOpenConns(1) // session settings stay put
+	return conn, nil
 }

@@ -11,19 +11,10 @@ import (
 	"github.com/litepull/litepull"
 )
 
-// runWith runs the engine once with opts.
+// runWith runs the engine once with opts; every table must succeed.
 func (f *fixture) runWith(tb testing.TB, opts litepull.RunOptions) *litepull.Summary {
 	tb.Helper()
-	c := litepull.Config{Replica: f.r.Path(), Sources: []litepull.SourceConfig{f.cfg}}
-	if err := c.Validate(); err != nil {
-		tb.Fatalf("config: %v", err)
-	}
-	if f.src == nil {
-		f.src = f.h.Open(tb, c.Sources[0])
-		tb.Cleanup(func() { f.src.Close() })
-	}
-	e := litepull.NewEngine(f.r, []litepull.BoundSource{{Config: c.Sources[0], Source: f.src}}, nil)
-	sum, err := e.Run(context.Background(), opts)
+	sum, err := f.engine(tb).Run(context.Background(), opts)
 	if err != nil {
 		tb.Fatalf("run: %v", err)
 	}

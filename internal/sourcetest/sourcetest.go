@@ -82,8 +82,8 @@ func newFixture(tb testing.TB, h Harness, tables ...litepull.TableConfig) *fixtu
 	return &fixture{h: h, r: r, cfg: cfg}
 }
 
-// run runs the engine once (drain or one tick) with the fixture's config.
-func (f *fixture) run(tb testing.TB, drain bool) *litepull.Summary {
+// engine opens the source (once) and returns an engine over the fixture.
+func (f *fixture) engine(tb testing.TB) *litepull.Engine {
 	tb.Helper()
 	c := litepull.Config{Replica: f.r.Path(), Sources: []litepull.SourceConfig{f.cfg}}
 	if err := c.Validate(); err != nil {
@@ -93,8 +93,13 @@ func (f *fixture) run(tb testing.TB, drain bool) *litepull.Summary {
 		f.src = f.h.Open(tb, c.Sources[0])
 		tb.Cleanup(func() { f.src.Close() })
 	}
-	e := litepull.NewEngine(f.r, []litepull.BoundSource{{Config: c.Sources[0], Source: f.src}}, nil)
-	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: drain})
+	return litepull.NewEngine(f.r, []litepull.BoundSource{{Config: c.Sources[0], Source: f.src}}, nil)
+}
+
+// run runs the engine once (drain or one tick); tables may fail.
+func (f *fixture) run(tb testing.TB, drain bool) *litepull.Summary {
+	tb.Helper()
+	sum, err := f.engine(tb).Run(context.Background(), litepull.RunOptions{Drain: drain})
 	if err != nil {
 		tb.Fatalf("run: %v", err)
 	}

@@ -6,6 +6,7 @@ package sqlitetest
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -113,4 +114,31 @@ func (d *DB) Quote(name string) string { return `"` + name + `"` }
 // Now is the clock plus d, as ISO-8601 UTC.
 func (d *DB) Now(delta time.Duration) string {
 	return time.Now().UTC().Add(delta).Format(litepull.LayoutTimestampTZ)
+}
+
+// JSRows renders rows as a JavaScript service's JSON would carry them:
+// integers as numbers (float64: exact only to 2^53), ±Infinity as null
+// (JSON.stringify's answer), BLOBs as blob renders them.
+func JSRows(rows [][]any, blob func([]byte) any) [][]any {
+	out := make([][]any, len(rows))
+	for i, row := range rows {
+		out[i] = make([]any, len(row))
+		for j, v := range row {
+			switch v := v.(type) {
+			case int64:
+				out[i][j] = float64(v)
+			case float64:
+				if math.IsInf(v, 0) {
+					out[i][j] = nil
+				} else {
+					out[i][j] = v
+				}
+			case []byte:
+				out[i][j] = blob(v)
+			default:
+				out[i][j] = v
+			}
+		}
+	}
+	return out
 }

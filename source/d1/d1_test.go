@@ -2,7 +2,6 @@ package d1_test
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,30 +70,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"errors": []any{map[string]any{"code": 7500, "message": err.Error() + ": SQLITE_ERROR"}}})
 		return
 	}
-	rows := make([][]any, len(res.Rows))
-	for i, row := range res.Rows {
-		rows[i] = make([]any, len(row))
-		for j, v := range row {
-			switch v := v.(type) {
-			case int64:
-				rows[i][j] = float64(v) // a JavaScript number
-			case float64:
-				if math.IsInf(v, 0) {
-					rows[i][j] = nil // JSON.stringify(Infinity)
-				} else {
-					rows[i][j] = v
-				}
-			case []byte:
-				arr := make([]int, len(v))
-				for k, b := range v {
-					arr[k] = int(b)
-				}
-				rows[i][j] = arr
-			default:
-				rows[i][j] = v
-			}
+	rows := sqlitetest.JSRows(res.Rows, func(b []byte) any { // D1 sends a BLOB as an array of byte values
+		arr := make([]int, len(b))
+		for k, c := range b {
+			arr[k] = int(c)
 		}
-	}
+		return arr
+	})
 	cols := res.Columns
 	if cols == nil {
 		cols = []string{}

@@ -2,7 +2,6 @@ package starbase_test
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,26 +58,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cols := res.Columns
-	rows := make([][]any, len(res.Rows))
-	for i, row := range res.Rows {
-		rows[i] = make([]any, len(row))
-		for j, v := range row {
-			switch v := v.(type) {
-			case int64:
-				rows[i][j] = float64(v)
-			case float64:
-				if math.IsInf(v, 0) {
-					rows[i][j] = nil
-				} else {
-					rows[i][j] = v
-				}
-			case []byte:
-				rows[i][j] = map[string]any{}
-			default:
-				rows[i][j] = v
-			}
-		}
-	}
+	rows := sqlitetest.JSRows(res.Rows, func([]byte) any { return map[string]any{} }) // a BLOB arrives as {}
 	if len(rows) == 0 {
 		cols = []string{}
 	}
