@@ -23,6 +23,11 @@
 //     SQL; values are always bound parameters.
 //   - An error on one table is recorded and reported; other tables keep running.
 //
+// Beyond incremental pulls, a table can be copied whole and swapped in
+// atomically (mode: full), drop rows a soft-delete column marks, and have
+// rows deleted at the source found by reconciling key-range counts and
+// checksums (deletes: reconcile).
+//
 // Values travel between sources and the replica in SQLite's own domain: nil,
 // int64, float64, string or []byte. Each source maps its types onto these
 // losslessly (see [Column]).

@@ -126,11 +126,7 @@ func jsonBind(v any) (any, string) {
 
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
-	opts := sqlitedialect.PageOptions{}
-	if s.opts.JSON {
-		opts.Select, opts.Bind = jsonSelect, jsonBind
-	}
-	q, err := sqlitedialect.PageQuery(req, "", opts)
+	q, err := sqlitedialect.PageQuery(req, "", s.pageOptions())
 	if err != nil {
 		return nil, err
 	}

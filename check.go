@@ -1,0 +1,46 @@
+package litepull
+
+import "context"
+
+// TableCheck is the outcome of checking one table without reading it.
+type TableCheck struct {
+	SourceID string   `json:"sourceId"`
+	Table    string   `json:"table"`
+	Dest     string   `json:"dest,omitempty"`
+	Cursor   string   `json:"cursorColumn,omitempty"`
+	PK       []string `json:"primaryKey,omitempty"`
+	Columns  int      `json:"columns"`
+	Skipped  string   `json:"skipped,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// Check connects to every source, discovers or describes every table, and
+// resolves its cursor, key and columns, reading no rows. It reports what a
+// run would do and every problem found, per table.
+func (e *Engine) Check(ctx context.Context) []TableCheck {
+	var out []TableCheck
+	for _, bs := range e.sources {
+		if err := bs.Source.Ping(ctx); err != nil {
+			out = append(out, TableCheck{SourceID: bs.Config.ID, Table: "*", Error: "connect: " + err.Error()})
+			continue
+		}
+		tables, skipped, err := e.Tables(ctx, bs)
+		if err != nil {
+			out = append(out, TableCheck{SourceID: bs.Config.ID, Table: "*", Error: err.Error()})
+			continue
+		}
+		for _, s := range skipped {
+			out = append(out, TableCheck{SourceID: s.SourceID, Table: s.Table, Skipped: s.Skipped})
+		}
+		for _, tc := range tables {
+			c := TableCheck{SourceID: bs.Config.ID, Table: tc.Table, Dest: tc.DestName()}
+			if p, err := e.plan(ctx, bs, tc); err != nil {
+				c.Error = err.Error()
+			} else {
+				c.Cursor, c.PK, c.Columns = p.cursor, p.pk, len(p.columns)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+package litepull
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// plan is a table's resolved replication: columns, keys, limits.
+type plan struct {
+	src       Source
+	target    *Target
+	schema    *TableSchema
+	cursor    string
+	cursorCol Column
+	pk        []string
+	columns   []string
+	cursorIdx int
+	pkIdx     []int
+	pageSize  int
+	settle    time.Duration
+	lookback  Lookback
+
+	full           bool // mode: full
+	reconcile      bool // deletes: reconcile
+	reconcileEvery time.Duration
+}
+
+func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*plan, error) {
+	schema, err := bs.Source.Describe(ctx, tc.Table)
+	if err != nil {
+		return nil, fmt.Errorf("describe: %w", err)
+	}
+	available := func() string {
+		names := make([]string, len(schema.Columns))
+		for i, c := range schema.Columns {
+			names[i] = c.Name
+		}
+		return strings.Join(names, ", ")
+	}
+	has := func(name string) bool { _, ok := schema.Column(name); return ok }
+	unknown := func(what, name string) error {
+		return fmt.Errorf("%w: %s %q is not a column of %s; it has: %s", ErrUnknownColumn, what, name, tc.Table, available())
+	}
+
+	pk := tc.PrimaryKey
+	if len(pk) == 0 {
+		pk = schema.PrimaryKey
+	}
+	if len(pk) == 0 {
+		if !has("id") {
+			return nil, fmt.Errorf("%w: %s has no primary key and no id column; set primaryKey in the config", ErrNoPrimaryKey, tc.Table)
+		}
+		pk = []string{"id"}
+	}
+	for _, c := range pk {
+		if err := CheckIdent("primary key column", c); err != nil {
+			return nil, err
+		}
+		if !has(c) {
+			return nil, unknown("primary key column", c)
+		}
+	}
+
+	cursor := tc.CursorColumn
+	if cursor == "" && bs.Config.CursorColumn != "" && has(bs.Config.CursorColumn) {
+		cursor = bs.Config.CursorColumn
+	}
+	if cursor == "" && len(pk) == 1 {
+		cursor = pk[0]
+	}
+	full := tc.Mode == ModeFull
+	if cursor == "" && !full {
+		return nil, errMissingCursor
+	}
+	var cursorCol Column
+	if cursor != "" {
+		if err := CheckIdent("cursor column", cursor); err != nil {
+			return nil, err
+		}
+		var ok bool
+		if cursorCol, ok = schema.Column(cursor); !ok {
+			return nil, unknown("cursor column", cursor)
+		}
+	}
+	if tc.SoftDelete != "" && !has(tc.SoftDelete) {
+		return nil, unknown("soft-delete column", tc.SoftDelete)
+	}
+
+	var columns []string
+	if len(tc.Columns) > 0 {
+		for _, c := range tc.Columns {
+			if !has(c) {
+				return nil, unknown("column", c)
+			}
+		}
+		columns = appendMissing(append([]string(nil), tc.Columns...), pk...)
+		if cursor != "" {
+			columns = appendMissing(columns, cursor)
+		}
+		if tc.SoftDelete != "" {
+			columns = appendMissing(columns, tc.SoftDelete)
+		}
+	} else {
+		for _, c := range schema.Columns {
+			if err := CheckIdent("column", c.Name); err != nil {
+				return nil, fmt.Errorf("%w; list the columns to replicate with columns:", err)
+			}
+			columns = append(columns, c.Name)
+		}
+	}
+
+	p := &plan{src: bs.Source, schema: schema, cursor: cursor, cursorCol: cursorCol, pk: pk, columns: columns,
+		pageSize: bs.Config.PageSize, settle: time.Duration(bs.Config.Settle), lookback: bs.Config.Lookback}
+	if tc.PageSize > 0 {
+		p.pageSize = tc.PageSize
+	}
+	if p.pageSize <= 0 {
+		p.pageSize = DefaultPageSize
+	}
+	if tc.Settle != nil {
+		p.settle = time.Duration(*tc.Settle)
+		if p.settle > 0 && !cursorCol.Temporal {
+			return nil, fmt.Errorf("%w: settle needs a timestamp cursor, and %s.%s is %s", ErrUnsupported, tc.Table, cursor, cursorCol.SourceType)
+		}
+	}
+	if !cursorCol.Temporal {
+		p.settle = 0 // a source-wide settle applies to timestamp cursors only
+	}
+	if tc.Lookback != nil {
+		p.lookback = *tc.Lookback
+	}
+	p.full, p.reconcile, p.reconcileEvery = full, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
+	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk, SoftDelete: tc.SoftDelete}
+	for i, name := range columns {
+		c, _ := schema.Column(name)
+		t.Columns = append(t.Columns, c)
+		if name == cursor {
+			p.cursorIdx = i
+		}
+	}
+	p.pkIdx = indexes(columns, pk)
+	p.target = t
+	return p, nil
+}
+
+// indexes returns the positions of names in columns.
+func indexes(columns, names []string) []int {
+	var out []int
+	for _, k := range names {
+		for i, name := range columns {
+			if name == k {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// keyOrder is the plan that pages on the primary key alone (full refresh):
+// the first key column as the cursor, so NULL cursors are read too.
+func (p *plan) keyOrder() *plan {
+	k := *p
+	k.cursor, k.pk = p.pk[0], p.pk[1:]
+	k.cursorIdx = indexes(p.columns, p.pk[:1])[0]
+	k.pkIdx = indexes(p.columns, k.pk)
+	k.settle, k.lookback = 0, Lookback{}
+	return &k
+}
+
+func appendMissing(list []string, names ...string) []string {
+	for _, n := range names {
+		found := false
+		for _, l := range list {
+			if l == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, n)
+		}
+	}
+	return list
+}
+
+// watermarkOf returns the (cursor, pk) position of a row.
+func (p *plan) watermarkOf(row []Value) *Watermark {
+	w := &Watermark{Cursor: row[p.cursorIdx], PK: make([]Value, len(p.pkIdx))}
+	for i, idx := range p.pkIdx {
+		w.PK[i] = row[idx]
+	}
+	return w
+}
+
+func (p *plan) request(after *Watermark) PageRequest {
+	return PageRequest{Schema: p.schema, Columns: p.columns, Cursor: p.cursor, PrimaryKey: p.pk,
+		After: after, Limit: p.pageSize, Settle: p.settle}
+}
+
+// softDeleted counts the rows of a page that a soft-delete column marks.
+func (p *plan) softDeleted(rows [][]Value) int64 {
+	idx := p.target.SoftDeleteIndex()
+	if idx < 0 {
+		return 0
+	}
+	var n int64
+	for _, r := range rows {
+		if SoftDeleted(r[idx]) {
+			n++
+		}
+	}
+	return n
+}
