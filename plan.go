@@ -105,7 +105,7 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	} else {
 		for _, c := range schema.Columns {
 			if err := CheckIdent("column", c.Name); err != nil {
-				return nil, fmt.Errorf("%w; list the columns to replicate with columns:", err)
+				return nil, fmt.Errorf("%w; list the columns to replicate under columns", err)
 			}
 			columns = append(columns, c.Name)
 		}

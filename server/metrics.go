@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/litepull/litepull"
 )
@@ -42,7 +43,7 @@ func newMetrics() *metrics {
 		lagGauges: prometheus.NewDesc("litepull_table_lag_seconds",
 			"Seconds since the table was last known to be caught up with its source.", tableLabels, nil),
 	}
-	m.reg.MustRegister(m.rows, m.pages, m.errors, m.duration, m.nulls, m, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.rows, m.pages, m.errors, m.duration, m.nulls, m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

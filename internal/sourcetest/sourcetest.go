@@ -317,8 +317,8 @@ func testBadIdentifier(t *testing.T, h Harness) {
 	// with a hint; projecting it away makes the table work.
 	f := newFixture(t, h, litepull.TableConfig{Table: "people"})
 	r := result(t, f.run(t, true), "people")
-	if !errors.Is(r.Err, litepull.ErrBadIdentifier) || !strings.Contains(r.Error, "first name") || !strings.Contains(r.Error, "columns:") {
-		t.Fatalf("error = %q, want ErrBadIdentifier naming the column and the columns: hint", r.Error)
+	if !errors.Is(r.Err, litepull.ErrBadIdentifier) || !strings.Contains(r.Error, "first name") || !strings.Contains(r.Error, "under columns") {
+		t.Fatalf("error = %q, want ErrBadIdentifier naming the column and the columns hint", r.Error)
 	}
 	f.cfg.Tables[0].Columns = []string{"id", "last"}
 	mustOK(t, f.run(t, true))
