@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -149,5 +150,29 @@ func mustExec(path, sql string) {
 	defer c.Close()
 	if err := c.Exec(sql); err != nil {
 		panic(err)
+	}
+}
+
+func TestLookbackMustFitTheCursor(t *testing.T) {
+	path := sourceFile(t, 10)
+	lb := litepull.Lookback{Duration: time.Minute}
+	e, r := newEngine(t, path, litepull.TableConfig{Table: "t", CursorColumn: "id", Lookback: &lb})
+	sum, err := e.Run(context.Background(), litepull.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := sum.Tables[0]; !errors.Is(res.Err, litepull.ErrUnsupported) || !strings.Contains(res.Error, "lookback") {
+		t.Fatalf("a duration lookback on an integer cursor: %v, want ErrUnsupported", res.Err)
+	}
+	// The same lookback source-wide is simply not applied to this table.
+	bs := e.Sources()[0]
+	bs.Config.Lookback = lb
+	bs.Config.Tables = []litepull.TableConfig{{Table: "t", CursorColumn: "id"}}
+	e2 := litepull.NewEngine(r, []litepull.BoundSource{bs}, nil)
+	for i := 0; i < 2; i++ { // the second run starts caught up: a lookback would apply
+		sum, err := e2.Run(context.Background(), litepull.RunOptions{Drain: true})
+		if err != nil || sum.Failed() > 0 {
+			t.Fatalf("run %d with a source-wide duration lookback on an integer cursor: %v %+v", i, err, sum.Tables)
+		}
 	}
 }

@@ -128,7 +128,19 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	if !cursorCol.Temporal {
 		p.settle = 0 // a source-wide settle applies to timestamp cursors only
 	}
+	// A source-wide lookback applies to the cursors it fits: a duration to
+	// timestamp cursors, an amount to numeric ones. A table's own must fit.
+	fits := func(lb Lookback) bool {
+		return lb.IsZero() || (lb.Duration != 0) == cursorCol.Temporal
+	}
+	if !fits(p.lookback) {
+		p.lookback = Lookback{}
+	}
 	if tc.Lookback != nil {
+		if !fits(*tc.Lookback) {
+			return nil, fmt.Errorf("%w: lookback %s does not fit cursor %s.%s (%s): give a duration for timestamp cursors, a number of cursor units for others",
+				ErrUnsupported, tc.Lookback, tc.Table, cursor, cursorCol.SourceType)
+		}
 		p.lookback = *tc.Lookback
 	}
 	p.full, p.reconcile, p.reconcileEvery = full, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
