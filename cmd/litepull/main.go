@@ -14,12 +14,13 @@ const usage = `litepull keeps a local SQLite replica of tables in remote databas
 
 Usage:
   litepull demo                      replicate an embedded example database, no server needed
-  litepull run -config FILE [-drain] [-source ID] [-table T] [-json]
+  litepull run -config FILE [-drain] [-source ID] [-table T] [-full] [-reconcile] [-json]
   litepull status -config FILE [-json]
   litepull validate -config FILE
   litepull reset -config FILE -source ID -table T
   litepull serve -config FILE [-addr 127.0.0.1:8080]   scheduler + admin API (tokens from env)
-  litepull bench [-rows N] [-pg DSN]  measure rows/s against SQLite's own write ceiling
+  litepull bench [-source mysql] [-rows N]   rows/s against SQLite's own write ceiling
+  litepull bench -reconcile 100              reconciliation vs a full key scan
 
 Run "litepull COMMAND -h" for a command's flags.
 `

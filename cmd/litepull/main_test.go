@@ -26,7 +26,8 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"more=true", "replica matches source", "1 NULL-cursor row(s) reported", "2200 rows x 6 columns identical"} {
+	for _, want := range []string{"more=true", "1 NULL-cursor row(s) reported", "2200 rows x 6 columns identical",
+		"deleted 22 rows", "2178 rows x 6 columns identical", "1550 rows x 5 columns identical", "replica matches source, row for row"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
