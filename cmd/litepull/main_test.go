@@ -164,6 +164,13 @@ func TestMalformedConfig(t *testing.T) {
 			}
 		})
 	}
+	missing := filepath.Join(t.TempDir(), "nope.db")
+	if code, _, errOut := runMain(t, "status", "-replica", missing); code == 0 || !strings.Contains(errOut, "no replica") {
+		t.Fatalf("status of a missing replica: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("status created the replica file")
+	}
 	if code, _, _ := runMain(t, "nonsense"); code != 2 {
 		t.Fatalf("unknown command exited %d, want 2", code)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -31,6 +32,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		path = cfg.Replica
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no replica at %s yet: run litepull run -config … first", path)
 	}
 	r, err := replica.Open(path)
 	if err != nil {
