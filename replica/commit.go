@@ -95,12 +95,7 @@ var testHookAfterRow func()
 // CommitPage upserts rows into t.Dest and writes st, in one transaction:
 // after a crash the replica has both or neither.
 func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]litepull.Value, st litepull.State) error {
-	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer tx.End(&err)
+	return r.inTx(ctx, func(c *sqlite3.Conn) error {
 		if err := r.writeRows(c, t, rows); err != nil {
 			return err
 		}

@@ -34,14 +34,7 @@ func (r *Replica) BeginFull(ctx context.Context, t *litepull.Target) (*litepull.
 // WriteRows upserts rows into t.Dest in one transaction, state untouched:
 // for shadow tables and re-read windows.
 func (r *Replica) WriteRows(ctx context.Context, t *litepull.Target, rows [][]litepull.Value) error {
-	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer tx.End(&err)
-		return r.writeRows(c, t, rows)
-	})
+	return r.inTx(ctx, func(c *sqlite3.Conn) error { return r.writeRows(c, t, rows) })
 }
 
 // SwapFull replaces t.Dest with its filled shadow and writes st, in one
@@ -49,16 +42,11 @@ func (r *Replica) WriteRows(ctx context.Context, t *litepull.Target, rows [][]li
 // or half-copied one. Indexes the user made on t.Dest are made again on the
 // new table.
 func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *litepull.Target, st litepull.State) error {
-	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+	return r.inTx(ctx, func(c *sqlite3.Conn) error {
 		_, idx, err := sqlitex.QueryAll(c, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", t.Dest)
 		if err != nil {
 			return err
 		}
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer tx.End(&err)
 		if err := c.Exec("DROP TABLE IF EXISTS " + quote(t.Dest)); err != nil {
 			return err
 		}

@@ -99,16 +99,11 @@ func (r *Replica) Keys(ctx context.Context, t *litepull.Target, within litepull.
 
 // DeleteKeys deletes rows by primary key and writes st, in one transaction.
 func (r *Replica) DeleteKeys(ctx context.Context, t *litepull.Target, keys [][]litepull.Value, st litepull.State) error {
-	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+	return r.inTx(ctx, func(c *sqlite3.Conn) error {
 		s, err := r.deleter(c, t)
 		if err != nil {
 			return err
 		}
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer tx.End(&err)
 		for _, k := range keys {
 			if err := sqlitex.BindAll(s, k...); err != nil {
 				return err

@@ -185,4 +185,17 @@ func (r *Replica) locked(ctx context.Context, f func(c *sqlite3.Conn) error) err
 	return f(r.conn)
 }
 
+// inTx runs f inside one immediate transaction on the locked connection:
+// committed if f succeeds, rolled back whole if it fails.
+func (r *Replica) inTx(ctx context.Context, f func(c *sqlite3.Conn) error) error {
+	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
+		tx, err := c.BeginImmediate()
+		if err != nil {
+			return err
+		}
+		defer tx.End(&err)
+		return f(c)
+	})
+}
+
 func quote(name string) string { return litepull.QuoteIdent(name, '"') }

@@ -38,10 +38,13 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 		return fmt.Errorf("%w: %q is a name litepull keeps for itself; set dest to another name", litepull.ErrSchemaConflict, t.Dest)
 	}
 	sig := signature(t)
-	return r.locked(ctx, func(c *sqlite3.Conn) (err error) {
-		if r.ensured[t.Dest] == sig {
-			return nil
-		}
+	r.mu.Lock()
+	done := r.ensured[t.Dest] == sig
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	err := r.inTx(ctx, func(c *sqlite3.Conn) error {
 		if err := r.checkOwner(c, t); err != nil {
 			return err
 		}
@@ -49,11 +52,6 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 		if err != nil {
 			return err
 		}
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer tx.End(&err)
 		if len(have) == 0 {
 			err = c.Exec(createTable(t))
 		} else {
@@ -62,12 +60,14 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 		if err != nil {
 			return err
 		}
-		if err := recordColumns(c, t); err != nil {
-			return err
-		}
-		r.ensured[t.Dest] = sig
-		return nil
+		return recordColumns(c, t)
 	})
+	if err == nil {
+		r.mu.Lock()
+		r.ensured[t.Dest] = sig
+		r.mu.Unlock()
+	}
+	return err
 }
 
 func signature(t *litepull.Target) string {
