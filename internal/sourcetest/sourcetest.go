@@ -5,6 +5,7 @@
 package sourcetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -457,4 +458,37 @@ func Replicate(tb testing.TB, cfg litepull.SourceConfig, src litepull.Source) *r
 	}
 	mustOK(tb, sum)
 	return r
+}
+
+// CheckValues reads table from the replica, ordered by id (its first
+// column), and checks it has n rows and that each column named in
+// want[id] holds exactly that value (bytes compared by content).
+func CheckValues(tb testing.TB, r *replica.Replica, table string, n int, want map[int64]map[string]any) {
+	tb.Helper()
+	cols, rows, err := r.Query(context.Background(), "SELECT * FROM "+table+" ORDER BY id")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(rows) != n {
+		tb.Fatalf("replica has %d rows, want %d", len(rows), n)
+	}
+	for _, row := range rows {
+		id := row[0].(int64)
+		for i, c := range cols {
+			w, ok := want[id][c]
+			if !ok {
+				continue
+			}
+			got := row[i]
+			if wb, ok := w.([]byte); ok {
+				if gb, isBytes := got.([]byte); !isBytes || !bytes.Equal(gb, wb) {
+					tb.Errorf("row %d %s: got %T of %d bytes, want %d bytes", id, c, got, len(gb), len(wb))
+				}
+				continue
+			}
+			if !reflect.DeepEqual(got, w) {
+				tb.Errorf("row %d %s = %#v, want %#v", id, c, got, w)
+			}
+		}
+	}
 }

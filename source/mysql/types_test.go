@@ -79,32 +79,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		},
 		3: {"flag": nil, "bu": nil, "dec65": nil, "dtm": nil, "bl": nil, "js": nil, "bt": nil},
 	}
-	cols, rows, err := r.Query(context.Background(), "SELECT * FROM types ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 3 {
-		t.Fatalf("replica has %d rows, want 3", len(rows))
-	}
-	for _, row := range rows {
-		id := row[0].(int64)
-		for i, c := range cols {
-			w, ok := want[id][c]
-			if !ok {
-				continue
-			}
-			got := row[i]
-			if wb, ok := w.([]byte); ok {
-				if gb, isBytes := got.([]byte); !isBytes || !bytes.Equal(gb, wb) {
-					t.Errorf("row %d %s: got %T of %d bytes, want %d bytes", id, c, got, len(gb), len(wb))
-				}
-				continue
-			}
-			if !reflect.DeepEqual(got, w) {
-				t.Errorf("row %d %s = %#v, want %#v", id, c, got, w)
-			}
-		}
-	}
+	sourcetest.CheckValues(t, r, "types", 3, want)
 	_, meta, _ := r.Query(context.Background(), "SELECT column_name, source_type, sqlite_type FROM litepull_columns WHERE dest_table = 'types' AND column_name IN ('bu', 'dec65', 'flag', 'ts') ORDER BY column_name")
 	wantMeta := [][]any{{"bu", "bigint(20) unsigned", ""}, {"dec65", "decimal(65,30)", "TEXT"}, {"flag", "tinyint(1)", "INTEGER"}, {"ts", "timestamp(6)", "TEXT"}}
 	if !reflect.DeepEqual(meta, wantMeta) {

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"math"
@@ -93,33 +92,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		4: {"ts": "0001-01-01T00:00:00.000000", "tstz": "9999-12-31T23:59:59.999999Z", "d": "0001-01-01"},
 		5: {"ts": "1969-12-31T23:59:59.500000", "tstz": "1900-02-28T15:30:00.000000Z", "d": "2024-02-29"},
 	}
-	cols, rows, err := r.Query(context.Background(), "SELECT * FROM types ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 5 {
-		t.Fatalf("replica has %d rows, want 5", len(rows))
-	}
-	for _, row := range rows {
-		id := row[0].(int64)
-		for i, c := range cols {
-			w, ok := want[id][c]
-			if !ok {
-				continue
-			}
-			got := row[i]
-			if wb, ok := w.([]byte); ok {
-				gb, isBytes := got.([]byte)
-				if !isBytes || !bytes.Equal(gb, wb) {
-					t.Errorf("row %d %s: got %T of %d bytes, want %d bytes", id, c, got, len(gb), len(wb))
-				}
-				continue
-			}
-			if !reflect.DeepEqual(got, w) {
-				t.Errorf("row %d %s = %#v, want %#v", id, c, got, w)
-			}
-		}
-	}
+	sourcetest.CheckValues(t, r, "types", 5, want)
 
 	// The column metadata says what was done.
 	_, meta, err := r.Query(context.Background(), "SELECT column_name, source_type, sqlite_type FROM litepull_columns WHERE dest_table = 'types' AND column_name IN ('num', 'tstz', 'by', 'arr', 'f4') ORDER BY column_name")
