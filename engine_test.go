@@ -176,3 +176,29 @@ func TestLookbackMustFitTheCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleShadowDropped: a full refresh killed before its swap leaves its
+// shadow table behind; the next run of the table, of any kind, drops it.
+func TestStaleShadowDropped(t *testing.T) {
+	path := sourceFile(t, 30)
+	e, r := newEngine(t, path, litepull.TableConfig{Table: "t", CursorColumn: "id"})
+	if sum, err := e.Run(context.Background(), litepull.RunOptions{}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("first run: %v %+v", err, sum)
+	}
+	r.Close()
+	mustExec(r.Path(), "CREATE TABLE litepull_shadow_t (id INTEGER PRIMARY KEY, k INTEGER, v TEXT)")
+
+	r2, err := replica.Open(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	e2 := litepull.NewEngine(r2, e.Sources(), nil)
+	if sum, err := e2.Run(context.Background(), litepull.RunOptions{}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("incremental run: %v %+v", err, sum)
+	}
+	_, rows, err := r2.Query(context.Background(), "SELECT name FROM sqlite_schema WHERE name LIKE 'litepull_shadow_%'")
+	if err != nil || len(rows) != 0 {
+		t.Fatalf("shadow tables after an incremental run: %v %v; want none", rows, err)
+	}
+}

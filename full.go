@@ -11,13 +11,16 @@ import (
 // fails, the shadow is dropped and the old table and state stay as they
 // were. A table with a cursor keeps paging incrementally afterwards from the
 // position its source had when the copy began, so rows changed during the
-// copy are read again (upserts make that harmless).
+// copy are read again (upserts make that harmless). That position honours
+// settle like any incremental page: a transaction still open during the
+// copy, whose rows carry a cursor older than rows already copied, is read
+// by the next incremental run.
 func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) (err error) {
 	res.FullRefresh = true
 	var start *Watermark
 	if p.cursor != "" {
 		req := p.request(nil)
-		req.Descending, req.Limit, req.Settle = true, 1, 0
+		req.Descending, req.Limit = true, 1
 		last, err := p.readOne(ctx, req)
 		if err != nil {
 			return fmt.Errorf("read the last position before a full refresh: %w", err)

@@ -48,6 +48,10 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 		if err := r.checkOwner(c, t); err != nil {
 			return err
 		}
+		// A full refresh killed before its swap leaves its shadow behind.
+		if err := c.Exec("DROP TABLE IF EXISTS " + quote(ShadowPrefix+t.Dest)); err != nil {
+			return fmt.Errorf("drop stale shadow of %s: %w", t.Dest, err)
+		}
 		have, err := r.columnsOf(t.Dest)
 		if err != nil {
 			return err
