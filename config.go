@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -217,7 +218,36 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return ParseConfig(data, os.LookupEnv)
+	c, err := ParseConfig(data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	c.resolvePaths(filepath.Dir(path))
+	return c, nil
+}
+
+// resolvePaths makes the replica path and SQLite source paths relative to
+// dir (the config file's folder) absolute, so a run from any working
+// directory uses the same files: resolved against the working directory, a
+// run from elsewhere would silently start a fresh replica.
+func (c *Config) resolvePaths(dir string) {
+	c.Replica = resolvePath(dir, c.Replica)
+	for i := range c.Sources {
+		if c.Sources[i].Kind == "sqlite" {
+			c.Sources[i].DSN = resolvePath(dir, c.Sources[i].DSN)
+		}
+	}
+}
+
+func resolvePath(dir, p string) string {
+	if p == "" || p == ":memory:" || strings.HasPrefix(p, "file:") || filepath.IsAbs(p) {
+		return p
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, p))
+	if err != nil {
+		return filepath.Join(dir, p)
+	}
+	return abs
 }
 
 // ParseConfig expands ${ENV} references, parses YAML strictly (unknown keys

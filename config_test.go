@@ -2,6 +2,9 @@ package litepull_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +114,25 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadConfigResolvesPaths: relative replica and SQLite paths are taken
+// from the config file's folder, not the working directory, so a run from
+// elsewhere uses the same replica.
+func TestLoadConfigResolvesPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "litepull.yaml")
+	yaml := "replica: data/r.db\nsources:\n  - id: a\n    kind: sqlite\n    dsn: src.db\n  - id: b\n    kind: sqlite\n    dsn: /abs/src.db\n  - id: c\n    kind: postgres\n    dsn: postgres://x@h/db\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := litepull.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{c.Replica, c.Sources[0].DSN, c.Sources[1].DSN, c.Sources[2].DSN}
+	want := []string{filepath.Join(dir, "data/r.db"), filepath.Join(dir, "src.db"), "/abs/src.db", "postgres://x@h/db"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("paths = %q, want %q", got, want)
+	}
 }

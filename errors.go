@@ -30,6 +30,10 @@ var (
 	// not fit the source (a different primary key, for example).
 	ErrSchemaConflict = errors.New("destination schema conflict")
 
+	// ErrNotReplica reports a replica path that holds a SQLite database
+	// litepull did not create; litepull refuses to write into it.
+	ErrNotReplica = errors.New("not a litepull replica")
+
 	// ErrUnsupported reports an option the source cannot honour.
 	ErrUnsupported = errors.New("unsupported")
 )

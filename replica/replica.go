@@ -71,6 +71,9 @@ func (r *Replica) init() error {
 			return fmt.Errorf("%s: %w", pragma, err)
 		}
 	}
+	if err := r.claim(); err != nil {
+		return err
+	}
 	return r.migrate()
 }
 

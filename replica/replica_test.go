@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ncruces/go-sqlite3"
@@ -135,4 +136,79 @@ func TestCloseTwice(t *testing.T) {
 	if _, err := r.States(context.Background()); err == nil {
 		t.Fatal("States on a closed replica succeeded")
 	}
+}
+
+// TestOpenRefusesForeignFile: a replica path that points at someone else's
+// SQLite database is refused before anything in it changes; new files,
+// litepull's own and the seed's state table are accepted.
+func TestOpenRefusesForeignFile(t *testing.T) {
+	cases := []struct {
+		name, ddl string
+		ok        bool
+	}{
+		{"Empty", "", true},
+		{"AppTables", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)", false},
+		{"OtherAppID", "PRAGMA application_id = 42", false},
+		{"StateTableNotSeedShape", "CREATE TABLE tmp_replication_state (source_id TEXT, table_name TEXT, owner TEXT)", false},
+		{"SeedStateTable", `CREATE TABLE tmp_replication_state (source_id TEXT NOT NULL, table_name TEXT NOT NULL, cursor_column TEXT,
+			cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT, PRIMARY KEY (source_id, table_name));
+			CREATE TABLE users (id INTEGER PRIMARY KEY)`, true},
+		{"UnmarkedLitepullReplica", "CREATE TABLE litepull_columns (dest_table TEXT); CREATE TABLE users (id INTEGER PRIMARY KEY)", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.db")
+			conn, err := sqlite3.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ddl != "" {
+				err = conn.Exec(c.ddl)
+			}
+			conn.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := schemaOf(t, path)
+			r, err := replica.Open(path)
+			if c.ok {
+				if err != nil {
+					t.Fatalf("open: %v; want it accepted", err)
+				}
+				r.Close()
+				r, err = replica.Open(path) // marked now: opens again
+				if err != nil {
+					t.Fatalf("reopen: %v", err)
+				}
+				r.Close()
+				return
+			}
+			if err == nil {
+				r.Close()
+				t.Fatal("open succeeded; want ErrNotReplica")
+			}
+			if !errors.Is(err, litepull.ErrNotReplica) || !strings.Contains(err.Error(), "new file") {
+				t.Fatalf("open: %v; want ErrNotReplica with a hint", err)
+			}
+			if after := schemaOf(t, path); after != before {
+				t.Fatalf("the foreign file changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+func schemaOf(tb testing.TB, path string) string {
+	tb.Helper()
+	conn, err := sqlite3.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	s, _, err := conn.Prepare("SELECT group_concat(sql, ';') FROM sqlite_schema")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	s.Step()
+	return s.ColumnText(0)
 }
