@@ -10,7 +10,9 @@ type TableCheck struct {
 	Cursor   string   `json:"cursorColumn,omitempty"`
 	PK       []string `json:"primaryKey,omitempty"`
 	Columns  int      `json:"columns"`
+	Full     bool     `json:"full,omitempty"` // copied whole each run
 	Skipped  string   `json:"skipped,omitempty"`
+	Note     string   `json:"note,omitempty"`
 	Error    string   `json:"error,omitempty"`
 }
 
@@ -19,6 +21,7 @@ type TableCheck struct {
 // run would do and every problem found, per table.
 func (e *Engine) Check(ctx context.Context) []TableCheck {
 	var out []TableCheck
+	dests := destClaims{}
 	for _, bs := range e.sources {
 		if err := bs.Source.Ping(ctx); err != nil {
 			out = append(out, TableCheck{SourceID: bs.Config.ID, Table: "*", Error: "connect: " + err.Error()})
@@ -34,10 +37,14 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 		}
 		for _, tc := range tables {
 			c := TableCheck{SourceID: bs.Config.ID, Table: tc.Table, Dest: tc.DestName()}
-			if p, err := e.plan(ctx, bs, tc); err != nil {
+			if err := dests.claim(bs.Config.ID, tc); err != nil {
+				c.Error = err.Error()
+			} else if p, err := e.plan(ctx, bs, tc); err != nil {
+				c.Error = err.Error()
+			} else if err := e.replica.CheckTarget(ctx, p.target); err != nil {
 				c.Error = err.Error()
 			} else {
-				c.Cursor, c.PK, c.Columns = p.cursor, p.pk, len(p.columns)
+				c.Cursor, c.PK, c.Columns, c.Full, c.Note = p.cursor, p.pk, len(p.columns), p.full, p.note
 			}
 			out = append(out, c)
 		}

@@ -120,6 +120,9 @@ type TableConfig struct {
 	// Settle and Lookback override the source's values for this table.
 	Settle   *Duration `yaml:"settle" json:"settle,omitempty"`
 	Lookback *Lookback `yaml:"lookback" json:"lookback,omitempty"`
+
+	// discovered marks a table found by discovery rather than listed.
+	discovered bool
 }
 
 // DestName is the replica table name.
@@ -279,6 +282,7 @@ func (c *Config) Validate() error {
 		return &ConfigError{Path: "sources", Msg: "no sources", Hint: "list at least one source with id, kind and dsn"}
 	}
 	ids := map[string]bool{}
+	dests := map[string]string{} // lower-cased dest -> "source/table" that fills it
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		p := fmt.Sprintf("sources[%d]", i)
@@ -323,19 +327,25 @@ func (c *Config) Validate() error {
 				return &ConfigError{Path: p + " schema", Msg: err.Error(), Err: ErrBadIdentifier}
 			}
 		}
-		dests := map[string]string{}
+		listed := map[string]bool{}
 		for j := range s.Tables {
 			if err := s.Tables[j].validate(fmt.Sprintf("%s tables[%d]", p, j)); err != nil {
 				return err
 			}
 			t := &s.Tables[j]
+			tp := fmt.Sprintf("%s table %q", p, t.Table)
 			if t.PageSize < 0 {
-				return &ConfigError{Path: fmt.Sprintf("%s table %q pageSize", p, t.Table), Msg: fmt.Sprintf("%d is less than 1", t.PageSize)}
+				return &ConfigError{Path: tp + " pageSize", Msg: fmt.Sprintf("%d is less than 1", t.PageSize)}
 			}
-			if prev, dup := dests[t.DestName()]; dup {
-				return &ConfigError{Path: fmt.Sprintf("%s table %q", p, t.Table), Msg: fmt.Sprintf("replica table %q is also the destination of %q", t.DestName(), prev), Hint: "set dest to tell them apart"}
+			if listed[t.Table] {
+				return &ConfigError{Path: tp, Msg: "listed twice", Hint: "a source table's state is kept once per source: list it once, or add a second source with its own id for a second copy"}
 			}
-			dests[t.DestName()] = t.Table
+			listed[t.Table] = true
+			key := strings.ToLower(t.DestName())
+			if prev, dup := dests[key]; dup {
+				return &ConfigError{Path: tp, Msg: fmt.Sprintf("replica table %q is also the destination of %s (SQLite table names ignore case)", t.DestName(), prev), Hint: "set dest to tell them apart"}
+			}
+			dests[key] = s.ID + "/" + t.Table
 		}
 	}
 	return nil

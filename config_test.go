@@ -52,19 +52,22 @@ func TestParseConfigErrors(t *testing.T) {
 		yaml, want string
 		err        error
 	}{
-		"MissingEnv":       {"sources:\n- id: a\n  kind: postgres\n  dsn: ${NOPE}\n", "NOPE is not set", nil},
-		"UnknownKey":       {"sources:\n- id: a\n  kind: postgres\n  pagesize: 3\n", "pagesize", nil},
-		"NoSources":        {"replica: x.db\n", "no sources", nil},
-		"DuplicateID":      {"sources:\n- id: a\n  kind: sqlite\n- id: a\n  kind: sqlite\n", "duplicate id", nil},
-		"BadPageSize":      {"sources:\n- id: a\n  kind: sqlite\n  pageSize: -1\n", "less than 1", nil},
-		"BadTable":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: \"x y\"\n", "x y", litepull.ErrBadIdentifier},
-		"BadColumn":        {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    columns: [ok, \"no-t\"]\n", "no-t", litepull.ErrBadIdentifier},
-		"BadDest":          {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    dest: \"1x\"\n", "1x", litepull.ErrBadIdentifier},
-		"BadDuration":      {"sources:\n- id: a\n  kind: sqlite\n  settle: soon\n", "not a duration", nil},
-		"BadLookback":      {"sources:\n- id: a\n  kind: sqlite\n  lookback: lots\n", "lookback", nil},
-		"DuplicateDest":    {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: s1.t\n  - table: s2.t\n", "also the destination", nil},
-		"MissingTableName": {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - dest: x\n", "missing", nil},
-		"MissingKind":      {"sources:\n- id: a\n", "kind", nil},
+		"MissingEnv":            {"sources:\n- id: a\n  kind: postgres\n  dsn: ${NOPE}\n", "NOPE is not set", nil},
+		"UnknownKey":            {"sources:\n- id: a\n  kind: postgres\n  pagesize: 3\n", "pagesize", nil},
+		"NoSources":             {"replica: x.db\n", "no sources", nil},
+		"DuplicateID":           {"sources:\n- id: a\n  kind: sqlite\n- id: a\n  kind: sqlite\n", "duplicate id", nil},
+		"BadPageSize":           {"sources:\n- id: a\n  kind: sqlite\n  pageSize: -1\n", "less than 1", nil},
+		"BadTable":              {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: \"x y\"\n", "x y", litepull.ErrBadIdentifier},
+		"BadColumn":             {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    columns: [ok, \"no-t\"]\n", "no-t", litepull.ErrBadIdentifier},
+		"BadDest":               {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    dest: \"1x\"\n", "1x", litepull.ErrBadIdentifier},
+		"BadDuration":           {"sources:\n- id: a\n  kind: sqlite\n  settle: soon\n", "not a duration", nil},
+		"BadLookback":           {"sources:\n- id: a\n  kind: sqlite\n  lookback: lots\n", "lookback", nil},
+		"DuplicateDest":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: s1.t\n  - table: s2.t\n", "also the destination", nil},
+		"DestDiffersOnlyInCase": {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: Users\n  - table: s.users\n", "ignore case", nil},
+		"DestAcrossSources":     {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n- id: b\n  kind: sqlite\n  tables:\n  - table: t\n", "also the destination of a/t", nil},
+		"TableListedTwice":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n  - table: t\n    dest: t2\n", "listed twice", nil},
+		"MissingTableName":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - dest: x\n", "missing", nil},
+		"MissingKind":           {"sources:\n- id: a\n", "kind", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,6 +60,7 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{}
 	matched := false
+	dests := destClaims{}
 	for _, bs := range e.sources {
 		if opts.SourceID != "" && bs.Config.ID != opts.SourceID {
 			continue
@@ -76,12 +78,18 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
 			}
 		}
 		for _, tc := range tables {
+			clash := dests.claim(bs.Config.ID, tc)
 			if opts.Table != "" && tc.Table != opts.Table && tc.DestName() != opts.Table {
 				continue
 			}
 			matched = true
 			if err := ctx.Err(); err != nil {
 				return sum, err
+			}
+			if clash != nil {
+				sum.Tables = append(sum.Tables, TableResult{SourceID: bs.Config.ID, Table: tc.Table, Dest: tc.DestName(),
+					NullCursorRows: -1, Error: clash.Error(), Err: clash})
+				continue
 			}
 			sum.Tables = append(sum.Tables, e.runTable(ctx, bs, tc, opts))
 		}
@@ -118,9 +126,27 @@ func (e *Engine) Tables(ctx context.Context, bs BoundSource) ([]TableConfig, []T
 			skip(ti.Name, "no primary key; list it under tables: with primaryKey to replicate it")
 			continue
 		}
-		tables = append(tables, TableConfig{Table: ti.Name, PrimaryKey: ti.PrimaryKey})
+		tables = append(tables, TableConfig{Table: ti.Name, PrimaryKey: ti.PrimaryKey, discovered: true})
 	}
 	return tables, skipped, nil
+}
+
+// destClaims maps a replica table name, folded to lower case as SQLite
+// compares names, to the source table that fills it in this run.
+type destClaims map[string]string
+
+// claim records that tc fills its dest, or returns why it cannot: another
+// table of this run fills a replica table of the same name. SQLite table
+// names ignore case, so "Users" and "users" are one table.
+func (d destClaims) claim(sourceID string, tc TableConfig) error {
+	key := strings.ToLower(tc.DestName())
+	who := sourceID + "/" + tc.Table
+	if prev, ok := d[key]; ok && prev != who {
+		return fmt.Errorf("%w: replica table %q is also the destination of %s (SQLite table names ignore case); list %s under tables: with a dest of its own",
+			ErrSchemaConflict, tc.DestName(), prev, tc.Table)
+	}
+	d[key] = who
+	return nil
 }
 
 func (e *Engine) lock(key string) func() {
@@ -147,6 +173,12 @@ func (e *Engine) runTable(ctx context.Context, bs BoundSource, tc TableConfig, o
 		res.Err = fmt.Errorf("load state: %w", err)
 		res.Error = res.Err.Error()
 		return res
+	}
+	if st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()) {
+		// The state was kept for another replica table (dest was renamed):
+		// it says nothing about the new one, which is filled from the start.
+		log.Info("dest changed: filling the new replica table from the start", "from", st.Dest, "to", tc.DestName())
+		st = State{SourceID: bs.Config.ID, Table: tc.Table, NullCursorRows: -1}
 	}
 	res.CursorValue = st.CursorValue
 	res.NullCursorRows = st.NullCursorRows
@@ -183,6 +215,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	if err != nil {
 		return err
 	}
+	res.Note = p.note
 	full := p.full || opts.Full
 	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
 		return fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",

@@ -202,3 +202,65 @@ func TestStaleShadowDropped(t *testing.T) {
 		t.Fatalf("shadow tables after an incremental run: %v %v; want none", rows, err)
 	}
 }
+
+// TestDestRenamedStartsFromScratch: renaming dest after a first run fills
+// the new replica table completely; the old state was for the old table.
+func TestDestRenamedStartsFromScratch(t *testing.T) {
+	path := sourceFile(t, 151)
+	e, r := newEngine(t, path, litepull.TableConfig{Table: "t", CursorColumn: "id"})
+	if sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("first run: %v %+v", err, sum)
+	}
+	bs := e.Sources()[0]
+	bs.Config.Tables = []litepull.TableConfig{{Table: "t", CursorColumn: "id", Dest: "t_copy"}}
+	e2 := litepull.NewEngine(r, []litepull.BoundSource{bs}, nil)
+	if sum, err := e2.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("run after the rename: %v %+v", err, sum)
+	}
+	_, rows, err := r.Query(context.Background(), "SELECT count(*) FROM t_copy")
+	if err != nil || rows[0][0] != int64(151) {
+		t.Fatalf("renamed dest has %v rows (%v); want all 151", rows, err)
+	}
+}
+
+// TestDestClashesAcrossSources: two discovered sources with a table of the
+// same name (in any case) into one replica: validate and run both refuse
+// the second, naming the first.
+func TestDestClashesAcrossSources(t *testing.T) {
+	a, b := sourceFile(t, 5), sourceFile(t, 7)
+	cfg := litepull.Config{Replica: filepath.Join(t.TempDir(), "r.db"), Sources: []litepull.SourceConfig{
+		{ID: "a", Kind: "sqlite", DSN: a}, {ID: "b", Kind: "sqlite", DSN: b}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := replica.Open(cfg.Replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var bound []litepull.BoundSource
+	for _, sc := range cfg.Sources {
+		src, err := sqlite.New(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		bound = append(bound, litepull.BoundSource{Config: sc, Source: src})
+	}
+	e := litepull.NewEngine(r, bound, nil)
+	checks := e.Check(context.Background())
+	if len(checks) != 2 || checks[0].Error != "" || !strings.Contains(checks[1].Error, "also the destination of a/t") {
+		t.Fatalf("validate: %+v; want the second source's t refused, naming a/t", checks)
+	}
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed() != 1 || sum.Tables[0].Error != "" || !errors.Is(sum.Tables[1].Err, litepull.ErrSchemaConflict) {
+		t.Fatalf("run: %+v; want a/t replicated and b/t refused", sum.Tables)
+	}
+	_, rows, _ := r.Query(context.Background(), "SELECT count(*) FROM t")
+	if rows[0][0] != int64(5) {
+		t.Fatalf("replica t has %v rows; want source a's 5", rows[0][0])
+	}
+}

@@ -22,8 +22,9 @@ type plan struct {
 	settle    time.Duration
 	lookback  Lookback
 
-	full           bool // mode: full
-	reconcile      bool // deletes: reconcile
+	full           bool   // mode: full, or a discovered table without a cursor
+	note           string // why the table is replicated as it is, for the summary
+	reconcile      bool   // deletes: reconcile
 	reconcileEvery time.Duration
 }
 
@@ -67,10 +68,18 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	if cursor == "" && bs.Config.CursorColumn != "" && has(bs.Config.CursorColumn) {
 		cursor = bs.Config.CursorColumn
 	}
-	if cursor == "" && len(pk) == 1 {
+	full := tc.Mode == ModeFull
+	var note string
+	if cursor == "" && tc.discovered && !full {
+		// Paging a discovered table on its key would never see an update:
+		// without a cursor column that changes with each write, only a whole
+		// copy is right.
+		full = true
+		note = discoveredFullNote(bs.Config.CursorColumn)
+	}
+	if cursor == "" && len(pk) == 1 && !full {
 		cursor = pk[0]
 	}
-	full := tc.Mode == ModeFull
 	if cursor == "" && !full {
 		return nil, errMissingCursor
 	}
@@ -143,7 +152,7 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		}
 		p.lookback = *tc.Lookback
 	}
-	p.full, p.reconcile, p.reconcileEvery = full, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
+	p.full, p.note, p.reconcile, p.reconcileEvery = full, note, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
 	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk, SoftDelete: tc.SoftDelete}
 	for i, name := range columns {
 		c, _ := schema.Column(name)
@@ -224,4 +233,12 @@ func (p *plan) softDeleted(rows [][]Value) int64 {
 		}
 	}
 	return n
+}
+
+// discoveredFullNote says why a discovered table is copied whole.
+func discoveredFullNote(cursor string) string {
+	if cursor == "" {
+		return "copied whole every run (mode: full): the source sets no cursorColumn, and paging on the key would miss updates; list the table under tables: with a cursorColumn to replicate it incrementally"
+	}
+	return fmt.Sprintf("copied whole every run (mode: full): it has no %s column, and paging on the key would miss updates; list the table under tables: with a cursorColumn to replicate it incrementally", cursor)
 }

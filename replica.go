@@ -73,6 +73,10 @@ type Replica interface {
 	// EnsureTable creates the destination table, adds columns the source has
 	// grown, and records the column metadata.
 	EnsureTable(ctx context.Context, t *Target) error
+	// CheckTarget reports, changing nothing, why t cannot be written: a
+	// name the replica keeps for itself, or a replica table that another
+	// source table fills.
+	CheckTarget(ctx context.Context, t *Target) error
 	// State returns a table's state; a table never run has a zero State with
 	// NullCursorRows -1.
 	State(ctx context.Context, sourceID, table string) (State, error)

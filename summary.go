@@ -47,6 +47,7 @@ type TableResult struct {
 	FullRefresh        bool          `json:"fullRefresh,omitempty"`
 	Reconciled         bool          `json:"reconciled,omitempty"`
 	Skipped            string        `json:"skipped,omitempty"`
+	Note               string        `json:"note,omitempty"` // how the table is replicated, when not as configured
 	Error              string        `json:"error,omitempty"`
 	Duration           time.Duration `json:"durationNs"`
 	Err                error         `json:"-"`

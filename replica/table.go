@@ -31,11 +31,8 @@ func sqliteType(a litepull.Affinity) (string, error) {
 // metadata. It is cheap to call every run: an unchanged target is a map
 // lookup.
 func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
-	if err := litepull.CheckIdent("dest table", t.Dest); err != nil {
+	if err := checkName(t); err != nil {
 		return err
-	}
-	if reserved(t.Dest) {
-		return fmt.Errorf("%w: %q is a name litepull keeps for itself; set dest to another name", litepull.ErrSchemaConflict, t.Dest)
 	}
 	sig := signature(t)
 	r.mu.Lock()
@@ -74,6 +71,25 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 	return err
 }
 
+// CheckTarget reports why t cannot be written, changing nothing: for
+// validate, which makes the same checks as a run.
+func (r *Replica) CheckTarget(ctx context.Context, t *litepull.Target) error {
+	if err := checkName(t); err != nil {
+		return err
+	}
+	return r.locked(ctx, func(c *sqlite3.Conn) error { return r.checkOwner(c, t) })
+}
+
+func checkName(t *litepull.Target) error {
+	if err := litepull.CheckIdent("dest table", t.Dest); err != nil {
+		return err
+	}
+	if reserved(t.Dest) {
+		return fmt.Errorf("%w: %q is a name litepull keeps for itself; set dest to another name", litepull.ErrSchemaConflict, t.Dest)
+	}
+	return nil
+}
+
 func signature(t *litepull.Target) string {
 	var b strings.Builder
 	b.WriteString(t.SourceID + "\x00" + t.SourceTable + "\x00" + strings.Join(t.PrimaryKey, ","))
@@ -85,7 +101,8 @@ func signature(t *litepull.Target) string {
 
 // checkOwner refuses to let two source tables fill one replica table.
 func (r *Replica) checkOwner(c *sqlite3.Conn, t *litepull.Target) error {
-	stmt, _, err := c.Prepare("SELECT source_id, source_table FROM " + ColumnsTable + " WHERE dest_table = ? LIMIT 1")
+	// SQLite table names ignore case: "Users" and "users" are one table.
+	stmt, _, err := c.Prepare("SELECT source_id, source_table FROM " + ColumnsTable + " WHERE dest_table = ? COLLATE NOCASE LIMIT 1")
 	if err != nil {
 		return err
 	}

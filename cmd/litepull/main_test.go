@@ -69,6 +69,7 @@ sources:
     dsn: ${DEAD_DSN}
     tables:
       - table: users
+        dest: dead_users
 `)
 	code, out, errOut := runMain(t, "run", "-config", cfg)
 	if code != 1 {

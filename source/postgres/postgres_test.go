@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/sourcetest"
 	"github.com/litepull/litepull/internal/testdb"
+	"github.com/litepull/litepull/replica"
 	"github.com/litepull/litepull/source/postgres"
 )
 
@@ -105,5 +108,39 @@ func TestPoolerMode(t *testing.T) {
 	_, rows, err := r.Query(context.Background(), "SELECT count(*) FROM p")
 	if err != nil || rows[0][0] != int64(100) {
 		t.Fatalf("replica rows = %v, %v", rows, err)
+	}
+}
+
+// TestDiscoveredNamesDifferingInCase: "Users" and users are two Postgres
+// tables but one SQLite table name. The second is refused with an error
+// naming the first; the rows of the first stay its own.
+func TestDiscoveredNamesDifferingInCase(t *testing.T) {
+	h := &harness{testdb.Postgres(t)}
+	h.Exec(t, `CREATE TABLE "Users" (id bigint PRIMARY KEY, v text)`)
+	h.Exec(t, `CREATE TABLE users (id bigint PRIMARY KEY, v text)`)
+	h.Exec(t, `INSERT INTO "Users" VALUES (1, 'upper'), (2, 'upper')`)
+	h.Exec(t, `INSERT INTO users VALUES (1, 'lower')`)
+	cfg := h.Config()
+	src := h.Open(t, cfg)
+	defer src.Close()
+	r, err := replica.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e := litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg, Source: src}}, nil)
+	for i := 0; i < 2; i++ {
+		sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.Tables) != 2 || sum.Failed() != 1 || !errors.Is(sum.Tables[1].Err, litepull.ErrSchemaConflict) ||
+			!strings.Contains(sum.Tables[1].Error, "ignore case") {
+			t.Fatalf("run %d: %+v; want one table replicated and the other refused", i, sum.Tables)
+		}
+	}
+	_, rows, _ := r.Query(context.Background(), "SELECT v, count(*) FROM users GROUP BY v")
+	if len(rows) != 1 || rows[0][0] != "upper" || rows[0][1] != int64(2) {
+		t.Fatalf("replica users: %v; want only the 2 rows of \"Users\"", rows)
 	}
 }
