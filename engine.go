@@ -216,13 +216,24 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 		return err
 	}
 	res.Note = p.note
-	full := p.full || opts.Full
+	change, err := e.replica.SchemaChange(ctx, p.target)
+	if err != nil {
+		return fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
+	}
+	full := p.full || opts.Full || !change.IsZero()
+	if !change.IsZero() {
+		res.SchemaChange = &change
+		e.logger.Warn("the source table's shape changed: rebuilding the replica table from a full copy",
+			LogKeySource, bs.Config.ID, LogKeyTable, tc.Table, "change", change.String())
+	}
 	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
 		return fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",
 			ErrCursorChanged, st.CursorColumn, p.cursor)
 	}
-	if err := e.replica.EnsureTable(ctx, p.target); err != nil {
-		return fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
+	if change.IsZero() {
+		if err := e.replica.EnsureTable(ctx, p.target); err != nil {
+			return fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
+		}
 	}
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = bs.Config.ID, tc.Table, p.target.Dest, p.cursor
 	st.LastRowsPulled = 0

@@ -2,6 +2,7 @@ package litepull
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -70,8 +71,12 @@ type State struct {
 // Replica is the SQLite sink. It has one writer; implementations serialize
 // calls.
 type Replica interface {
-	// EnsureTable creates the destination table, adds columns the source has
-	// grown, and records the column metadata.
+	// SchemaChange compares t with the replica table's recorded shape; an
+	// absent table has none. It fails, like EnsureTable, on a name the
+	// replica keeps or a table another source table fills.
+	SchemaChange(ctx context.Context, t *Target) (SchemaChange, error)
+	// EnsureTable creates the destination table if it is absent and records
+	// the column metadata.
 	EnsureTable(ctx context.Context, t *Target) error
 	// CheckTarget reports, changing nothing, why t cannot be written: a
 	// name the replica keeps for itself, or a replica table that another
@@ -91,7 +96,8 @@ type Replica interface {
 
 	// BeginFull creates an empty shadow of t for a full refresh and returns
 	// the target to write into; WriteRows fills it; SwapFull replaces t with
-	// it and writes st in one transaction; DropShadow abandons it.
+	// it, records t's columns and writes st in one transaction; DropShadow
+	// abandons it.
 	BeginFull(ctx context.Context, t *Target) (*Target, error)
 	WriteRows(ctx context.Context, t *Target, rows [][]Value) error
 	SwapFull(ctx context.Context, t, shadow *Target, st State) error
@@ -103,4 +109,38 @@ type Replica interface {
 	KeyRanges(ctx context.Context, t *Target, size int, within *KeyRange, checksum bool) ([]KeyRange, []RangeStat, error)
 	Keys(ctx context.Context, t *Target, within KeyRange) ([][]Value, error)
 	DeleteKeys(ctx context.Context, t *Target, keys [][]Value, st State) error
+}
+
+// SchemaChange is how a source table's shape differs from its replica
+// table's: columns added, dropped or retyped at the source (or by a new
+// projection), or another primary key. A replica table whose shape changed
+// is rebuilt from a full copy, so every row holds the source's values in
+// the new shape: ALTER TABLE alone would leave old rows without the new
+// column's default, and old values in a retyped column's old form.
+type SchemaChange struct {
+	Added   []string `json:"added,omitempty"`
+	Dropped []string `json:"dropped,omitempty"`
+	Retyped []string `json:"retyped,omitempty"` // "col: old type → new type"
+	Key     string   `json:"key,omitempty"`     // "(old) → (new)" when the primary key changed
+}
+
+// IsZero reports no change.
+func (c SchemaChange) IsZero() bool {
+	return len(c.Added) == 0 && len(c.Dropped) == 0 && len(c.Retyped) == 0 && c.Key == ""
+}
+
+func (c SchemaChange) String() string {
+	var parts []string
+	add := func(what string, names []string) {
+		if len(names) > 0 {
+			parts = append(parts, what+" "+strings.Join(names, ", "))
+		}
+	}
+	add("added", c.Added)
+	add("dropped", c.Dropped)
+	add("retyped", c.Retyped)
+	if c.Key != "" {
+		parts = append(parts, "primary key "+c.Key)
+	}
+	return strings.Join(parts, "; ")
 }

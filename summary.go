@@ -47,7 +47,8 @@ type TableResult struct {
 	FullRefresh        bool          `json:"fullRefresh,omitempty"`
 	Reconciled         bool          `json:"reconciled,omitempty"`
 	Skipped            string        `json:"skipped,omitempty"`
-	Note               string        `json:"note,omitempty"` // how the table is replicated, when not as configured
+	Note               string        `json:"note,omitempty"`         // how the table is replicated, when not as configured
+	SchemaChange       *SchemaChange `json:"schemaChange,omitempty"` // the shape change this run rebuilt the table for
 	Error              string        `json:"error,omitempty"`
 	Duration           time.Duration `json:"durationNs"`
 	Err                error         `json:"-"`

@@ -37,12 +37,13 @@ func (r *Replica) WriteRows(ctx context.Context, t *litepull.Target, rows [][]li
 	return r.inTx(ctx, func(c *sqlite3.Conn) error { return r.writeRows(c, t, rows) })
 }
 
-// SwapFull replaces t.Dest with its filled shadow and writes st, in one
-// transaction: a reader sees the old table or the new one, never an empty
-// or half-copied one. Indexes the user made on t.Dest are made again on the
-// new table.
+// SwapFull replaces t.Dest with its filled shadow, records t's columns and
+// writes st, in one transaction: a reader sees the old table or the new
+// one, never an empty or half-copied one, and the column metadata always
+// describes the table there is. Indexes the user made on t.Dest are made
+// again on the new table.
 func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *litepull.Target, st litepull.State) error {
-	return r.inTx(ctx, func(c *sqlite3.Conn) error {
+	err := r.inTx(ctx, func(c *sqlite3.Conn) error {
 		_, idx, err := sqlitex.QueryAll(c, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", t.Dest)
 		if err != nil {
 			return err
@@ -55,11 +56,20 @@ func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *lite
 		}
 		for _, row := range idx {
 			if err := c.Exec(row[0].(string)); err != nil {
-				return fmt.Errorf("recreate index on %s: %w", t.Dest, err)
+				return fmt.Errorf("recreate your index on %s: %w; drop or change the index (%s), then run again", t.Dest, err, row[0])
 			}
+		}
+		if err := recordColumns(c, t); err != nil {
+			return err
 		}
 		return r.saveState(c, st)
 	})
+	if err == nil {
+		r.mu.Lock()
+		r.ensured[t.Dest] = signature(t)
+		r.mu.Unlock()
+	}
+	return err
 }
 
 // DropShadow removes a shadow table left by a failed full refresh.

@@ -2,12 +2,15 @@ package replica
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 // reserved reports names the replica keeps for itself.
@@ -69,6 +72,110 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 		r.mu.Unlock()
 	}
 	return err
+}
+
+// SchemaChange compares t with the shape recorded for its replica table.
+// An absent table, or one EnsureTable made for this very shape, has none.
+func (r *Replica) SchemaChange(ctx context.Context, t *litepull.Target) (litepull.SchemaChange, error) {
+	var ch litepull.SchemaChange
+	if err := checkName(t); err != nil {
+		return ch, err
+	}
+	r.mu.Lock()
+	same := r.ensured[t.Dest] == signature(t)
+	r.mu.Unlock()
+	if same {
+		return ch, nil
+	}
+	err := r.locked(ctx, func(c *sqlite3.Conn) error {
+		if err := r.checkOwner(c, t); err != nil {
+			return err
+		}
+		have, err := r.columnsOf(t.Dest)
+		if err != nil || len(have) == 0 {
+			return err
+		}
+		recorded, err := recordedColumns(c, t.Dest)
+		if err != nil {
+			return err
+		}
+		ch = diffColumns(recorded, t)
+		return nil
+	})
+	return ch, err
+}
+
+// recorded is a replica column as litepull_columns has it.
+type recorded struct {
+	sourceType, sqliteType string
+	pkPos                  int
+}
+
+func recordedColumns(c *sqlite3.Conn, dest string) (map[string]recorded, error) {
+	_, rows, err := sqlitex.QueryAll(c, "SELECT column_name, source_type, sqlite_type, is_pk, ordinal FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE ORDER BY ordinal", dest)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]recorded{}
+	pos := 0
+	for _, row := range rows {
+		rc := recorded{sourceType: row[1].(string), sqliteType: row[2].(string)}
+		if row[3].(int64) != 0 {
+			pos++
+			rc.pkPos = pos
+		}
+		out[row[0].(string)] = rc
+	}
+	return out, nil
+}
+
+func diffColumns(have map[string]recorded, t *litepull.Target) litepull.SchemaChange {
+	var ch litepull.SchemaChange
+	var oldPK []string
+	for name, rc := range have {
+		if rc.pkPos > 0 {
+			for len(oldPK) < rc.pkPos {
+				oldPK = append(oldPK, "")
+			}
+			oldPK[rc.pkPos-1] = name
+		}
+	}
+	seen := map[string]bool{}
+	for _, col := range t.Columns {
+		seen[col.Name] = true
+		rc, ok := have[col.Name]
+		switch {
+		case !ok:
+			ch.Added = append(ch.Added, col.Name)
+		case rc.sourceType != col.SourceType || rc.sqliteType != string(col.Affinity):
+			ch.Retyped = append(ch.Retyped, fmt.Sprintf("%s: %s → %s", col.Name, rc.sourceType, col.SourceType))
+		}
+	}
+	for name := range have {
+		if !seen[name] {
+			ch.Dropped = append(ch.Dropped, name)
+		}
+	}
+	sort.Strings(ch.Dropped)
+	// The recorded key order is column order; compare as sets in that order.
+	if newPK := inColumnOrder(t); strings.Join(oldPK, ",") != strings.Join(newPK, ",") {
+		ch.Key = "(" + strings.Join(oldPK, ", ") + ") → (" + strings.Join(t.PrimaryKey, ", ") + ")"
+	}
+	return ch
+}
+
+// inColumnOrder lists t's key columns in the order of t's columns, as
+// litepull_columns records them.
+func inColumnOrder(t *litepull.Target) []string {
+	var out []string
+	for _, col := range t.Columns {
+		for _, k := range t.PrimaryKey {
+			if k == col.Name {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
 }
 
 // CheckTarget reports why t cannot be written, changing nothing: for
@@ -169,6 +276,18 @@ func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
 		return err
 	}
 	defer stmt.Close()
+	names := make([]string, len(t.Columns))
+	for i, col := range t.Columns {
+		names[i] = col.Name
+	}
+	enc, err := json.Marshal(names)
+	if err != nil {
+		return err
+	}
+	// Columns the table no longer has (dropped at the source) go.
+	if err := sqlitex.Exec(c, "DELETE FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE AND column_name NOT IN (SELECT value FROM json_each(?))", t.Dest, string(enc)); err != nil {
+		return err
+	}
 	for i, col := range t.Columns {
 		isPK := false
 		for _, k := range t.PrimaryKey {

@@ -69,6 +69,12 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 		if t.FullRefresh {
 			status += "; full refresh"
 		}
+		if t.SchemaChange != nil {
+			status += "; rebuilt for a source schema change (" + t.SchemaChange.String() + ")"
+		}
+		if t.Note != "" {
+			status += "; " + t.Note
+		}
 		if t.RowsDeleted > 0 || t.Reconciled {
 			status += fmt.Sprintf("; %d deleted", t.RowsDeleted)
 		}

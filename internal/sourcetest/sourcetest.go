@@ -390,6 +390,31 @@ func testSchemaDrift(t *testing.T, h Harness) {
 	if want := [][]any{{int64(1), "a", nil}, {int64(2), "b", "new column"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("replica after ADD COLUMN = %v, want %v", got, want)
 	}
+
+	// A column added with a default: rows already replicated hold it too.
+	h.Exec(t, "ALTER TABLE drift ADD COLUMN flag "+h.Type("int")+" NOT NULL DEFAULT 7")
+	sum := f.run(t, true)
+	mustOK(t, sum)
+	if r := result(t, sum, "drift"); r.SchemaChange == nil || !reflect.DeepEqual(r.SchemaChange.Added, []string{"flag"}) {
+		t.Errorf("summary schema change = %+v, want flag added", r.SchemaChange)
+	}
+	if got := f.rows(t, "SELECT id, flag FROM drift ORDER BY id"); !reflect.DeepEqual(got, [][]any{{int64(1), int64(7)}, {int64(2), int64(7)}}) {
+		t.Fatalf("replica after ADD COLUMN … DEFAULT 7 = %v, want 7 in every row", got)
+	}
+
+	// A dropped column leaves the replica table and its metadata.
+	h.Exec(t, "ALTER TABLE drift DROP COLUMN extra")
+	h.Insert(t, "drift", []string{"id", "v"}, [][]any{{int64(3), "c"}})
+	mustOK(t, f.run(t, true))
+	if got := f.rows(t, "SELECT count(*) FROM pragma_table_info('drift') WHERE name = 'extra'"); got[0][0] != int64(0) {
+		t.Errorf("replica still has the dropped column extra")
+	}
+	if got := f.rows(t, "SELECT group_concat(column_name) FROM (SELECT column_name FROM litepull_columns WHERE dest_table = 'drift' ORDER BY ordinal)"); !reflect.DeepEqual(got, [][]any{{"id,v,flag"}}) {
+		t.Errorf("litepull_columns after DROP COLUMN = %v, want id,v,flag", got)
+	}
+	if got := f.rows(t, "SELECT id, v, flag FROM drift ORDER BY id"); !reflect.DeepEqual(got, [][]any{{int64(1), "a", int64(7)}, {int64(2), "b", int64(7)}, {int64(3), "c", int64(7)}}) {
+		t.Fatalf("replica after DROP COLUMN = %v", got)
+	}
 }
 
 func testLookback(t *testing.T, h Harness) {

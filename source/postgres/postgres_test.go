@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,79 @@ func TestDiscoveredNamesDifferingInCase(t *testing.T) {
 	_, rows, _ := r.Query(context.Background(), "SELECT v, count(*) FROM users GROUP BY v")
 	if len(rows) != 1 || rows[0][0] != "upper" || rows[0][1] != int64(2) {
 		t.Fatalf("replica users: %v; want only the 2 rows of \"Users\"", rows)
+	}
+}
+
+// engineFor returns an engine over a fresh replica for the harness's tables.
+func engineFor(t *testing.T, h *harness, tables ...litepull.TableConfig) (*litepull.Engine, *replica.Replica) {
+	t.Helper()
+	cfg := h.Config()
+	cfg.Tables, cfg.PageSize = tables, 10
+	src := h.Open(t, cfg)
+	t.Cleanup(func() { src.Close() })
+	r, err := replica.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg, Source: src}}, nil), r
+}
+
+func drainOK(t *testing.T, e *litepull.Engine) *litepull.Summary {
+	t.Helper()
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil || sum.Failed() > 0 {
+		t.Fatalf("run: %v %+v", err, sum)
+	}
+	return sum
+}
+
+// TestColumnRetyped: after ALTER COLUMN … TYPE, every replica row holds the
+// new type's lossless form, and the column metadata says so.
+func TestColumnRetyped(t *testing.T) {
+	h := &harness{testdb.Postgres(t)}
+	h.Exec(t, "CREATE TABLE t (id bigint PRIMARY KEY, n int, s text)")
+	h.Exec(t, "INSERT INTO t SELECT g, g, g::text FROM generate_series(1, 25) g")
+	e, r := engineFor(t, h, litepull.TableConfig{Table: "t"})
+	drainOK(t, e)
+	h.Exec(t, "ALTER TABLE t ALTER COLUMN n TYPE numeric(8,3), ALTER COLUMN s TYPE int USING s::int")
+	h.Exec(t, "INSERT INTO t VALUES (26, 1.1, 26)")
+	sum := drainOK(t, e)
+	if ch := sum.Tables[0].SchemaChange; ch == nil || len(ch.Retyped) != 2 {
+		t.Errorf("summary schema change = %+v, want n and s retyped", ch)
+	}
+	ctx := context.Background()
+	_, rows, _ := r.Query(ctx, "SELECT count(*) FROM t WHERE typeof(n) = 'text' AND typeof(s) = 'integer' AND s = id")
+	if rows[0][0] != int64(26) {
+		t.Fatalf("%v of 26 rows have n as exact text and s as an integer", rows[0][0])
+	}
+	_, rows, _ = r.Query(ctx, "SELECT n FROM t WHERE id IN (1, 26) ORDER BY id")
+	if !reflect.DeepEqual(rows, [][]any{{"1.000"}, {"1.100"}}) {
+		t.Fatalf("n of rows 1 and 26 = %v, want 1.000 and 1.100", rows)
+	}
+	_, rows, _ = r.Query(ctx, "SELECT column_name, source_type, sqlite_type FROM litepull_columns WHERE dest_table = 't' AND column_name IN ('n', 's') ORDER BY 1")
+	if !reflect.DeepEqual(rows, [][]any{{"n", "numeric(8,3)", "TEXT"}, {"s", "integer", "INTEGER"}}) {
+		t.Fatalf("litepull_columns = %v", rows)
+	}
+}
+
+// TestCursorRetyped: a cursor column whose type changes (int → text) would
+// make the stored watermark compare in the wrong order; the table is
+// rebuilt and every row is there.
+func TestCursorRetyped(t *testing.T) {
+	h := &harness{testdb.Postgres(t)}
+	h.Exec(t, "CREATE TABLE t (id bigint PRIMARY KEY, c int)")
+	h.Exec(t, "INSERT INTO t SELECT g, g FROM generate_series(1, 50) g")
+	e, r := engineFor(t, h, litepull.TableConfig{Table: "t", CursorColumn: "c"})
+	drainOK(t, e)
+	h.Exec(t, "ALTER TABLE t ALTER COLUMN c TYPE text USING c::text")
+	h.Exec(t, "INSERT INTO t SELECT g, g::text FROM generate_series(51, 63) g")
+	sum := drainOK(t, e)
+	if !sum.Tables[0].FullRefresh || sum.Tables[0].SchemaChange == nil {
+		t.Errorf("result %+v: want a rebuild for the retyped cursor", sum.Tables[0])
+	}
+	_, rows, _ := r.Query(context.Background(), "SELECT count(*), sum(typeof(c) = 'text') FROM t")
+	if !reflect.DeepEqual(rows, [][]any{{int64(63), int64(63)}}) {
+		t.Fatalf("replica (rows, text cursors) = %v, want 63, 63", rows)
 	}
 }
