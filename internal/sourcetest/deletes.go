@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/litepull/litepull"
@@ -154,47 +155,115 @@ func testReconcile(t *testing.T, h Harness) {
 	}
 }
 
+// opsOptions vary the random-operations property test.
+type opsOptions struct {
+	textKey       bool // a text primary key ("k1", "k10", "k2": text order is not number order)
+	nullCursors   bool // some rows are inserted with a NULL cursor (never pulled incrementally)
+	schemaChanges bool // columns added with a default, and a retype where the dialect has one
+	rounds        int
+}
+
+// Retyper is a Harness whose dialect can change a column's type in place
+// (SQLite cannot): for the property test's schema changes.
+type Retyper interface {
+	// RetypeText changes a text column to a bounded varchar.
+	RetypeText(tb testing.TB, table, column string)
+}
+
 // testRandomOps applies a fixed-seed random sequence of inserts, updates
 // and deletes at the source, with runs in between, and checks that the
-// replica equals the source's contents (kept here as a model).
-func testRandomOps(t *testing.T, h Harness) {
-	create(t, h, "model", "id "+h.Type("int")+" PRIMARY KEY", "v "+h.Type("text"), "updated_at "+h.Type("ts"))
+// replica equals the source's contents (kept here as a model). Rows
+// inserted with a NULL cursor are not expected in the replica until an
+// update gives them a cursor; every other row is, exactly.
+func testRandomOps(t *testing.T, h Harness, o opsOptions) {
+	keyType := h.Type("int")
+	if o.textKey {
+		keyType = h.Type("key")
+	}
+	create(t, h, "model", "id "+keyType+" PRIMARY KEY", "v "+h.Type("text"), "updated_at "+h.Type("ts"))
 	f := newFixture(t, h, litepull.TableConfig{Table: "model", CursorColumn: "updated_at", Deletes: litepull.DeletesReconcile, PageSize: 5})
 	rng := rand.New(rand.NewPCG(42, 7))
-	model := map[int64]string{}
-	clock, nextID := 0, int64(1)
-	for round := 0; round < 25; round++ {
+	model := map[string]string{} // key -> v, rows the replica must have
+	hidden := map[string]bool{}  // keys at the source with a NULL cursor
+	var added []int64            // defaults of the columns added so far
+	clock, nextID := 0, 1
+	key := func(id int) any {
+		if o.textKey {
+			return fmt.Sprint("k", id)
+		}
+		return int64(id)
+	}
+	for round := 0; round < o.rounds; round++ {
 		for op := 0; op < 12; op++ {
 			clock++
+			all := append(keysOf(model), keysOf(hidden)...)
 			switch k := rng.IntN(10); {
-			case k < 5 || len(model) == 0:
+			case k < 5 || len(all) == 0:
 				v := fmt.Sprint("r", round, "o", op)
-				h.Insert(t, "model", []string{"id", "v", "updated_at"}, [][]any{{nextID, v, ts(clock)}})
-				model[nextID] = v
+				var cursor any = ts(clock)
+				if o.nullCursors && rng.IntN(3) == 0 {
+					cursor = nil
+				}
+				id := key(nextID)
+				h.Insert(t, "model", []string{"id", "v", "updated_at"}, [][]any{{id, v, cursor}})
+				if cursor == nil {
+					hidden[fmt.Sprint(id)] = true
+				} else {
+					model[fmt.Sprint(id)] = v
+				}
 				nextID++
 			case k < 8:
-				id := pick(rng, model)
+				id := all[rng.IntN(len(all))]
 				v := fmt.Sprint("u", round, "o", op)
-				h.Exec(t, "UPDATE model SET v = "+h.Arg(1)+", updated_at = "+h.Arg(2)+" WHERE id = "+h.Arg(3), v, ts(clock), id)
+				h.Exec(t, "UPDATE model SET v = "+h.Arg(1)+", updated_at = "+h.Arg(2)+" WHERE id = "+h.Arg(3), v, ts(clock), keyArg(id, o.textKey))
 				model[id] = v
+				delete(hidden, id)
 			default:
-				id := pick(rng, model)
-				h.Exec(t, "DELETE FROM model WHERE id = "+h.Arg(1), id)
+				id := all[rng.IntN(len(all))]
+				h.Exec(t, "DELETE FROM model WHERE id = "+h.Arg(1), keyArg(id, o.textKey))
 				delete(model, id)
+				delete(hidden, id)
 			}
 		}
+		if o.schemaChanges && round%8 == 3 {
+			d := int64(100 + round)
+			h.Exec(t, fmt.Sprintf("ALTER TABLE model ADD COLUMN c%d %s NOT NULL DEFAULT %d", len(added), h.Type("int"), d))
+			added = append(added, d)
+		}
+		if rt, ok := h.(Retyper); ok && o.schemaChanges && round == o.rounds/2 {
+			rt.RetypeText(t, "model", "v")
+		}
 		f.runWith(t, litepull.RunOptions{Drain: true, Reconcile: true})
-		if got := f.idValues(t, "model"); !reflect.DeepEqual(got, model) {
+		got := map[string]string{}
+		for _, r := range f.rows(t, "SELECT id, v FROM model") {
+			got[fmt.Sprint(r[0])] = fmt.Sprint(r[1])
+		}
+		if !reflect.DeepEqual(got, model) {
 			t.Fatalf("round %d: replica differs from the source:\n got %v\nwant %v", round, got, model)
+		}
+		for i, d := range added {
+			q := fmt.Sprintf("SELECT count(*) FROM model WHERE c%d IS NOT %d", i, d)
+			if n := f.rows(t, q)[0][0]; n != int64(0) {
+				t.Fatalf("round %d: %v rows of the replica lack column c%d's value %d", round, n, i, d)
+			}
 		}
 	}
 }
 
-func pick(rng *rand.Rand, m map[int64]string) int64 {
-	keys := make([]int64, 0, len(m))
+func keysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-	return keys[rng.IntN(len(keys))]
+	sort.Strings(keys)
+	return keys
+}
+
+// keyArg turns a model key back into the value the source compares with.
+func keyArg(k string, text bool) any {
+	if text {
+		return k
+	}
+	n, _ := strconv.ParseInt(k, 10, 64)
+	return n
 }

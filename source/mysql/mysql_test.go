@@ -64,7 +64,7 @@ func (h *harness) Insert(tb testing.TB, table string, cols []string, rows [][]an
 }
 
 func (h *harness) Type(kind string) string {
-	return map[string]string{"int": "BIGINT", "text": "TEXT", "ts": "TIMESTAMP(6) NULL"}[kind]
+	return map[string]string{"int": "BIGINT", "text": "TEXT", "ts": "TIMESTAMP(6) NULL", "key": "VARCHAR(64)"}[kind]
 }
 
 func (h *harness) Arg(int) string           { return "?" }
@@ -111,4 +111,8 @@ func TestDeadServerKeepsPasswordSecret(t *testing.T) {
 	if _, err := src.Describe(context.Background(), "users; DROP TABLE x"); err == nil || !strings.Contains(err.Error(), "bad identifier") {
 		t.Fatalf("bad name: %v", err)
 	}
+}
+
+func (h *harness) RetypeText(tb testing.TB, table, column string) {
+	h.Exec(tb, fmt.Sprintf("ALTER TABLE %s MODIFY %s VARCHAR(200)", table, column))
 }

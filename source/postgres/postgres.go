@@ -132,6 +132,25 @@ func (s *Source) exec(ctx context.Context, q string, args []any, formats []int16
 // with new bounds hundreds of times in a backfill, and parsing and planning
 // each one again costs a third of the read time.
 func (s *Source) run(ctx context.Context, q string, prepare bool, args []any, formats []int16, row func([][]byte) error) error {
+	rows := 0
+	counted := func(v [][]byte) error { rows++; return row(v) }
+	err := s.runOnce(ctx, q, prepare, args, formats, counted)
+	if prepare && rows == 0 && isStalePlan(err) {
+		// The table's shape changed since the statement was prepared on this
+		// connection; runOnce deallocated it, so this prepares it afresh.
+		err = s.runOnce(ctx, q, prepare, args, formats, counted)
+	}
+	return err
+}
+
+// isStalePlan reports Postgres refusing a prepared statement whose result
+// columns changed type (ALTER TABLE … ALTER COLUMN … TYPE).
+func isStalePlan(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "0A000" && strings.Contains(pgErr.Message, "cached plan")
+}
+
+func (s *Source) runOnce(ctx context.Context, q string, prepare bool, args []any, formats []int16, row func([][]byte) error) error {
 	params := make([][]byte, len(args))
 	for i, a := range args {
 		p, err := encodeParam(a)

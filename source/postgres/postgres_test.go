@@ -60,7 +60,7 @@ func (h *harness) Insert(tb testing.TB, table string, cols []string, rows [][]an
 }
 
 func (h *harness) Type(kind string) string {
-	return map[string]string{"int": "bigint", "text": "text", "ts": "timestamptz"}[kind]
+	return map[string]string{"int": "bigint", "text": "text", "ts": "timestamptz", "key": "text"}[kind]
 }
 
 func (h *harness) Arg(n int) string         { return fmt.Sprintf("$%d", n) }
@@ -218,4 +218,8 @@ func TestCursorRetyped(t *testing.T) {
 	if !reflect.DeepEqual(rows, [][]any{{int64(63), int64(63)}}) {
 		t.Fatalf("replica (rows, text cursors) = %v, want 63, 63", rows)
 	}
+}
+
+func (h *harness) RetypeText(tb testing.TB, table, column string) {
+	h.Exec(tb, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE varchar(200)", table, column))
 }
