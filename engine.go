@@ -31,8 +31,8 @@ type Engine struct {
 	now     func() time.Time
 
 	mu       sync.Mutex
-	running  map[string]*sync.Mutex // per source/table: never two runs at once
-	caughtUp map[string]bool        // per source/table: last run ended with no more pages
+	running  map[string]chan struct{} // per source/table lock: never two runs (or a run and a reset) at once
+	caughtUp map[string]bool          // per source/table: last run ended with no more pages
 }
 
 // NewEngine returns an engine over an open replica and open sources.
@@ -45,7 +45,7 @@ func NewEngine(r Replica, sources []BoundSource, logger *slog.Logger) *Engine {
 		sources:  sources,
 		logger:   logger,
 		now:      func() time.Time { return time.Now().UTC() },
-		running:  map[string]*sync.Mutex{},
+		running:  map[string]chan struct{}{},
 		caughtUp: map[string]bool{},
 	}
 }
@@ -149,23 +149,37 @@ func (d destClaims) claim(sourceID string, tc TableConfig) error {
 	return nil
 }
 
-func (e *Engine) lock(key string) func() {
+// tableKey names a source table for the engine's per-table lock and caches.
+func tableKey(sourceID, table string) string { return sourceID + "\x00" + table }
+
+// lock takes a table's lock: whoever holds it (a run, a reset) is the only
+// one writing that table's rows and state. It waits as long as ctx allows.
+func (e *Engine) lock(ctx context.Context, key string) (func(), error) {
 	e.mu.Lock()
 	m := e.running[key]
 	if m == nil {
-		m = &sync.Mutex{}
+		m = make(chan struct{}, 1)
 		e.running[key] = m
 	}
 	e.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	select {
+	case m <- struct{}{}:
+		return func() { <-m }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (e *Engine) runTable(ctx context.Context, bs BoundSource, tc TableConfig, opts RunOptions) (res TableResult) {
-	key := bs.Config.ID + "\x00" + tc.Table
-	defer e.lock(key)()
-	start := time.Now()
 	res = TableResult{SourceID: bs.Config.ID, Table: tc.Table, Dest: tc.DestName(), NullCursorRows: -1}
+	unlock, err := e.lock(ctx, tableKey(bs.Config.ID, tc.Table))
+	if err != nil {
+		res.Err = err
+		res.Error = err.Error()
+		return res
+	}
+	defer unlock()
+	start := time.Now()
 	log := e.logger.With(LogKeySource, bs.Config.ID, LogKeyTable, tc.Table)
 
 	st, err := e.replica.State(ctx, bs.Config.ID, tc.Table)
@@ -350,4 +364,63 @@ func (e *Engine) reread(ctx context.Context, p *plan, st *State) (int64, error) 
 		}
 		req.After = p.watermarkOf(page.Rows[len(page.Rows)-1])
 	}
+}
+
+// Reset forgets a table's watermark and counters, so that its next run
+// reads it from the start; replicated rows stay. table is the source table
+// or its replica (dest) name. It returns the source table name reset.
+//
+// A run of the table in progress is waited for, as long as ctx allows: the
+// run would otherwise commit its next page, and with it its old watermark,
+// over the reset. Out of time, nothing is reset and the error says why.
+func (e *Engine) Reset(ctx context.Context, sourceID, table string) (string, error) {
+	name, err := e.resetName(ctx, sourceID, table)
+	if err != nil {
+		return "", err
+	}
+	key := tableKey(sourceID, name)
+	unlock, err := e.lock(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("reset %s/%s: not done, a run of the table is still going on: %w", sourceID, name, err)
+	}
+	defer unlock()
+	if err := e.replica.ResetState(ctx, sourceID, name); err != nil {
+		return "", fmt.Errorf("reset %s/%s: %w", sourceID, name, err)
+	}
+	e.mu.Lock()
+	delete(e.caughtUp, key)
+	e.mu.Unlock()
+	return name, nil
+}
+
+// resetName resolves a table given by source or replica name: from the
+// config, else from the state table (discovered tables, tables no longer
+// configured). A source name is preferred to a replica name.
+func (e *Engine) resetName(ctx context.Context, sourceID, table string) (string, error) {
+	var bs *BoundSource
+	for i := range e.sources {
+		if e.sources[i].Config.ID == sourceID {
+			bs = &e.sources[i]
+		}
+	}
+	if bs == nil {
+		return "", fmt.Errorf("%w: no source %q in the config", ErrNoTable, sourceID)
+	}
+	states, err := e.replica.States(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read state table: %w", err)
+	}
+	for _, byDest := range []bool{false, true} {
+		for _, tc := range bs.Config.Tables {
+			if tc.Table == table || (byDest && tc.DestName() == table) {
+				return tc.Table, nil
+			}
+		}
+		for _, st := range states {
+			if st.SourceID == sourceID && (st.Table == table || (byDest && st.Dest == table)) {
+				return st.Table, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: source %q has no table %q (by source or replica name) and no state for it", ErrNoTable, sourceID, table)
 }

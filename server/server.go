@@ -30,6 +30,9 @@ const (
 	ManualDrainBudget = 5 * time.Minute
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout = 15 * time.Second
+	// ResetWait bounds how long POST /replicate/reset waits for a run of
+	// the table to end before it refuses (409) and resets nothing.
+	ResetWait = time.Minute
 )
 
 // Config is what a Server needs.
@@ -321,12 +324,28 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "source and table are required: /replicate/reset?source=ID&table=NAME"})
 		return
 	}
-	if err := s.cfg.Replica.ResetState(r.Context(), source, table); err != nil {
+	// A run of the table in progress is waited for: it would otherwise
+	// commit its old watermark over the reset.
+	ctx, cancel := context.WithTimeout(r.Context(), ResetWait)
+	defer cancel()
+	name, err := s.cfg.Engine.Reset(ctx, source, table)
+	switch {
+	case errors.Is(err, litepull.ErrNoTable):
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+		return
+	case err != nil && r.Context().Err() != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "stopped before the reset was done"})
+		return
+	case err != nil && ctx.Err() != nil:
+		writeJSON(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf(
+			"%s/%s was not reset: a run of it did not end within %s; try again once it has", source, table, ResetWait)})
+		return
+	case err != nil:
 		s.logger.Error("reset state", litepull.LogKeySource, source, litepull.LogKeyTable, table, litepull.LogKeyError, err)
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "reset failed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reset": map[string]string{"source": source, "table": table}, "error": nil})
+	writeJSON(w, http.StatusOK, map[string]any{"reset": map[string]string{"source": source, "table": name}, "error": nil})
 }
 
 func (s *Server) handleQuery(raw bool) http.HandlerFunc {

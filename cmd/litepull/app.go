@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
@@ -74,6 +75,43 @@ type app struct {
 	replica *replica.Replica
 	engine  *litepull.Engine
 	sources []litepull.BoundSource
+	unlock  func() error // releases the replica's write lock, if held
+}
+
+// serveCommand is how the daemon names itself in the replica's lock.
+const serveCommand = "litepull serve"
+
+// writer is a command that writes the replica: it holds the replica's lock
+// (one writer per replica file) for as long as it runs. Read-only commands
+// (status, validate) have none and take no lock.
+type writer struct {
+	command string        // named to a second writer: "litepull run"
+	wait    time.Duration // how long to wait for another writer to end
+	api     string        // the daemon's request that does the same, if any
+}
+
+// waitFlag is the -wait flag of the commands that write the replica.
+const waitFlag = "if another process (litepull serve, another run) writes the replica, wait this long for it to end instead of failing at once"
+
+// lockReplica takes the replica's write lock for w. If another writer
+// holds it, the error names the holder and what to do.
+func lockReplica(ctx context.Context, path string, w *writer) (func() error, error) {
+	unlock, err := replica.Lock(ctx, path, w.command, w.wait)
+	var held *replica.LockedError
+	if errors.As(err, &held) {
+		return nil, fmt.Errorf("%w; %s", err, lockHint(held.Holder, w))
+	}
+	return unlock, err
+}
+
+func lockHint(h *replica.Holder, w *writer) string {
+	switch {
+	case h != nil && h.Command == serveCommand && w.api != "":
+		return "stop it, or use " + w.api + " on it"
+	case h != nil && h.Command == serveCommand:
+		return "stop it first"
+	}
+	return "wait for it to end, or pass -wait 10m to wait for it"
 }
 
 func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
@@ -86,8 +124,8 @@ func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
 
 // openApp loads the config and opens the replica and every source. A source
 // that cannot be opened becomes a failed source: its tables report the error,
-// the others still run.
-func openApp(path string, logger *slog.Logger) (*app, error) {
+// the others still run. A writer (w not nil) first takes the replica's lock.
+func openApp(ctx context.Context, path string, logger *slog.Logger, w *writer) (*app, error) {
 	if path == "" {
 		return nil, errors.New("-config is required (see the config example in the README)")
 	}
@@ -95,20 +133,28 @@ func openApp(path string, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openConfig(cfg, logger)
+	return openConfig(ctx, cfg, logger, w)
 }
 
-func openConfig(cfg *litepull.Config, logger *slog.Logger) (*app, error) {
+func openConfig(ctx context.Context, cfg *litepull.Config, logger *slog.Logger, w *writer) (*app, error) {
 	for _, s := range cfg.Sources {
 		if _, ok := sourceKinds[s.Kind]; !ok {
 			return nil, &litepull.ConfigError{Path: fmt.Sprintf("source %q kind", s.ID), Msg: fmt.Sprintf("unknown kind %q", s.Kind), Hint: "one of " + kindNames()}
 		}
 	}
+	unlock := func() error { return nil }
+	if w != nil {
+		var err error
+		if unlock, err = lockReplica(ctx, cfg.Replica, w); err != nil {
+			return nil, err
+		}
+	}
 	r, err := replica.Open(cfg.Replica)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
-	a := &app{cfg: cfg, replica: r}
+	a := &app{cfg: cfg, replica: r, unlock: unlock}
 	for _, sc := range cfg.Sources {
 		src, err := sourceKinds[sc.Kind](sc)
 		if err != nil {
@@ -125,7 +171,7 @@ func (a *app) Close() error {
 	for _, s := range a.sources {
 		s.Source.Close()
 	}
-	return a.replica.Close()
+	return errors.Join(a.replica.Close(), a.unlock())
 }
 
 // failedSource stands in for a source that could not be opened.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -18,6 +19,9 @@ import (
 )
 
 const benchSchema = "litepull_bench"
+
+// benchReplica is the replica file internal/bench writes in -dir.
+const benchReplica = "bench-replica.db"
 
 // runBench loads a Postgres table into a fresh replica and measures it
 // against SQLite's write ceiling. Each phase runs in a child process of its
@@ -71,6 +75,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("unknown phase %q", *phase)
 	}
 
+	// The phases (child processes, or reconcile here) write one replica
+	// file in -dir: held for the whole benchmark, so two benchmarks in one
+	// directory do not overwrite each other's.
+	unlock, err := lockReplica(ctx, filepath.Join(*dir, benchReplica), &writer{command: "litepull bench"})
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	fmt.Fprintf(stdout, "preparing %d rows in %s (%s.%s) ...\n", *rows, *kind, benchSchema, bench.Table)
 	prepare, drop := bench.Prepare, bench.Drop
 	switch *kind {

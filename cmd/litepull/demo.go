@@ -44,6 +44,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		*dir = d
 	}
 	srcPath, replicaPath := filepath.Join(*dir, "source.db"), filepath.Join(*dir, "replica.db")
+	unlock, err := lockReplica(ctx, replicaPath, &writer{command: "litepull demo"})
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for _, p := range []string{srcPath, replicaPath, replicaPath + "-wal", replicaPath + "-shm"} {
 		os.Remove(p)
 	}
@@ -74,7 +79,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	a, err := openConfig(cfg, newLogger(io.Discard, false)) // the demo prints what matters itself
+	a, err := openConfig(ctx, cfg, newLogger(io.Discard, false), nil) // the demo prints what matters itself; its lock is taken above
 	if err != nil {
 		return err
 	}

@@ -14,13 +14,17 @@ const usage = `litepull keeps a local SQLite replica of tables in remote databas
 
 Usage:
   litepull demo                      replicate an embedded example database, no server needed
-  litepull run -config FILE [-drain] [-source ID] [-table T] [-full] [-reconcile] [-json]
+  litepull run -config FILE [-drain] [-source ID] [-table T] [-full] [-reconcile] [-json] [-wait D]
   litepull status -config FILE [-json]
   litepull validate -config FILE
-  litepull reset -config FILE -source ID -table T
+  litepull reset -config FILE -source ID -table T [-wait D]
   litepull serve -config FILE [-addr 127.0.0.1:8080]   scheduler + admin API (tokens from env)
   litepull bench [-source mysql] [-rows N]   rows/s against SQLite's own write ceiling
   litepull bench -reconcile 100              reconciliation vs a full key scan
+
+One writer per replica: serve, run, reset and demo lock it; a second writer
+is refused (or waits -wait D) and told who holds it. status and validate
+only read, and work alongside.
 
 Run "litepull COMMAND -h" for a command's flags.
 `

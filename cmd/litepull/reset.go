@@ -2,19 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
 )
 
+// errNotOpened stands in for the sources, which a reset never reads.
+var errNotOpened = errors.New("reset opens no source")
+
 func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reset", flag.ContinueOnError)
 	config := fs.String("config", "", "config file (YAML)")
 	source := fs.String("source", "", "source id")
-	table := fs.String("table", "", "source table name")
+	table := fs.String("table", "", "source table name (or its replica table name)")
+	wait := fs.Duration("wait", 0, waitFlag)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -25,14 +31,25 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	api := "POST /replicate/reset?" + url.Values{"source": {*source}, "table": {*table}}.Encode()
+	unlock, err := lockReplica(ctx, cfg.Replica, &writer{command: "litepull reset", wait: *wait, api: api})
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	r, err := replica.Open(cfg.Replica)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if err := r.ResetState(ctx, *source, *table); err != nil {
+	var sources []litepull.BoundSource
+	for _, sc := range cfg.Sources {
+		sources = append(sources, litepull.BoundSource{Config: sc, Source: failedSource{errNotOpened}})
+	}
+	name, err := litepull.NewEngine(r, sources, nil).Reset(ctx, *source, *table)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "forgot the watermark of %s/%s; the next run re-reads it from the start\n", *source, *table)
+	fmt.Fprintf(stdout, "forgot the watermark of %s/%s; the next run re-reads it from the start\n", *source, name)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -22,10 +23,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	reconcile := fs.Bool("reconcile", false, "look for rows deleted at the source now, in the selected tables")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	verbose := fs.Bool("v", false, "log debug messages")
+	wait := fs.Duration("wait", 0, waitFlag)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	a, err := openApp(*config, newLogger(stderr, *verbose))
+	w := &writer{command: "litepull run", wait: *wait,
+		api: "POST /replicate/run" + runQuery(*source, *table, *drain, *full, *reconcile)}
+	a, err := openApp(ctx, *config, newLogger(stderr, *verbose), w)
 	if err != nil {
 		return err
 	}
@@ -50,6 +54,26 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return exitError{1, fmt.Sprintf("%d table(s) failed", n)}
 	}
 	return nil
+}
+
+// runQuery is the query string of the POST /replicate/run that does what a
+// run's flags ask.
+func runQuery(source, table string, drain, full, reconcile bool) string {
+	q := url.Values{}
+	for k, v := range map[string]string{"source": source, "table": table} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	for k, on := range map[string]bool{"drain": drain, "full": full, "reconcile": reconcile} {
+		if on {
+			q.Set(k, "1")
+		}
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }
 
 // printSummary prints one line per table.

@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	config := fs.String("config", "", "config file (YAML)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	verbose := fs.Bool("v", false, "log debug messages")
+	wait := fs.Duration("wait", 0, waitFlag)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -36,7 +37,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a, err := openApp(*config, logger)
+	// Held for the daemon's lifetime: a CLI run on the same replica is
+	// refused and told to use the API instead.
+	a, err := openApp(ctx, *config, logger, &writer{command: serveCommand, wait: *wait})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	a, err := openApp(*config, newLogger(io.Discard, false))
+	a, err := openApp(ctx, *config, newLogger(io.Discard, false), nil) // reads only: no lock
 	if err != nil {
 		return err
 	}
