@@ -8,8 +8,10 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/replica"
 )
 
 // runWith runs the engine once with opts; every table must succeed.
@@ -160,7 +162,11 @@ type opsOptions struct {
 	textKey       bool // a text primary key ("k1", "k10", "k2": text order is not number order)
 	nullCursors   bool // some rows are inserted with a NULL cursor (never pulled incrementally)
 	schemaChanges bool // columns added with a default, and a retype where the dialect has one
-	rounds        int
+	// concurrentFull: a second writer (as a CLI run -full would) refreshes
+	// the table whole at random moments, taking the replica's write lock
+	// as every writer process does.
+	concurrentFull bool
+	rounds         int
 }
 
 // Retyper is a Harness whose dialect can change a column's type in place
@@ -187,6 +193,16 @@ func testRandomOps(t *testing.T, h Harness, o opsOptions) {
 	hidden := map[string]bool{}  // keys at the source with a NULL cursor
 	var added []int64            // defaults of the columns added so far
 	clock, nextID := 0, 1
+	var refresh chan<- struct{}
+	if o.concurrentFull {
+		var stop func() int
+		refresh, stop = f.fullRefresher(t)
+		defer func() {
+			if n := stop(); n == 0 {
+				t.Error("the concurrent full refresher never ran")
+			}
+		}()
+	}
 	key := func(id int) any {
 		if o.textKey {
 			return fmt.Sprint("k", id)
@@ -195,6 +211,12 @@ func testRandomOps(t *testing.T, h Harness, o opsOptions) {
 	}
 	for round := 0; round < o.rounds; round++ {
 		for op := 0; op < 12; op++ {
+			if refresh != nil && op == 6 && rng.IntN(2) == 0 {
+				select { // start a full refresh now, amid this round's writes
+				case refresh <- struct{}{}:
+				default: // one is still running
+				}
+			}
 			clock++
 			all := append(keysOf(model), keysOf(hidden)...)
 			switch k := rng.IntN(10); {
@@ -233,7 +255,7 @@ func testRandomOps(t *testing.T, h Harness, o opsOptions) {
 		if rt, ok := h.(Retyper); ok && o.schemaChanges && round == o.rounds/2 {
 			rt.RetypeText(t, "model", "v")
 		}
-		f.runWith(t, litepull.RunOptions{Drain: true, Reconcile: true})
+		f.lockedRun(t, litepull.RunOptions{Drain: true, Reconcile: true})
 		got := map[string]string{}
 		for _, r := range f.rows(t, "SELECT id, v FROM model") {
 			got[fmt.Sprint(r[0])] = fmt.Sprint(r[1])
@@ -266,4 +288,77 @@ func keyArg(k string, text bool) any {
 	}
 	n, _ := strconv.ParseInt(k, 10, 64)
 	return n
+}
+
+// lockedRun is runWith under the replica's write lock, as a writer process
+// runs.
+func (f *fixture) lockedRun(tb testing.TB, opts litepull.RunOptions) *litepull.Summary {
+	tb.Helper()
+	unlock, err := replica.Lock(context.Background(), f.r.Path(), "test run", time.Minute)
+	if err != nil {
+		tb.Fatalf("lock: %v", err)
+	}
+	defer unlock()
+	return f.runWith(tb, opts)
+}
+
+// fullRefresher starts a second writer that, with its own replica
+// connection and source, refreshes every table whole under the write lock
+// each time it is sent a value, while the test goes on writing at the
+// source. stop ends it and returns how many refreshes ran.
+func (f *fixture) fullRefresher(tb testing.TB) (refresh chan<- struct{}, stop func() int) {
+	tb.Helper()
+	c := litepull.Config{Replica: f.r.Path(), Sources: []litepull.SourceConfig{f.cfg}}
+	if err := c.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	src := f.h.Open(tb, c.Sources[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	trigger := make(chan struct{})
+	done := make(chan int)
+	var runErr error
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for {
+			select {
+			case <-trigger:
+			case <-ctx.Done():
+				return
+			}
+			unlock, err := replica.Lock(context.Background(), c.Replica, "test run -full", time.Minute)
+			if err != nil {
+				runErr = err
+				return
+			}
+			err = func() error {
+				defer unlock()
+				r, err := replica.Open(c.Replica)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				e := litepull.NewEngine(r, []litepull.BoundSource{{Config: c.Sources[0], Source: src}}, nil)
+				sum, err := e.Run(context.Background(), litepull.RunOptions{Full: true})
+				if err == nil && sum.Failed() > 0 {
+					err = fmt.Errorf("%+v", sum.Tables)
+				}
+				return err
+			}()
+			if err != nil {
+				runErr = err
+				return
+			}
+			n++
+		}
+	}()
+	return trigger, func() int {
+		cancel()
+		n := <-done
+		src.Close()
+		if runErr != nil {
+			tb.Errorf("concurrent full refresh: %v", runErr)
+		}
+		return n
+	}
 }

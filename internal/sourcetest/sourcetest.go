@@ -64,6 +64,9 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("RandomOpsSchemaChanges", func(t *testing.T) {
 		testRandomOps(t, newHarness(t), opsOptions{rounds: 25, schemaChanges: true})
 	})
+	t.Run("RandomOpsConcurrentFull", func(t *testing.T) {
+		testRandomOps(t, newHarness(t), opsOptions{rounds: 25, concurrentFull: true})
+	})
 	t.Run("RandomOpsTextKeyNullCursors", func(t *testing.T) {
 		testRandomOps(t, newHarness(t), opsOptions{rounds: 25, textKey: true, nullCursors: true})
 	})

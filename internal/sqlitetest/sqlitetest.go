@@ -36,6 +36,14 @@ func New(tb testing.TB) *DB {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
+	// WAL, as application databases run: the source under test reads while
+	// a test writes.
+	if err := conn.BusyTimeout(10 * time.Second); err != nil {
+		tb.Fatal(err)
+	}
+	if err := conn.Exec("PRAGMA journal_mode=WAL"); err != nil {
+		tb.Fatal(err)
+	}
 	return &DB{Path: path, conn: conn}
 }
 
