@@ -12,6 +12,8 @@ type TableCheck struct {
 	Columns  int      `json:"columns"`
 	Skipped  string   `json:"skipped,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Warnings are problems that do not stop the table but may cost rows.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Check connects to every source, discovers or describes every table, and
@@ -37,7 +39,7 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 			if p, err := e.plan(ctx, bs, tc); err != nil {
 				c.Error = err.Error()
 			} else {
-				c.Cursor, c.PK, c.Columns = p.cursor, p.pk, len(p.columns)
+				c.Cursor, c.PK, c.Columns, c.Warnings = p.cursor, p.pk, len(p.columns), p.warnings
 			}
 			out = append(out, c)
 		}

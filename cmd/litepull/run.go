@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -65,6 +66,9 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 			status = "skipped: " + t.Skipped
 		case t.NullCursorRows > 0 && !t.FullRefresh:
 			status = fmt.Sprintf("ok; %d row(s) with a NULL cursor are not replicated", t.NullCursorRows)
+		}
+		if t.Error == "" && len(t.Warnings) > 0 {
+			status = "WARNING: " + strings.Join(t.Warnings, "; ") + " (" + status + ")"
 		}
 		if t.FullRefresh {
 			status += "; full refresh"

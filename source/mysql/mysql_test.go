@@ -112,3 +112,5 @@ func TestDeadServerKeepsPasswordSecret(t *testing.T) {
 		t.Fatalf("bad name: %v", err)
 	}
 }
+
+func (h *harness) NaiveType() string { return "DATETIME(6)" }

@@ -107,3 +107,5 @@ func TestPoolerMode(t *testing.T) {
 		t.Fatalf("replica rows = %v, %v", rows, err)
 	}
 }
+
+func (h *harness) NaiveType() string { return "timestamp" }
