@@ -44,6 +44,19 @@ func ZoneOffset(zone string, t time.Time) (int, error) {
 	return off, nil
 }
 
+// zoneLayouts are the layouts of time values that carry their zone.
+var zoneLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00"}
+
+// hasZone reports a time value that carries its zone or offset.
+func hasZone(s string) bool {
+	for _, layout := range zoneLayouts {
+		if _, err := time.Parse(layout, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // cursorInstant reads a temporal cursor value as a point in time. Values
 // with a zone or offset (Z, +02:00) are instants; values without one are a
 // wall-clock time placed in loc. date is true for a date without a time.
@@ -57,7 +70,7 @@ func cursorInstant(v Value, loc *time.Location) (t time.Time, date, inf, ok bool
 	if s == "infinity" {
 		return time.Time{}, false, true, true
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00"} {
+	for _, layout := range zoneLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, false, false, true
 		}
@@ -101,9 +114,13 @@ func aheadMessage(sourceID, table, cursor, value string, ahead float64) string {
 	if math.IsInf(ahead, 1) {
 		how = "past every real time"
 	}
-	return fmt.Sprintf("cursor %s.%s is at %s, %s: rows with a later real timestamp are not replicated. "+
-		"Fix the row at the source, then re-read the table: litepull reset -source %s -table %s (or litepull run -full -source %s -table %s)",
+	msg := fmt.Sprintf("cursor %s.%s is at %s, %s: rows with a later real timestamp are not replicated. "+
+		"Fix the row at the source, then re-read the table: litepull reset -config FILE -source %s -table %s (or litepull run -config FILE -full -source %s -table %s)",
 		table, cursor, value, how, sourceID, table, sourceID, table)
+	if !math.IsInf(ahead, 1) && ahead < 15*3600 && !hasZone(value) {
+		msg += ". If the application writes local times, set timeZone to its time zone"
+	}
+	return msg
 }
 
 // humanSeconds renders a long duration in the largest unit that fits.

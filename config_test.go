@@ -31,6 +31,7 @@ sources:
         cursorColumn: updated_at
         primaryKey: [order_id]
         lookback: "500"
+        timeZone: America/New_York
 `), env(map[string]string{"PG_URL": "postgres://u:p@h/db"}))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +40,8 @@ sources:
 	if s.DSN != "postgres://u:p@h/db" || s.PageSize != litepull.DefaultPageSize || time.Duration(s.Settle) != 5*time.Second || s.Lookback.Duration != 2*time.Minute {
 		t.Fatalf("source = %+v", s)
 	}
-	if s.Tables[0].DestName() != "users" || s.Tables[1].DestName() != "orders_replica" || s.Tables[1].Lookback.Amount != 500 {
+	if s.Tables[0].DestName() != "users" || s.Tables[1].DestName() != "orders_replica" || s.Tables[1].Lookback.Amount != 500 ||
+		s.Tables[1].TimeZone != "America/New_York" {
 		t.Fatalf("tables = %+v", s.Tables)
 	}
 }
@@ -62,6 +64,8 @@ func TestParseConfigErrors(t *testing.T) {
 		"DuplicateDest":    {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: s1.t\n  - table: s2.t\n", "also the destination", nil},
 		"MissingTableName": {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - dest: x\n", "missing", nil},
 		"MissingKind":      {"sources:\n- id: a\n", "kind", nil},
+		"BadTimeZone":      {"sources:\n- id: a\n  kind: mysql\n  timeZone: EST-ish\n", `timeZone: unknown time zone "EST-ish"`, nil},
+		"LocalTimeZone":    {"sources:\n- id: a\n  kind: mysql\n  tables:\n  - table: t\n    timeZone: Local\n", "timeZone", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))

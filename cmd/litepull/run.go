@@ -68,7 +68,11 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 			status = fmt.Sprintf("ok; %d row(s) with a NULL cursor are not replicated", t.NullCursorRows)
 		}
 		if t.Error == "" && len(t.Warnings) > 0 {
-			status = "WARNING: " + strings.Join(t.Warnings, "; ") + " (" + status + ")"
+			warning := "WARNING: " + strings.Join(t.Warnings, "; ")
+			if status != "ok" {
+				warning += "; " + status
+			}
+			status = warning
 		}
 		if t.FullRefresh {
 			status += "; full refresh"

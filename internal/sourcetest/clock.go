@@ -18,10 +18,18 @@ type NaiveTimes interface {
 	NaiveType() string
 }
 
+// WholeSeconds is implemented by harnesses whose catalog knows a
+// timestamp type that keeps whole seconds (DATETIME, timestamp(0)).
+type WholeSeconds interface {
+	// WholeSecondType names the type; it accepts "2006-01-02 15:04:05".
+	WholeSecondType() string
+}
+
 // runClock runs the tests of cursors against the source's clock.
 func runClock(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("SettleInTimeZone", func(t *testing.T) { testSettleZone(t, newHarness(t)) })
 	t.Run("FarFutureCursorWarns", func(t *testing.T) { testFarFuture(t, newHarness(t)) })
+	t.Run("WholeSecondCursorRereadsItsSecond", func(t *testing.T) { testWholeSeconds(t, newHarness(t)) })
 }
 
 // wallClock is the time now plus d as a wall-clock time of zone, the way
@@ -72,7 +80,7 @@ func testFarFuture(t *testing.T, h Harness) {
 	sum := f.run(t, true)
 	mustOK(t, sum)
 	r := result(t, sum, "future")
-	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "ahead of the source's clock") || !strings.Contains(r.Warnings[0], "litepull reset -source src -table future") {
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "ahead of the source's clock") || !strings.Contains(r.Warnings[0], "-source src -table future") {
 		t.Fatalf("warnings = %q, want one saying the cursor is ahead of the source's clock, and how to reset", r.Warnings)
 	}
 	if d := 10 * 365 * 24 * time.Hour; r.CursorAheadSeconds < (d - 2*time.Hour).Seconds() {
@@ -110,5 +118,44 @@ func testFarFuture(t *testing.T, h Harness) {
 	}
 	if got := f.rows(t, "SELECT id FROM future WHERE id = 3"); len(got) != 1 {
 		t.Fatalf("after the fix and a reset: row 3 is not in the replica")
+	}
+}
+
+// testWholeSeconds: with a cursor that keeps whole seconds, many rows share
+// the watermark's value. A row with a lower key changed later in that same
+// second sorts behind the watermark; the default lookback of one second
+// re-reads the second and finds it. Turning lookback off says what it costs.
+func testWholeSeconds(t *testing.T, h Harness) {
+	wh, ok := h.(WholeSeconds)
+	if !ok {
+		t.Skip("the catalog has no whole-second timestamp type")
+	}
+	create(t, h, "ws", "id "+h.Type("int")+" PRIMARY KEY", "v "+h.Type("text"), "updated_at "+wh.WholeSecondType())
+	const second = "2026-01-01 10:00:05"
+	h.Insert(t, "ws", []string{"id", "v", "updated_at"}, [][]any{{int64(1), "a", second}, {int64(2), "b", second}})
+	f := newFixture(t, h, litepull.TableConfig{Table: "ws", CursorColumn: "updated_at"})
+	mustOK(t, f.run(t, true))
+	// Row 1 changes in the watermark's second, after the watermark (its
+	// second, id 2) passed it.
+	h.Exec(t, "UPDATE ws SET v = 'changed' WHERE id = 1")
+	sum := f.run(t, true)
+	mustOK(t, sum)
+	if got := f.rows(t, "SELECT v FROM ws WHERE id = 1"); !reflect.DeepEqual(got, [][]any{{"changed"}}) {
+		t.Fatalf("row 1 changed in the watermark's second: replica has %v, want [[changed]]", got)
+	}
+	if r := result(t, sum, "ws"); r.RowsReread != 2 || len(r.Warnings) != 0 {
+		t.Errorf("re-read %d rows with warnings %q, want the watermark's second (2 rows) and no warning", r.RowsReread, r.Warnings)
+	}
+
+	// lookback: 0 turns the re-read off, and validate and the run say what
+	// that costs.
+	off := litepull.Lookback{}
+	f.cfg.Tables[0].Lookback = &off
+	checks := f.engine(t).Check(context.Background())
+	if len(checks) != 1 || len(checks[0].Warnings) != 1 || !strings.Contains(checks[0].Warnings[0], "whole seconds") {
+		t.Fatalf("validate with lookback 0: %+v, want a whole-seconds warning", checks)
+	}
+	if r := result(t, f.run(t, false), "ws"); len(r.Warnings) != 1 || r.Error != "" {
+		t.Fatalf("run with lookback 0: warnings %q, error %q; want the whole-seconds warning and no error", r.Warnings, r.Error)
 	}
 }

@@ -114,3 +114,5 @@ func TestDeadServerKeepsPasswordSecret(t *testing.T) {
 }
 
 func (h *harness) NaiveType() string { return "DATETIME(6)" }
+
+func (h *harness) WholeSecondType() string { return "DATETIME" }

@@ -109,3 +109,5 @@ func TestPoolerMode(t *testing.T) {
 }
 
 func (h *harness) NaiveType() string { return "timestamp" }
+
+func (h *harness) WholeSecondType() string { return "timestamp(0)" }
