@@ -180,16 +180,20 @@ func (e *Engine) ahead(ctx context.Context, p *plan, cursor Value) (float64, err
 	if !inf && t.Before(e.now().Add(-(15*time.Hour + CursorAheadTolerance + 24*time.Hour))) {
 		return 0, nil
 	}
+	zone := p.zone
+	if s, _ := cursor.(string); hasZone(s) {
+		zone = "UTC" // an instant: no need to learn the source's default zone
+	}
 	var now time.Time
 	if c, isClock := p.src.(Clock); isClock {
 		var err error
-		if now, err = c.Now(ctx, p.zone); err != nil {
+		if now, err = c.Now(ctx, zone); err != nil {
 			return 0, err
 		}
 	} else {
 		now = e.now()
-		if p.zone != "" {
-			loc, err := time.LoadLocation(p.zone)
+		if zone != "" {
+			loc, err := time.LoadLocation(zone)
 			if err != nil {
 				return 0, err
 			}
