@@ -65,3 +65,26 @@ func TestClockInZone(t *testing.T) {
 		t.Errorf("server clock %v is %v from this machine's", now, d)
 	}
 }
+
+// TestSettleDatetimeInDefaultZone: a DATETIME written by NOW() in a session
+// of the server's default time zone settles against the server's clock in
+// that zone (CONVERT_TZ to @@global.time_zone), with no timeZone set.
+func TestSettleDatetimeInDefaultZone(t *testing.T) {
+	my := testdb.MySQL(t)
+	my.Exec(t, "CREATE TABLE local (id BIGINT PRIMARY KEY, updated_at DATETIME(6))")
+	my.Exec(t, "SET time_zone = @@global.time_zone")
+	my.Exec(t, "INSERT INTO local VALUES (1, NOW(6) - INTERVAL 2 MINUTE), (2, NOW(6) - INTERVAL 30 SECOND)")
+	settle := litepull.Duration(time.Minute)
+	cfg := litepull.SourceConfig{ID: "my", Kind: "mysql", DSN: my.DSN,
+		Tables: []litepull.TableConfig{{Table: "local", CursorColumn: "updated_at", Settle: &settle}}}
+	src := (&harness{my}).Open(t, cfg)
+	defer src.Close()
+	r := sourcetest.Replicate(t, cfg, src)
+	_, rows, err := r.Query(context.Background(), "SELECT id FROM local ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0][0] != int64(1) {
+		t.Fatalf("replica ids %v, want [1]", rows)
+	}
+}
