@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 	_ "time/tzdata" // timeZone names resolve on machines without a zoneinfo database
 )
@@ -174,10 +173,13 @@ func (e *Engine) checkAhead(ctx context.Context, p *plan, st *State, res *TableR
 // skew could explain) cost no query.
 func (e *Engine) ahead(ctx context.Context, p *plan, cursor Value) (float64, error) {
 	t, _, inf, ok := cursorInstant(cursor, time.UTC)
-	if !ok {
+	switch {
+	case !ok:
 		return 0, nil
+	case inf:
+		return math.Inf(1), nil
 	}
-	if !inf && t.Before(e.now().Add(-(15*time.Hour + CursorAheadTolerance + 24*time.Hour))) {
+	if t.Before(e.now().Add(-(15*time.Hour + CursorAheadTolerance + 24*time.Hour))) {
 		return 0, nil
 	}
 	zone := p.zone
@@ -204,12 +206,14 @@ func (e *Engine) ahead(ctx context.Context, p *plan, cursor Value) (float64, err
 }
 
 // coarseCursorWarning is the warning for a cursor whose values step in
-// whole seconds (or days) when nothing re-reads the watermark's step.
+// whole seconds (or coarser) when its lookback was turned off.
 func coarseCursorWarning(table, cursor string, c Column) string {
+	step := c.Resolution.String()
 	if c.Resolution >= 24*time.Hour {
-		return fmt.Sprintf("cursor %s.%s is a %s (whole days): rows changed later on the watermark's day with a lower primary key are missed; set lookback: 24h on the table, or use a timestamp cursor",
-			table, cursor, strings.ToLower(c.SourceType))
+		step = "whole days"
+	} else if c.Resolution == time.Second {
+		step = "whole seconds"
 	}
-	return fmt.Sprintf("cursor %s.%s (%s) keeps whole seconds and lookback is 0: a row changed in the watermark's second with a lower primary key is missed; remove lookback: 0 (the default re-reads that second) or give the column fractional seconds",
-		table, cursor, c.SourceType)
+	return fmt.Sprintf("cursor %s.%s (%s) steps in %s and lookback is 0: a row changed later within the watermark's step, with a lower primary key, is missed; "+
+		"remove lookback: 0 (the default re-reads that step) or give the column a finer type", table, cursor, c.SourceType, step)
 }

@@ -30,7 +30,7 @@ sources:
 `, replicaPath, src.Path))
 	const want = "cursor orders.updated_at is at 2999-01-01 10:00:00, 97"
 	code, out, errOut := runMain(t, "run", "-config", cfg, "-drain")
-	if code != 0 || !strings.Contains(out, "WARNING: "+want) || !strings.Contains(out, "litepull reset -config FILE -source shop -table orders") {
+	if code != 0 || !strings.Contains(out, "WARNING: "+want) || !strings.Contains(out, "1 table(s) with a WARNING") || !strings.Contains(out, "litepull reset -config FILE -source shop -table orders") {
 		t.Fatalf("run exited %d, want 0 with the warning in its summary\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(errOut, "cursor is ahead of the source's clock") {

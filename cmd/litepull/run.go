@@ -88,4 +88,7 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d rows in %s\n", sum.RowsPulled(), sum.Duration.Round(time.Millisecond))
+	if n := sum.Warned(); n > 0 {
+		fmt.Fprintf(w, "%d table(s) with a WARNING: rows may be missed until it is dealt with\n", n)
+	}
 }
