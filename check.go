@@ -14,6 +14,8 @@ type TableCheck struct {
 	Skipped  string   `json:"skipped,omitempty"`
 	Note     string   `json:"note,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Warnings are problems that do not stop the table but may cost rows.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Check connects to every source, discovers or describes every table, and
@@ -44,7 +46,7 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 			} else if err := e.replica.CheckTarget(ctx, p.target); err != nil {
 				c.Error = err.Error()
 			} else {
-				c.Cursor, c.PK, c.Columns, c.Full, c.Note = p.cursor, p.pk, len(p.columns), p.full, p.note
+				c.Cursor, c.PK, c.Columns, c.Full, c.Note, c.Warnings = p.cursor, p.pk, len(p.columns), p.full, p.note, p.warnings
 			}
 			out = append(out, c)
 		}

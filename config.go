@@ -72,6 +72,12 @@ type SourceConfig struct {
 	// a tick caught up: a duration for timestamp cursors, a number for
 	// integer cursors. Defaults to none.
 	Lookback Lookback `yaml:"lookback" json:"lookback,omitempty"`
+	// TimeZone is the IANA time zone (America/New_York) the application
+	// writes cursors without a time zone in (timestamp without time zone,
+	// DATETIME, date), for the settle horizon and the far-future check.
+	// Defaults to the database's default time zone (Postgres: its
+	// TimeZone setting; MySQL: @@global.time_zone; SQLite: UTC).
+	TimeZone string `yaml:"timeZone" json:"timeZone,omitempty"`
 	// Schedule is when the daemon runs this source's tables: "every 30s" or
 	// a 5-field cron expression (UTC). Defaults to none: on demand only.
 	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
@@ -120,6 +126,10 @@ type TableConfig struct {
 	// Settle and Lookback override the source's values for this table.
 	Settle   *Duration `yaml:"settle" json:"settle,omitempty"`
 	Lookback *Lookback `yaml:"lookback" json:"lookback,omitempty"`
+	// TimeZone overrides the source's TimeZone for this table: the IANA
+	// time zone its cursor without a time zone is written in. Defaults to
+	// the source's TimeZone.
+	TimeZone string `yaml:"timeZone" json:"timeZone,omitempty"`
 
 	// discovered marks a table found by discovery rather than listed.
 	discovered bool
@@ -327,6 +337,9 @@ func (c *Config) Validate() error {
 				return &ConfigError{Path: p + " schema", Msg: err.Error(), Err: ErrBadIdentifier}
 			}
 		}
+		if err := checkZone(s.TimeZone); err != nil {
+			return &ConfigError{Path: p + " timeZone", Msg: err.Error(), Hint: zoneHint}
+		}
 		listed := map[string]bool{}
 		for j := range s.Tables {
 			if err := s.Tables[j].validate(fmt.Sprintf("%s tables[%d]", p, j)); err != nil {
@@ -385,6 +398,9 @@ func (t *TableConfig) validate(p string) error {
 		if _, err := ParseSchedule(t.Schedule); err != nil {
 			return &ConfigError{Path: p + " schedule", Msg: err.Error(), Hint: "every 30s, or a cron expression such as */5 * * * *"}
 		}
+	}
+	if err := checkZone(t.TimeZone); err != nil {
+		return &ConfigError{Path: p + " timeZone", Msg: err.Error(), Hint: zoneHint}
 	}
 	if err := CheckIdent("dest table", t.DestName()); err != nil {
 		return bad("dest", err)

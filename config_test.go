@@ -34,6 +34,7 @@ sources:
         cursorColumn: updated_at
         primaryKey: [order_id]
         lookback: "500"
+        timeZone: America/New_York
 `), env(map[string]string{"PG_URL": "postgres://u:p@h/db"}))
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,8 @@ sources:
 	if s.DSN != "postgres://u:p@h/db" || s.PageSize != litepull.DefaultPageSize || time.Duration(s.Settle) != 5*time.Second || s.Lookback.Duration != 2*time.Minute {
 		t.Fatalf("source = %+v", s)
 	}
-	if s.Tables[0].DestName() != "users" || s.Tables[1].DestName() != "orders_replica" || s.Tables[1].Lookback.Amount != 500 {
+	if s.Tables[0].DestName() != "users" || s.Tables[1].DestName() != "orders_replica" || s.Tables[1].Lookback.Amount != 500 ||
+		s.Tables[1].TimeZone != "America/New_York" {
 		t.Fatalf("tables = %+v", s.Tables)
 	}
 }
@@ -68,6 +70,8 @@ func TestParseConfigErrors(t *testing.T) {
 		"TableListedTwice":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n  - table: t\n    dest: t2\n", "listed twice", nil},
 		"MissingTableName":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - dest: x\n", "missing", nil},
 		"MissingKind":           {"sources:\n- id: a\n", "kind", nil},
+		"BadTimeZone":           {"sources:\n- id: a\n  kind: mysql\n  timeZone: EST-ish\n", `timeZone: unknown time zone "EST-ish"`, nil},
+		"LocalTimeZone":         {"sources:\n- id: a\n  kind: mysql\n  tables:\n  - table: t\n    timeZone: Local\n", "timeZone", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))

@@ -33,6 +33,7 @@ type Engine struct {
 	mu       sync.Mutex
 	running  map[string]chan struct{} // per source/table lock: never two runs (or a run and a reset) at once
 	caughtUp map[string]bool          // per source/table: last run ended with no more pages
+	warned   map[string]bool          // per source/table: config warnings logged once
 }
 
 // NewEngine returns an engine over an open replica and open sources.
@@ -47,6 +48,7 @@ func NewEngine(r Replica, sources []BoundSource, logger *slog.Logger) *Engine {
 		now:      func() time.Time { return time.Now().UTC() },
 		running:  map[string]chan struct{}{},
 		caughtUp: map[string]bool{},
+		warned:   map[string]bool{},
 	}
 }
 
@@ -230,6 +232,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 		return err
 	}
 	res.Note = p.note
+	e.warnConfig(bs, tc, p, res)
 	change, err := e.replica.SchemaChange(ctx, p.target)
 	if err != nil {
 		return fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
@@ -253,7 +256,10 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	st.LastRowsPulled = 0
 	key := bs.Config.ID + "\x00" + tc.Table
 	if full {
-		return e.fullRefresh(ctx, bs, p, st, res, opts)
+		if err := e.fullRefresh(ctx, bs, p, st, res, opts); err != nil {
+			return err
+		}
+		return e.checkAhead(ctx, p, st, res)
 	}
 
 	e.mu.Lock()
@@ -335,7 +341,26 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 			res.Reconciled = true
 		}
 	}
-	return nil
+	return e.checkAhead(ctx, p, st, res)
+}
+
+// warnConfig puts the plan's config warnings in the table's result, and
+// logs them on the table's first run.
+func (e *Engine) warnConfig(bs BoundSource, tc TableConfig, p *plan, res *TableResult) {
+	if len(p.warnings) == 0 {
+		return
+	}
+	res.Warnings = append(res.Warnings, p.warnings...)
+	key := bs.Config.ID + "\x00" + tc.Table
+	e.mu.Lock()
+	logged := e.warned[key]
+	e.warned[key] = true
+	e.mu.Unlock()
+	if !logged {
+		for _, w := range p.warnings {
+			e.logger.Warn(w, LogKeySource, bs.Config.ID, LogKeyTable, tc.Table)
+		}
+	}
 }
 
 // reread upserts the rows in the lookback window behind the watermark,

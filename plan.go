@@ -21,6 +21,8 @@ type plan struct {
 	pageSize  int
 	settle    time.Duration
 	lookback  Lookback
+	zone      string   // IANA zone of a naive timestamp cursor; "" the source's default
+	warnings  []string // about the config, for validate and the run summary
 
 	full           bool   // mode: full, or a discovered table without a cursor
 	note           string // why the table is replicated as it is, for the summary
@@ -152,6 +154,21 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		}
 		p.lookback = *tc.Lookback
 	}
+	if res := cursorCol.Resolution; cursorCol.Temporal && res > 0 && p.lookback.IsZero() {
+		// A cursor that steps in whole seconds (or days) puts many rows on
+		// the watermark's value; one of them changed later in that step
+		// with a lower key sorts behind the watermark. Re-reading the step
+		// when caught up finds it (upserts make that harmless).
+		if tc.Lookback == nil {
+			p.lookback = Lookback{Duration: res}
+		} else {
+			p.warnings = append(p.warnings, coarseCursorWarning(tc.Table, cursor, cursorCol))
+		}
+	}
+	p.zone = bs.Config.TimeZone
+	if tc.TimeZone != "" {
+		p.zone = tc.TimeZone
+	}
 	p.full, p.note, p.reconcile, p.reconcileEvery = full, note, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
 	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk, SoftDelete: tc.SoftDelete}
 	for i, name := range columns {
@@ -217,7 +234,7 @@ func (p *plan) watermarkOf(row []Value) *Watermark {
 
 func (p *plan) request(after *Watermark) PageRequest {
 	return PageRequest{Schema: p.schema, Columns: p.columns, Cursor: p.cursor, PrimaryKey: p.pk,
-		After: after, Limit: p.pageSize, Settle: p.settle}
+		After: after, Limit: p.pageSize, Settle: p.settle, SettleZone: p.zone}
 }
 
 // softDeleted counts the rows of a page that a soft-delete column marks.

@@ -66,6 +66,11 @@ type State struct {
 	LastFullRefresh time.Time `json:"lastFullRefreshTs"`
 	LastReconcile   time.Time `json:"lastReconcileTs"`
 	RowsDeleted     int64     `json:"rowsDeleted"` // by soft deletes and reconciliation
+
+	// CursorAhead, when set, says that the watermark is ahead of the
+	// source's clock (a far-future or 'infinity' cursor value), so rows
+	// with a later real timestamp are not replicated, and how to recover.
+	CursorAhead string `json:"cursorAhead,omitempty"`
 }
 
 // Replica is the SQLite sink. It has one writer; implementations serialize

@@ -36,6 +36,12 @@ type Column struct {
 	// Temporal is true for timestamp-like columns, where a settle horizon and
 	// a duration lookback make sense.
 	Temporal bool
+	// Resolution is the step of a temporal column's values when the catalog
+	// says it is coarser than a microsecond: time.Second for MySQL DATETIME
+	// and TIMESTAMP without fractional seconds and Postgres timestamp(0),
+	// 24h for dates. 0 when finer or unknown. Rows that share the
+	// watermark's step but sort before it are reachable only by a lookback.
+	Resolution time.Duration
 }
 
 // TableSchema is what a source knows of one table.
@@ -79,6 +85,11 @@ type PageRequest struct {
 	// Settle, when positive, leaves out rows whose (timestamp) cursor is newer
 	// than the source's own clock minus Settle.
 	Settle time.Duration
+	// SettleZone is the IANA time zone that values of a cursor without a
+	// time zone (timestamp without time zone, DATETIME, date) are written
+	// in, for the settle horizon; "" is the source's default (the
+	// database's default time zone; UTC for SQLite).
+	SettleZone string
 	// Descending reverses the order (the last position first).
 	Descending bool
 }
@@ -125,6 +136,17 @@ type PageStreamer interface {
 	// emit once more with the short (possibly empty) last page. emit may
 	// block; an error from emit stops the stream and is returned.
 	StreamPages(ctx context.Context, req PageRequest, pages int, emit func(*Page) error) error
+}
+
+// Clock is implemented by sources that can read their own clock: litepull
+// compares cursors with the source's time, never the machine it runs on.
+type Clock interface {
+	// Now returns the source's current time in zone, the IANA time zone
+	// that values of cursors without a time zone are written in ("" for
+	// the source's default, as for PageRequest.SettleZone). Its Location
+	// is that zone (possibly as a fixed offset), so that a naive value's
+	// wall-clock time can be placed in it.
+	Now(ctx context.Context, zone string) (time.Time, error)
 }
 
 // RowEstimator is implemented by sources that can estimate a table's row

@@ -52,6 +52,15 @@ type TableResult struct {
 	Error              string        `json:"error,omitempty"`
 	Duration           time.Duration `json:"durationNs"`
 	Err                error         `json:"-"`
+
+	// Warnings are problems that do not stop the table but may cost rows:
+	// a cursor ahead of the source's clock, a whole-second cursor whose
+	// lookback was turned off.
+	Warnings []string `json:"warnings,omitempty"`
+	// CursorAheadSeconds is how far the watermark is ahead of the source's
+	// clock when that is beyond CursorAheadTolerance (+Inf for
+	// 'infinity'), else 0. Warnings says it in words.
+	CursorAheadSeconds float64 `json:"-"`
 }
 
 // Summary is the outcome of a run.
@@ -65,6 +74,17 @@ func (s *Summary) Failed() int {
 	n := 0
 	for _, t := range s.Tables {
 		if t.Error != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Warned counts the tables that ended with a warning.
+func (s *Summary) Warned() int {
+	n := 0
+	for _, t := range s.Tables {
+		if len(t.Warnings) > 0 {
 			n++
 		}
 	}

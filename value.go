@@ -133,6 +133,11 @@ func subtractLookback(cursor Value, lb Lookback) (Value, error) {
 		if lb.Duration == 0 {
 			return nil, fmt.Errorf("lookback %s is a number but the cursor is text; give a duration such as 5m", lb)
 		}
+		if c == "infinity" || c == "-infinity" || strings.HasPrefix(c, "0000-00-00") {
+			// Postgres' infinities and MySQL's zero dates are not times:
+			// nothing lies a duration behind them but themselves.
+			return c, nil
+		}
 		for _, layout := range []string{LayoutTimestampTZ, LayoutTimestamp, time.RFC3339Nano, "2006-01-02 15:04:05.999999999", LayoutDate} {
 			t, err := time.Parse(layout, c)
 			if err == nil {

@@ -96,6 +96,7 @@ var stateColumns = []struct{ name, decl string }{
 	{"last_full_refresh_ts", "TEXT"},
 	{"last_reconcile_ts", "TEXT"},
 	{"rows_deleted", "INTEGER NOT NULL DEFAULT 0"},
+	{"cursor_ahead", "TEXT"},
 }
 
 func (r *Replica) migrate() error {

@@ -48,7 +48,7 @@ func (r *Replica) saveState(c *sqlite3.Conn, st litepull.State) error {
 	vals := []any{st.SourceID, st.Table, nullIfEmpty(st.CursorColumn), nullIfEmptyOr(st.CursorValue, st.Watermark == nil),
 		timeText(st.LastRun), st.LastRowsPulled, nullIfEmpty(st.LastError), nullIfEmpty(st.Dest), wm,
 		st.RowsTotal, st.NullCursorRows, timeText(st.LastSuccess), st.ErrorCount,
-		timeText(st.LastFullRefresh), timeText(st.LastReconcile), st.RowsDeleted}
+		timeText(st.LastFullRefresh), timeText(st.LastReconcile), st.RowsDeleted, nullIfEmpty(st.CursorAhead)}
 	for i, v := range vals {
 		if err := sqlitex.Bind(s, i+1, v); err != nil {
 			return err
@@ -148,6 +148,7 @@ func readStates(c *sqlite3.Conn, where string, args ...string) ([]litepull.State
 			LastFullRefresh: parseTime(s.ColumnText(13)),
 			LastReconcile:   parseTime(s.ColumnText(14)),
 			RowsDeleted:     s.ColumnInt64(15),
+			CursorAhead:     s.ColumnText(16),
 		}
 		if enc := s.ColumnText(8); enc != "" {
 			vals, err := litepull.DecodeValues(enc)

@@ -18,6 +18,7 @@ type metrics struct {
 	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	nulls    *prometheus.GaugeVec
+	ahead    *prometheus.GaugeVec
 
 	mu        sync.Mutex
 	caughtUp  map[[2]string]time.Time // last run that ended with no pages left
@@ -39,11 +40,13 @@ func newMetrics() *metrics {
 			Help: "Duration of one run of one table.", Buckets: prometheus.ExponentialBuckets(0.005, 4, 9)}, tableLabels),
 		nulls: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litepull_null_cursor_rows",
 			Help: "Rows whose cursor is NULL, which incremental pulls cannot reach."}, tableLabels),
+		ahead: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litepull_cursor_ahead_seconds",
+			Help: "How far the watermark is ahead of the source's clock (+Inf for 'infinity'), when beyond the tolerance; else 0. Rows with a later real timestamp are not replicated."}, tableLabels),
 		caughtUp: map[[2]string]time.Time{},
 		lagGauges: prometheus.NewDesc("litepull_table_lag_seconds",
 			"Seconds since the table was last known to be caught up with its source.", tableLabels, nil),
 	}
-	m.reg.MustRegister(m.rows, m.pages, m.errors, m.duration, m.nulls, m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.rows, m.pages, m.errors, m.duration, m.nulls, m.ahead, m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -67,6 +70,7 @@ func (m *metrics) observe(sum *litepull.Summary, now time.Time) {
 		if t.NullCursorRows >= 0 {
 			m.nulls.With(l).Set(float64(t.NullCursorRows))
 		}
+		m.ahead.With(l).Set(t.CursorAheadSeconds)
 		if !t.MorePagesAvailable {
 			m.caughtUp[key] = now
 		}

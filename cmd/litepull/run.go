@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -90,6 +91,13 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 		case t.NullCursorRows > 0 && !t.FullRefresh:
 			status = fmt.Sprintf("ok; %d row(s) with a NULL cursor are not replicated", t.NullCursorRows)
 		}
+		if t.Error == "" && len(t.Warnings) > 0 {
+			warning := "WARNING: " + strings.Join(t.Warnings, "; ")
+			if status != "ok" {
+				warning += "; " + status
+			}
+			status = warning
+		}
 		if t.FullRefresh {
 			status += "; full refresh"
 		}
@@ -110,4 +118,7 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d rows in %s\n", sum.RowsPulled(), sum.Duration.Round(time.Millisecond))
+	if n := sum.Warned(); n > 0 {
+		fmt.Fprintf(w, "%d table(s) with a WARNING: rows may be missed until it is dealt with\n", n)
+	}
 }

@@ -81,6 +81,11 @@ func printStates(w io.Writer, states []litepull.State) {
 			last, s.LastRowsPulled, s.RowsTotal, nulls, s.RowsDeleted, when(s.LastFullRefresh), when(s.LastReconcile), errText)
 	}
 	tw.Flush()
+	for _, s := range states {
+		if s.CursorAhead != "" {
+			fmt.Fprintf(w, "WARNING %s/%s: %s\n", s.SourceID, s.Table, s.CursorAhead)
+		}
+	}
 }
 
 func when(t time.Time) string {

@@ -32,6 +32,8 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			bad++
 		case c.Skipped != "":
 			status = "skipped: " + c.Skipped
+		case len(c.Warnings) > 0:
+			status = "WARNING: " + strings.Join(c.Warnings, "; ")
 		case c.Note != "":
 			status = "ok; " + c.Note
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/sqlitedialect"
@@ -375,4 +376,18 @@ func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema,
 		out[i] = key
 	}
 	return out, nil
+}
+
+var _ litepull.Clock = (*Source)(nil)
+
+// Now reads the server's SQLite clock (UTC), placed in zone.
+func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
+	rows, err := s.exec.Query(ctx, sqlitedialect.Clock, nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the clock: %w", err)
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return time.Time{}, fmt.Errorf("read the clock: %s answered %d rows", s.opts.Name, len(rows))
+	}
+	return sqlitedialect.ParseClock(rows[0][0], zone)
 }

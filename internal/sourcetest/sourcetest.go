@@ -70,6 +70,7 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("RandomOpsTextKeyNullCursors", func(t *testing.T) {
 		testRandomOps(t, newHarness(t), opsOptions{rounds: 25, textKey: true, nullCursors: true})
 	})
+	runClock(t, newHarness)
 }
 
 // fixture is a harness with a fresh replica.

@@ -6,6 +6,7 @@ package sqlitedialect
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/keyset"
@@ -142,14 +143,55 @@ func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions)
 	q.Keyset(req)
 	if req.Settle > 0 {
 		c := q.Q(req.Cursor)
-		q.Where(fmt.Sprintf("(CASE WHEN typeof(%s) IN ('integer', 'real') THEN %s ELSE unixepoch(%s, 'subsec') END) <= unixepoch('now', 'subsec') - %s",
-			c, c, c, q.Arg(req.Settle.Seconds())))
+		naive := ""
+		if req.SettleZone != "" {
+			// Text without Z or an offset is a wall-clock time of the
+			// zone: SQLite reads it as UTC, so shift it by the zone's
+			// offset now (the rows settle is about are recent).
+			off, err := litepull.ZoneOffset(req.SettleZone, time.Now())
+			if err != nil {
+				return Statement{}, err
+			}
+			naive = fmt.Sprintf("WHEN NOT %s THEN unixepoch(%s, 'subsec') - %s ", hasOffset(c), c, q.Arg(int64(off)))
+		}
+		q.Where(fmt.Sprintf("(CASE WHEN typeof(%s) IN ('integer', 'real') THEN %s %sELSE unixepoch(%s, 'subsec') END) <= unixepoch('now', 'subsec') - %s",
+			c, c, naive, c, q.Arg(req.Settle.Seconds())))
 	}
 	whole := req
 	if opts.Limit > 0 {
 		whole.Limit = opts.Limit
 	}
 	return Statement{Text: q.SQL(sel, from(schema, name), whole), Args: q.Args}, nil
+}
+
+// hasOffset is the SQL test of a text time value that carries its zone: a
+// trailing Z or [+-]HH:MM after the time.
+func hasOffset(c string) string {
+	return fmt.Sprintf("(length(%[1]s) > 10 AND (upper(substr(%[1]s, -1)) = 'Z' OR substr(%[1]s, -6, 1) IN ('+', '-')))", c)
+}
+
+// Clock reads SQLite's clock: 'now' is UTC, as ISO-8601 text.
+const Clock = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+// ParseClock reads the answer to Clock and places it in zone ("" is UTC:
+// SQLite has no time zone of its own, and CURRENT_TIMESTAMP writes UTC).
+func ParseClock(v any, zone string) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("read the clock: got %T, want text", v)
+	}
+	now, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the clock: %w", err)
+	}
+	if zone == "" {
+		return now.UTC(), nil
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return now.In(loc), nil
 }
 
 // RangeCounts counts (and checksums) the rows of each key range in one

@@ -120,6 +120,10 @@ func (d *DB) Arg(int) string { return "?" }
 func (d *DB) Quote(name string) string { return `"` + name + `"` }
 
 // Now is the clock plus d, as ISO-8601 UTC.
+// NaiveType is a declared type that names a time: its values are text
+// without a zone.
+func (d *DB) NaiveType() string { return "DATETIME" }
+
 func (d *DB) Now(delta time.Duration) string {
 	return time.Now().UTC().Add(delta).Format(litepull.LayoutTimestampTZ)
 }

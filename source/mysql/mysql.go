@@ -28,6 +28,7 @@ import (
 var (
 	_ litepull.Source       = (*Source)(nil)
 	_ litepull.PageStreamer = (*Source)(nil)
+	_ litepull.Clock        = (*Source)(nil)
 )
 
 // Dialect is MySQL's: backquoted identifiers, ? placeholders, expanded
@@ -158,7 +159,8 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0)
+	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
+		COALESCE(DATETIME_PRECISION, 6)
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, schema, name)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", table, err)
@@ -168,13 +170,14 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	var cols []column
 	for rows.Next() {
 		var col, dataType, colType string
-		var prec, scale int64
-		if err := rows.Scan(&col, &dataType, &colType, &prec, &scale); err != nil {
+		var prec, scale, fsp int64
+		if err := rows.Scan(&col, &dataType, &colType, &prec, &scale, &fsp); err != nil {
 			return nil, fmt.Errorf("describe %s: %w", table, err)
 		}
 		c := classify(strings.ToLower(dataType), strings.ToLower(colType), prec, scale)
 		cols = append(cols, c)
-		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: colType, Affinity: c.affinity, Temporal: c.temporal})
+		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: colType, Affinity: c.affinity, Temporal: c.temporal,
+			Resolution: resolution(strings.ToLower(dataType), fsp)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("describe %s: %w", table, err)
@@ -235,7 +238,10 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	q := newQuery(byName)
 	q.Keyset(bound)
 	if req.Settle > 0 {
-		now := "NOW(6)" // the session time zone is UTC, for DATETIME and TIMESTAMP alike
+		now, err := settleNow(q, byName[req.Cursor], req.SettleZone)
+		if err != nil {
+			return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+		}
 		q.Where(fmt.Sprintf("%s <= %s - INTERVAL %s MICROSECOND", q.Q(req.Cursor), now, q.Arg(req.Settle.Microseconds())))
 	}
 	whole := req
@@ -269,6 +275,58 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return emit(page)
 	}
 	return nil
+}
+
+// defaultNow is the server's clock in its default time zone
+// (@@global.time_zone, which may be SYSTEM): the zone an application's
+// session writes DATETIME values in unless it sets its own. litepull's own
+// session is UTC.
+const defaultNow = "CONVERT_TZ(UTC_TIMESTAMP(6), '+00:00', @@global.time_zone)"
+
+// settleNow is the server's clock as the cursor's values are written:
+// TIMESTAMP values are read in UTC (the session's zone); DATETIME and DATE
+// values are wall-clock times of zone, or of the server's default zone.
+// A named zone is turned into its current offset here, so the server needs
+// no time zone tables.
+func settleNow(q *keyset.Query, c column, zone string) (string, error) {
+	switch {
+	case c.kind == kStamp:
+		return "UTC_TIMESTAMP(6)", nil
+	case zone == "":
+		return defaultNow, nil
+	}
+	off, err := litepull.ZoneOffset(zone, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return "(UTC_TIMESTAMP(6) + INTERVAL " + q.Arg(int64(off)) + " SECOND)", nil
+}
+
+// Now reads the server's clock, placed in zone, or in the server's default
+// time zone (as a fixed offset).
+func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
+	var utc string
+	var off sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f'), TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "+
+		"CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&utc, &off)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the clock: %w", err)
+	}
+	now, err := time.Parse("2006-01-02 15:04:05.999999", utc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the clock: %w", err)
+	}
+	if zone != "" {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return now.In(loc), nil
+	}
+	if !off.Valid {
+		return time.Time{}, errors.New("read the clock: the server cannot convert to its own time zone (@@global.time_zone); set timeZone in the config")
+	}
+	return now.In(time.FixedZone("@@global.time_zone", int(off.Int64))), nil
 }
 
 // selection resolves columns of a described table: the quoted table, the

@@ -116,3 +116,7 @@ func TestDeadServerKeepsPasswordSecret(t *testing.T) {
 func (h *harness) RetypeText(tb testing.TB, table, column string) {
 	h.Exec(tb, fmt.Sprintf("ALTER TABLE %s MODIFY %s VARCHAR(200)", table, column))
 }
+
+func (h *harness) NaiveType() string { return "DATETIME(6)" }
+
+func (h *harness) WholeSecondType() string { return "DATETIME" }

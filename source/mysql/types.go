@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
@@ -198,4 +199,23 @@ func (c column) bindValue(v any) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// resolution is the step of a temporal column's values when coarser than a
+// microsecond: DATETIME and TIMESTAMP with fewer than 6 fractional digits
+// (fsp, information_schema's DATETIME_PRECISION), and DATE.
+func resolution(dataType string, fsp int64) time.Duration {
+	switch dataType {
+	case "date":
+		return 24 * time.Hour
+	case "datetime", "timestamp":
+		d := time.Microsecond
+		for p := fsp; p < 6; p++ {
+			d *= 10
+		}
+		if d > time.Microsecond {
+			return d
+		}
+	}
+	return 0
 }

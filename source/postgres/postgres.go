@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +33,7 @@ import (
 var (
 	_ litepull.Source       = (*Source)(nil)
 	_ litepull.PageStreamer = (*Source)(nil)
+	_ litepull.Clock        = (*Source)(nil)
 )
 
 // Dialect is Postgres': double-quoted identifiers, $n placeholders, row
@@ -50,6 +52,11 @@ type Source struct {
 
 	mu     sync.Mutex
 	codecs map[string][]codec // by table, in column order, from the last Describe
+
+	// probe connects as an application would (without litepull's UTC
+	// session time zone), to learn the database's default time zone once.
+	probe *pgx.ConnConfig
+	zone  string // the default time zone, once known
 
 	bytesRead atomic.Int64 // from the server, over every connection
 }
@@ -87,6 +94,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		}
 		return countingConn{c, &src.bytesRead}, nil
 	}
+	src.probe = pc.ConnConfig.Copy()
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
@@ -237,7 +245,8 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		fmt.Sscan(string(v[2]), &oid)
 		c := codecFor(oid, string(v[3]))
 		codecs = append(codecs, c)
-		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal})
+		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
+			Resolution: resolution(oid, typ)})
 		var ord int64
 		fmt.Sscan(string(v[4]), &ord)
 		if ord > 0 {
@@ -277,7 +286,11 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	}
 	q.Keyset(req)
 	if req.Settle > 0 {
-		q.Where(fmt.Sprintf("%s <= %s - make_interval(secs => %s)", q.Q(req.Cursor), settleNow(req), q.Arg(req.Settle.Seconds())))
+		now, err := s.settleNow(ctx, q, req)
+		if err != nil {
+			return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
+		}
+		q.Where(fmt.Sprintf("%s <= %s - make_interval(secs => %s)", q.Q(req.Cursor), now, q.Arg(req.Settle.Seconds())))
 	}
 	whole := req
 	whole.Limit = req.Limit * pages
@@ -429,13 +442,85 @@ func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema,
 	return out, nil
 }
 
-// settleNow is the source's clock in the cursor's own type.
-func settleNow(req litepull.PageRequest) string {
+// settleNow is the source's clock in the cursor's own type: for a cursor
+// without a time zone, the wall-clock time of the zone its values are
+// written in (litepull's own session is UTC; the application's is not).
+func (s *Source) settleNow(ctx context.Context, q *keyset.Query, req litepull.PageRequest) (string, error) {
 	c, _ := req.Schema.Column(req.Cursor)
-	if strings.HasPrefix(c.SourceType, "timestamp without") || c.SourceType == "date" {
-		return "(now() AT TIME ZONE 'UTC')"
+	if !naive(c) {
+		return "now()", nil
 	}
-	return "now()"
+	zone, err := s.zoneOr(ctx, req.SettleZone)
+	if err != nil {
+		return "", err
+	}
+	return "(now() AT TIME ZONE " + q.Arg(zone) + ")", nil
+}
+
+// naive reports a timestamp without time zone or a date.
+func naive(c litepull.Column) bool {
+	t := c.SourceType
+	return strings.HasPrefix(t, "timestamp") && strings.HasSuffix(t, "without time zone") || t == "date"
+}
+
+// zoneOr returns zone, or the database's default time zone when zone is "".
+func (s *Source) zoneOr(ctx context.Context, zone string) (string, error) {
+	if zone != "" {
+		return zone, nil
+	}
+	return s.defaultZone(ctx)
+}
+
+// defaultZone is the time zone a session gets when it does not ask for one
+// (the server's TimeZone, or the database's or role's): the zone an
+// application writes timestamps without time zone in unless it sets its
+// own. litepull's sessions are UTC, so a connection of its own asks, once.
+func (s *Source) defaultZone(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	zone := s.zone
+	s.mu.Unlock()
+	if zone != "" {
+		return zone, nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, s.probe.Copy())
+	if err != nil {
+		return "", fmt.Errorf("read the database's default time zone: %w (or set timeZone in the config)", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	res, err := conn.PgConn().Exec(ctx, "SHOW TimeZone").ReadAll()
+	if err == nil && (len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 1) {
+		err = errors.New("unexpected answer to SHOW TimeZone")
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the database's default time zone: %w (or set timeZone in the config)", err)
+	}
+	zone = string(res[0].Rows[0][0])
+	s.mu.Lock()
+	s.zone = zone
+	s.mu.Unlock()
+	return zone, nil
+}
+
+// Now reads the server's clock, placed in zone (or the database's default
+// time zone) as a fixed offset: Postgres resolves the zone's name itself.
+func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
+	zone, err := s.zoneOr(ctx, zone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	const q = `SELECT (extract(epoch FROM now()) * 1000000)::int8::text,
+	                  extract(epoch FROM (now() AT TIME ZONE $1) - (now() AT TIME ZONE 'UTC'))::int8::text`
+	var us, off int64
+	err = s.exec(ctx, q, []any{zone}, []int16{textFormat, textFormat}, func(v [][]byte) error {
+		var err1, err2 error
+		us, err1 = strconv.ParseInt(string(v[0]), 10, 64)
+		off, err2 = strconv.ParseInt(string(v[1]), 10, 64)
+		return errors.Join(err1, err2)
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the clock in time zone %q: %w", zone, err)
+	}
+	return time.UnixMicro(us).In(time.FixedZone(zone, int(off))), nil
 }
 
 // CountNullCursor counts the rows the cursor cannot reach.

@@ -223,3 +223,7 @@ func TestCursorRetyped(t *testing.T) {
 func (h *harness) RetypeText(tb testing.TB, table, column string) {
 	h.Exec(tb, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE varchar(200)", table, column))
 }
+
+func (h *harness) NaiveType() string { return "timestamp" }
+
+func (h *harness) WholeSecondType() string { return "timestamp(0)" }

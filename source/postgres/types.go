@@ -283,3 +283,23 @@ func encodeParam(v any) ([]byte, error) {
 		return nil, fmt.Errorf("cannot bind a %T", v)
 	}
 }
+
+// resolution is the step of a temporal column's values when coarser than a
+// microsecond: timestamp(p) with p < 6 (typ as format_type spells it), and
+// dates.
+func resolution(typeOID uint32, typ string) time.Duration {
+	switch typeOID {
+	case oidDate:
+		return 24 * time.Hour
+	case oidTimestamp, oidTimestampTZ:
+		var p int
+		if _, err := fmt.Sscanf(typ, "timestamp(%d)", &p); err == nil && p >= 0 && p < 6 {
+			d := time.Microsecond
+			for ; p < 6; p++ {
+				d *= 10
+			}
+			return d
+		}
+	}
+	return 0
+}

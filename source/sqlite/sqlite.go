@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -203,4 +204,16 @@ func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema,
 		return nil
 	})
 	return out, err
+}
+
+var _ litepull.Clock = (*Source)(nil)
+
+// Now reads SQLite's clock (UTC), placed in zone.
+func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
+	var v any
+	err := s.query(ctx, sqlitedialect.Clock, nil, func(st *sqlite3.Stmt) error { v = st.ColumnText(0); return nil })
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the clock: %w", err)
+	}
+	return sqlitedialect.ParseClock(v, zone)
 }
