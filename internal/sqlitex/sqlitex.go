@@ -4,10 +4,28 @@
 package sqlitex
 
 import (
+	"context"
 	"fmt"
+	"math/bits"
 
 	"github.com/ncruces/go-sqlite3"
 )
+
+// MaxMemory is the most memory one connection's SQLite may use: all that
+// 32-bit WebAssembly can address. The driver's default, 256 MiB, is less
+// than SQLite needs to write one row of a few 100 MB values, and running
+// out panics inside the driver. It is address space reserved up front;
+// memory is committed only as SQLite grows into it.
+const MaxMemory = 4 << 30
+
+// WithMaxMemory returns ctx configured so that a connection opened with it
+// may use MaxMemory (on 64-bit platforms; elsewhere the driver's default).
+func WithMaxMemory(ctx context.Context) context.Context {
+	if bits.UintSize < 64 {
+		return ctx
+	}
+	return sqlite3.WithMaxMemory(ctx, MaxMemory)
+}
 
 // Bind binds v (nil, int64, int, float64, string, []byte or bool) to the
 // i-th (1-based) parameter. A nil []byte binds an empty blob, not NULL.
