@@ -45,3 +45,29 @@ func TestDriverPanicIsAnError(t *testing.T) {
 		t.Fatalf("rows = %v, %v; want %v", rows, err, want)
 	}
 }
+
+// TestHugeValuesCommit writes two 100 MB values in one page: the driver's
+// default memory (256 MiB) ran out and it panicked.
+func TestHugeValuesCommit(t *testing.T) {
+	r, err := replica.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	tg := target("t", []string{"id"}, "id", "v")
+	tg.Columns[1].Affinity = litepull.AffBlob
+	if err := r.EnsureTable(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	const size = 100_000_000
+	big := make([]byte, size)
+	st := litepull.State{SourceID: "s", Table: "src_t"}
+	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(1), big}, {int64(2), big}}, st); err != nil {
+		t.Fatalf("commit two %d-byte values: %v", size, err)
+	}
+	_, rows, err := r.Query(ctx, "SELECT id, length(v) FROM t ORDER BY id")
+	if want := [][]any{{int64(1), int64(size)}, {int64(2), int64(size)}}; err != nil || !reflect.DeepEqual(rows, want) {
+		t.Fatalf("(id, length) = %v, %v; want %v", rows, err, want)
+	}
+}

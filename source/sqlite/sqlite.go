@@ -31,7 +31,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if cfg.DSN == "" {
 		return nil, fmt.Errorf("sqlite source %s: dsn (the database file path) is missing", cfg.ID)
 	}
-	conn, err := sqlite3.OpenFlags(cfg.DSN, sqlite3.OPEN_READONLY)
+	conn, err := sqlitex.OpenReadOnly(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite source %s: %w", cfg.ID, err)
 	}
@@ -58,8 +58,10 @@ func (s *Source) Close() error {
 	return err
 }
 
-// query runs q with args and calls row for every result row.
-func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqlite3.Stmt) error) error {
+// query runs q with args and calls row for every result row. A driver
+// panic (SQLite out of memory on a huge row) is an error.
+func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqlite3.Stmt) error) (err error) {
+	defer sqlitex.Recover(&err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn == nil {
