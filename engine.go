@@ -183,6 +183,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	if err != nil {
 		return err
 	}
+	p.pageBytes = opts.PageBytes
 	full := p.full || opts.Full
 	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
 		return fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",
@@ -218,7 +219,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 			return fmt.Errorf("read page of %s: %w", tc.Table, pr.err)
 		}
 		n := int64(len(pr.page.Rows))
-		more = n == int64(p.pageSize)
+		more = p.more(pr.page)
 		// The next state is built aside and adopted only once committed, so a
 		// failed commit never leaves a watermark ahead of its rows.
 		next := *st
@@ -301,7 +302,7 @@ func (e *Engine) reread(ctx context.Context, p *plan, st *State) (int64, error) 
 			}
 		}
 		n += int64(len(page.Rows))
-		if len(page.Rows) < p.pageSize {
+		if !p.more(page) {
 			return n, nil
 		}
 		req.After = p.watermarkOf(page.Rows[len(page.Rows)-1])

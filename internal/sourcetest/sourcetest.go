@@ -59,6 +59,7 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("FullRefreshOnDemand", func(t *testing.T) { testFullOnDemand(t, newHarness(t)) })
 	t.Run("ReconcileFindsDeletes", func(t *testing.T) { testReconcile(t, newHarness(t)) })
 	t.Run("RandomOpsEqualSource", func(t *testing.T) { testRandomOps(t, newHarness(t)) })
+	t.Run("PagesCutByBytes", func(t *testing.T) { testPageBytes(t, newHarness(t)) })
 }
 
 // fixture is a harness with a fresh replica.

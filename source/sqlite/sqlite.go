@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -124,21 +125,27 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 	if err != nil {
 		return nil, err
 	}
-	page := &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+	cut := litepull.NewPageCut(req)
+	page := &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
 	n := len(req.Columns)
 	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
 		row := make([]litepull.Value, n)
 		if err := st.Columns(row...); err != nil {
 			return err
 		}
-		page.Rows = append(page.Rows, row)
+		if cut.Add(page, row) {
+			return errPageDone
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errPageDone) {
 		return nil, fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	return page, nil
 }
+
+// errPageDone stops reading rows once the page is complete.
+var errPageDone = errors.New("page done")
 
 // CountNullCursor counts rows the cursor cannot reach.
 func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
