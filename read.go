@@ -51,9 +51,10 @@ func (e *Engine) streamPages(ctx context.Context, ps PageStreamer, p *plan, req 
 	for {
 		var last []Value
 		more := false
+		var bad error // a page that breaks the contract, not wrapped again by the source
 		err := ps.StreamPages(ctx, req, streamPages, func(page *Page) error {
-			if err := p.checkPage(page); err != nil {
-				return err
+			if bad = p.checkPage(page); bad != nil {
+				return bad
 			}
 			if n := len(page.Rows); n > 0 {
 				last = page.Rows[n-1]
@@ -61,6 +62,9 @@ func (e *Engine) streamPages(ctx context.Context, ps PageStreamer, p *plan, req 
 			more = p.more(page)
 			return send(pageResult{page: page})
 		})
+		if bad != nil {
+			err = bad
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				send(pageResult{err: err})
