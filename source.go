@@ -210,8 +210,10 @@ type Source interface {
 // result is the same as reading the pages one by one.
 type PageStreamer interface {
 	// StreamPages reads up to pages*req.Limit rows and calls emit with every
-	// full page of req.Limit rows, in order. When fewer rows remain, it calls
-	// emit once more with the short (possibly empty) last page. emit may
+	// complete page (PageCut: req.Limit rows, or fewer at the byte budget,
+	// with More), in order. When the query runs out of rows, it calls emit
+	// once more with the short (possibly empty) last page; when it stops at
+	// its limit with rows left over, with those rows and More. emit may
 	// block; an error from emit stops the stream and is returned.
 	StreamPages(ctx context.Context, req PageRequest, pages int, emit func(*Page) error) error
 }
