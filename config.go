@@ -18,6 +18,8 @@ import (
 const (
 	// DefaultPageSize is the number of rows read per table per tick.
 	DefaultPageSize = 5000
+	// MaxPageSize is the largest pageSize a config may set.
+	MaxPageSize = 1_000_000
 	// DefaultReplica is the replica file when the config names none.
 	DefaultReplica = "replica.db"
 	// DefaultReconcileEvery is how often deletes: reconcile runs.
@@ -276,6 +278,12 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, erro
 	if err := dec.Decode(&c); err != nil {
 		return nil, &ConfigError{Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil {
+		if err := c.checkZeroPageSizes(&doc); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -310,8 +318,8 @@ func (c *Config) Validate() error {
 		if s.PageSize == 0 {
 			s.PageSize = DefaultPageSize
 		}
-		if s.PageSize < 1 {
-			return &ConfigError{Path: p + " pageSize", Msg: fmt.Sprintf("%d is less than 1", s.PageSize)}
+		if err := checkPageSize(p+" pageSize", s.PageSize); err != nil {
+			return err
 		}
 		if s.RunBudget == 0 {
 			s.RunBudget = DefaultRunBudget
@@ -347,8 +355,10 @@ func (c *Config) Validate() error {
 			}
 			t := &s.Tables[j]
 			tp := fmt.Sprintf("%s table %q", p, t.Table)
-			if t.PageSize < 0 {
-				return &ConfigError{Path: tp + " pageSize", Msg: fmt.Sprintf("%d is less than 1", t.PageSize)}
+			if t.PageSize != 0 { // 0: the source's
+				if err := checkPageSize(tp+" pageSize", t.PageSize); err != nil {
+					return err
+				}
 			}
 			if listed[t.Table] {
 				return &ConfigError{Path: tp, Msg: "listed twice", Hint: "a source table's state is kept once per source: list it once, or add a second source with its own id for a second copy"}
@@ -359,6 +369,69 @@ func (c *Config) Validate() error {
 				return &ConfigError{Path: tp, Msg: fmt.Sprintf("replica table %q is also the destination of %s (SQLite table names ignore case)", t.DestName(), prev), Hint: "set dest to tell them apart"}
 			}
 			dests[key] = s.ID + "/" + t.Table
+		}
+	}
+	return nil
+}
+
+// checkPageSize refuses a page size out of 1..MaxPageSize.
+func checkPageSize(path string, n int) error {
+	switch {
+	case n < 1:
+		return &ConfigError{Path: path, Msg: fmt.Sprintf("%d is less than 1", n), Hint: fmt.Sprintf("leave it out for the default, %d rows", DefaultPageSize)}
+	case n > MaxPageSize:
+		return &ConfigError{Path: path, Msg: fmt.Sprintf("%d is more than %d", n, MaxPageSize),
+			Hint: fmt.Sprintf("pages are cut at %d MiB anyway; a few thousand rows (the default is %d) read as fast", DefaultPageBytes>>20, DefaultPageSize)}
+	}
+	return nil
+}
+
+// checkZeroPageSizes refuses a pageSize written as 0 in the YAML: in Go a
+// zero PageSize means "the default", so Validate cannot tell it apart.
+func (c *Config) checkZeroPageSizes(doc *yaml.Node) error {
+	explicitZero := func(m *yaml.Node) bool {
+		v := mappingValue(m, "pageSize")
+		var n int
+		return v != nil && v.Decode(&n) == nil && n == 0
+	}
+	sources := mappingValue(docRoot(doc), "sources")
+	if sources == nil || sources.Kind != yaml.SequenceNode || len(sources.Content) != len(c.Sources) {
+		return nil
+	}
+	for i, sn := range sources.Content {
+		p := fmt.Sprintf("source %q", c.Sources[i].ID)
+		if explicitZero(sn) {
+			return checkPageSize(p+" pageSize", 0)
+		}
+		tables := mappingValue(sn, "tables")
+		if tables == nil || tables.Kind != yaml.SequenceNode || len(tables.Content) != len(c.Sources[i].Tables) {
+			continue
+		}
+		for j, tn := range tables.Content {
+			if explicitZero(tn) {
+				return checkPageSize(fmt.Sprintf("%s table %q pageSize", p, c.Sources[i].Tables[j].Table), 0)
+			}
+		}
+	}
+	return nil
+}
+
+// docRoot is the top node of a YAML document.
+func docRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
+	}
+	return doc
+}
+
+// mappingValue is the value of key in a YAML mapping node, or nil.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
 		}
 	}
 	return nil

@@ -72,6 +72,10 @@ func TestParseConfigErrors(t *testing.T) {
 		"MissingKind":           {"sources:\n- id: a\n", "kind", nil},
 		"BadTimeZone":           {"sources:\n- id: a\n  kind: mysql\n  timeZone: EST-ish\n", `timeZone: unknown time zone "EST-ish"`, nil},
 		"LocalTimeZone":         {"sources:\n- id: a\n  kind: mysql\n  tables:\n  - table: t\n    timeZone: Local\n", "timeZone", nil},
+		"ZeroPageSize":          {"sources:\n- id: a\n  kind: sqlite\n  pageSize: 0\n", "less than 1", nil},
+		"ZeroTablePage":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    pageSize: 0\n", `table "t" pageSize`, nil},
+		"HugePageSize":          {"sources:\n- id: a\n  kind: sqlite\n  pageSize: 1000000000\n", "more than 1000000", nil},
+		"HugeTablePage":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    pageSize: 1000001\n", "more than 1000000", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))

@@ -231,6 +231,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	if err != nil {
 		return err
 	}
+	p.pageBytes = opts.PageBytes
 	res.Note = p.note
 	e.warnConfig(bs, tc, p, res)
 	change, err := e.replica.SchemaChange(ctx, p.target)
@@ -282,7 +283,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 			return fmt.Errorf("read page of %s: %w", tc.Table, pr.err)
 		}
 		n := int64(len(pr.page.Rows))
-		more = n == int64(p.pageSize)
+		more = p.more(pr.page)
 		// The next state is built aside and adopted only once committed, so a
 		// failed commit never leaves a watermark ahead of its rows.
 		next := *st
@@ -384,7 +385,7 @@ func (e *Engine) reread(ctx context.Context, p *plan, st *State) (int64, error) 
 			}
 		}
 		n += int64(len(page.Rows))
-		if len(page.Rows) < p.pageSize {
+		if !p.more(page) {
 			return n, nil
 		}
 		req.After = p.watermarkOf(page.Rows[len(page.Rows)-1])

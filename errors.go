@@ -36,6 +36,10 @@ var (
 
 	// ErrUnsupported reports an option the source cannot honour.
 	ErrUnsupported = errors.New("unsupported")
+
+	// ErrValueTooLarge reports a source value, or row, longer than SQLite
+	// stores (MaxValueBytes).
+	ErrValueTooLarge = errors.New("value too large")
 )
 
 // ConfigError is a configuration mistake, with the place it was found and a

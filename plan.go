@@ -19,6 +19,7 @@ type plan struct {
 	cursorIdx int
 	pkIdx     []int
 	pageSize  int
+	pageBytes int64 // a page's byte budget; 0: DefaultPageBytes
 	settle    time.Duration
 	lookback  Lookback
 	zone      string   // IANA zone of a naive timestamp cursor; "" the source's default
@@ -234,7 +235,7 @@ func (p *plan) watermarkOf(row []Value) *Watermark {
 
 func (p *plan) request(after *Watermark) PageRequest {
 	return PageRequest{Schema: p.schema, Columns: p.columns, Cursor: p.cursor, PrimaryKey: p.pk,
-		After: after, Limit: p.pageSize, Settle: p.settle, SettleZone: p.zone}
+		After: after, Limit: p.pageSize, MaxBytes: p.pageBytes, Settle: p.settle, SettleZone: p.zone}
 }
 
 // softDeleted counts the rows of a page that a soft-delete column marks.

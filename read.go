@@ -36,7 +36,7 @@ func (e *Engine) readPages(ctx context.Context, p *plan, after *Watermark, drain
 		}
 		for {
 			page, err := p.readOne(ctx, req)
-			if send(pageResult{page, err}) != nil || !drain || len(page.Rows) < p.pageSize {
+			if send(pageResult{page, err}) != nil || !drain || !p.more(page) {
 				return
 			}
 			req.After = p.watermarkOf(page.Rows[len(page.Rows)-1])
@@ -46,30 +46,33 @@ func (e *Engine) readPages(ctx context.Context, p *plan, after *Watermark, drain
 }
 
 // streamPages drains through a PageStreamer, streamPages pages per query.
+// The stream is over when its last page is not followed by more.
 func (e *Engine) streamPages(ctx context.Context, ps PageStreamer, p *plan, req PageRequest, send func(pageResult) error) {
 	for {
 		var last []Value
-		full := 0
+		more := false
+		var bad error // a page that breaks the contract, not wrapped again by the source
 		err := ps.StreamPages(ctx, req, streamPages, func(page *Page) error {
-			if err := p.checkPage(page); err != nil {
-				return err
+			if bad = p.checkPage(page); bad != nil {
+				return bad
 			}
 			if n := len(page.Rows); n > 0 {
 				last = page.Rows[n-1]
 			}
-			if len(page.Rows) == p.pageSize {
-				full++
-			}
+			more = p.more(page)
 			return send(pageResult{page: page})
 		})
+		if bad != nil {
+			err = bad
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				send(pageResult{err: err})
 			}
 			return
 		}
-		if full < streamPages || last == nil {
-			return // the stream ended with a short page: caught up
+		if !more || last == nil {
+			return // the stream ended with a last page: caught up
 		}
 		req.After = p.watermarkOf(last)
 	}
@@ -83,8 +86,16 @@ func (p *plan) readOne(ctx context.Context, req PageRequest) (*Page, error) {
 	return page, p.checkPage(page)
 }
 
+// more reports whether rows may follow page: it is full, or its source
+// ended it early (PageCut).
+func (p *plan) more(page *Page) bool {
+	return page.More || len(page.Rows) >= p.pageSize
+}
+
 // checkPage guards the engine against a source that breaks the contract:
 // a row of the wrong width or a NULL cursor would corrupt the watermark.
+// It also refuses a row SQLite cannot store, before any of the page is
+// written.
 func (p *plan) checkPage(page *Page) error {
 	for i, row := range page.Rows {
 		if len(row) != len(p.columns) {
@@ -93,6 +104,47 @@ func (p *plan) checkPage(page *Page) error {
 		if row[p.cursorIdx] == nil {
 			return fmt.Errorf("source returned a NULL cursor in row %d", i)
 		}
+		if err := p.checkRowSize(row); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// maxValueBytes is MaxValueBytes; tests lower it.
+var maxValueBytes int64 = MaxValueBytes
+
+// checkRowSize refuses a value, or a row, larger than SQLite stores.
+func (p *plan) checkRowSize(row []Value) error {
+	var total int64
+	for i, v := range row {
+		n := ValueBytes(v)
+		if n > maxValueBytes {
+			return fmt.Errorf("%w: column %s of the row at %s holds %d bytes; SQLite stores at most %d bytes in a value "+
+				"(leave the column out with columns:, or shorten the value at the source)",
+				ErrValueTooLarge, p.columns[i], p.describeRow(row), n, maxValueBytes)
+		}
+		total += n
+	}
+	if total > maxValueBytes {
+		return fmt.Errorf("%w: the row at %s holds %d bytes; SQLite stores at most %d bytes in a row "+
+			"(leave its largest columns out with columns:, or shorten them at the source)",
+			ErrValueTooLarge, p.describeRow(row), total, maxValueBytes)
+	}
+	return nil
+}
+
+// describeRow names a row by its position: cursor and primary key.
+func (p *plan) describeRow(row []Value) string {
+	w := p.watermarkOf(row)
+	s := fmt.Sprintf("%s = %s", p.cursor, FormatValue(w.Cursor))
+	for i, k := range p.pk {
+		if k != p.cursor {
+			s += fmt.Sprintf(", %s = %s", k, FormatValue(w.PK[i]))
+		}
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }

@@ -82,6 +82,11 @@ type PageRequest struct {
 	Through *Watermark
 	// Limit is the most rows to return.
 	Limit int
+	// MaxBytes is the page's byte budget: a source ends the page early, with
+	// More set, once its rows hold more than this many bytes of values (see
+	// PageCut). A page always has at least one row. Defaults to
+	// DefaultPageBytes.
+	MaxBytes int64
 	// Settle, when positive, leaves out rows whose (timestamp) cursor is newer
 	// than the source's own clock minus Settle.
 	Settle time.Duration
@@ -98,7 +103,91 @@ type PageRequest struct {
 // slice of Values in PageRequest.Columns order.
 type Page struct {
 	Rows [][]Value
+	// More says the source ended the page before PageRequest.Limit rows
+	// while rows may follow (at the byte budget, or at the end of a
+	// multi-page query): a short page with More is not the end of the table.
+	More bool
 }
+
+// Page limits.
+const (
+	// DefaultPageBytes is the byte budget of a page: bounded pages bound the
+	// memory of readers and writer, whatever the row size and pageSize.
+	DefaultPageBytes = 64 << 20
+	// MaxValueBytes is the longest string or BLOB, and the largest row,
+	// SQLite stores: its SQLITE_MAX_LENGTH as the driver compiles it.
+	MaxValueBytes = 1_000_000_000
+)
+
+// ValueBytes is the size of a value as a page's byte budget counts it:
+// the length of a string or BLOB, 8 for anything else.
+func ValueBytes(v Value) int64 {
+	switch v := v.(type) {
+	case string:
+		return int64(len(v))
+	case []byte:
+		return int64(len(v))
+	}
+	return 8
+}
+
+// PageCut decides where a source ends a page: at the request's Limit rows,
+// or earlier, with More set, once the rows hold more than its byte budget.
+// Every source fills its pages through one, so that a page of huge rows
+// never holds Limit of them.
+type PageCut struct {
+	limit  int
+	budget int64
+	bytes  int64
+}
+
+// NewPageCut returns the cut of req's pages.
+func NewPageCut(req PageRequest) PageCut {
+	c := PageCut{limit: req.Limit, budget: req.MaxBytes}
+	if c.budget <= 0 {
+		c.budget = DefaultPageBytes
+	}
+	return c
+}
+
+// Add appends row to page and reports whether the page is complete. A page
+// completed by its bytes gets More; the next page starts from zero bytes.
+func (c *PageCut) Add(page *Page, row []Value) bool {
+	page.Rows = append(page.Rows, row)
+	for _, v := range row {
+		c.bytes += ValueBytes(v)
+	}
+	switch {
+	case len(page.Rows) >= c.limit:
+	case c.bytes > c.budget:
+		page.More = true
+	default:
+		return false
+	}
+	c.bytes = 0
+	return true
+}
+
+// Rest returns what a multi-page query leaves after its last full or cut
+// page, given the rows it returned and its LIMIT: the table's last page
+// (maybe empty) if the query ran out of rows; else the leftover rows in a
+// page with More, or nil if there are none.
+func (c *PageCut) Rest(page *Page, total, limit int) *Page {
+	switch {
+	case total < limit:
+		return page
+	case len(page.Rows) > 0:
+		page.More = true
+		return page
+	}
+	return nil
+}
+
+// Capacity is how many rows to allocate a page for up front: the limit, up
+// to a bound, so that a huge pageSize never allocates before rows arrive.
+func (c *PageCut) Capacity() int { return min(max(c.limit, 0), maxPreallocRows) }
+
+const maxPreallocRows = 8192
 
 // TableInfo is one table found by discovery.
 type TableInfo struct {
@@ -132,8 +221,10 @@ type Source interface {
 // result is the same as reading the pages one by one.
 type PageStreamer interface {
 	// StreamPages reads up to pages*req.Limit rows and calls emit with every
-	// full page of req.Limit rows, in order. When fewer rows remain, it calls
-	// emit once more with the short (possibly empty) last page. emit may
+	// complete page (PageCut: req.Limit rows, or fewer at the byte budget,
+	// with More), in order. When the query runs out of rows, it calls emit
+	// once more with the short (possibly empty) last page; when it stops at
+	// its limit with rows left over, with those rows and More. emit may
 	// block; an error from emit stops the stream and is returned.
 	StreamPages(ctx context.Context, req PageRequest, pages int, emit func(*Page) error) error
 }

@@ -20,6 +20,9 @@ type RunOptions struct {
 	// many pages or at that time; the table reports morePagesAvailable.
 	MaxPages int
 	Deadline time.Time
+	// PageBytes is the byte budget of a page: a source ends a page early
+	// once its rows hold more. Defaults to DefaultPageBytes.
+	PageBytes int64
 	// Progress, if set, is called after every committed page.
 	Progress func(Progress)
 }

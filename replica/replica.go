@@ -12,6 +12,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 var _ litepull.Replica = (*Replica)(nil)
@@ -39,7 +40,7 @@ type Replica struct {
 // Open opens (creating if needed) a replica file and brings its schema up to
 // date. Use ":memory:" for a throwaway replica.
 func Open(path string) (*Replica, error) {
-	conn, err := sqlite3.Open(path)
+	conn, err := sqlite3.OpenContext(sqlitex.WithMaxMemory(context.Background()), path)
 	if err != nil {
 		return nil, fmt.Errorf("open replica %s: %w", path, err)
 	}
@@ -177,8 +178,10 @@ func (r *Replica) Close() error {
 
 var errClosed = errors.New("replica is closed")
 
-// locked runs f with the connection, interruptible by ctx.
-func (r *Replica) locked(ctx context.Context, f func(c *sqlite3.Conn) error) error {
+// locked runs f with the connection, interruptible by ctx. A panic in the
+// driver (it panics when SQLite's memory runs out while it copies a value
+// in) becomes an error: it fails the one call, not the process.
+func (r *Replica) locked(ctx context.Context, f func(c *sqlite3.Conn) error) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
@@ -186,7 +189,36 @@ func (r *Replica) locked(ctx context.Context, f func(c *sqlite3.Conn) error) err
 	}
 	old := r.conn.SetInterrupt(ctx)
 	defer r.conn.SetInterrupt(old)
+	defer func() {
+		if p := recover(); p != nil {
+			err = r.recovered(p)
+		}
+	}()
 	return f(r.conn)
+}
+
+// recovered turns a panic from the driver into an error. A transaction
+// left open is rolled back (inTx has done so already) and the prepared
+// statements, which may be half bound, are finalized.
+func (r *Replica) recovered(p any) error {
+	err, ok := p.(error)
+	if !ok {
+		err = fmt.Errorf("%v", p)
+	}
+	if !r.conn.GetAutocommit() {
+		if rerr := r.conn.Exec("ROLLBACK"); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	for q, s := range r.stmts {
+		s.Close()
+		delete(r.stmts, q)
+	}
+	if r.state != nil {
+		r.state.Close()
+		r.state = nil
+	}
+	return fmt.Errorf("replica: %w", err)
 }
 
 // inTx runs f inside one immediate transaction on the locked connection:

@@ -99,7 +99,9 @@ type queryResult struct {
 var errTooManyRows = errors.New("result has more rows than the limit")
 
 // query runs one read-only statement with params, at most maxRows rows.
-func (p *queryPool) query(ctx context.Context, q string, params []any, maxRows int) (*queryResult, error) {
+// A statement that needs more memory than SQLite may use is an error.
+func (p *queryPool) query(ctx context.Context, q string, params []any, maxRows int) (_ *queryResult, err error) {
+	defer sqlitex.Recover(&err)
 	var c *sqlite3.Conn
 	select {
 	case c = <-p.conns:

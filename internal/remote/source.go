@@ -138,30 +138,42 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 	if len(rows) > req.Limit {
 		return nil, fmt.Errorf("read page of %s: %s answered %d rows for LIMIT %d", req.Schema.Name, s.opts.Name, len(rows), req.Limit)
 	}
-	page := &litepull.Page{Rows: make([][]litepull.Value, len(rows))}
-	n := len(req.Columns)
-	for i, r := range rows {
-		if !s.opts.JSON {
-			if len(r) != n {
-				return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), n)
-			}
-			page.Rows[i] = r
-			continue
+	page := &litepull.Page{Rows: make([][]litepull.Value, 0, len(rows))}
+	cut := litepull.NewPageCut(req)
+	for _, r := range rows {
+		row, err := s.decodeRow(req, r)
+		if err != nil {
+			return nil, err
 		}
-		if len(r) != 2*n {
-			return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), 2*n)
+		if cut.Add(page, row) {
+			break // the rest was read for nothing: the next page reads it again
 		}
-		row := make([]litepull.Value, n)
-		for c := 0; c < n; c++ {
-			v, err := decodePair(r[2*c], r[2*c+1])
-			if err != nil {
-				return nil, fmt.Errorf("read page of %s: column %s: %w", req.Schema.Name, req.Columns[c], err)
-			}
-			row[c] = v
-		}
-		page.Rows[i] = row
 	}
 	return page, nil
+}
+
+// decodeRow checks the width of a row of the answer and, for a JSON
+// service, rebuilds its values from (typeof, value) pairs.
+func (s *Source) decodeRow(req litepull.PageRequest, r []any) ([]litepull.Value, error) {
+	n := len(req.Columns)
+	if !s.opts.JSON {
+		if len(r) != n {
+			return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), n)
+		}
+		return r, nil
+	}
+	if len(r) != 2*n {
+		return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), 2*n)
+	}
+	row := make([]litepull.Value, n)
+	for c := 0; c < n; c++ {
+		v, err := decodePair(r[2*c], r[2*c+1])
+		if err != nil {
+			return nil, fmt.Errorf("read page of %s: column %s: %w", req.Schema.Name, req.Columns[c], err)
+		}
+		row[c] = v
+	}
+	return row, nil
 }
 
 // decodePair rebuilds a value from its (typeof, JSON-safe value) pair.

@@ -71,6 +71,7 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 		testRandomOps(t, newHarness(t), opsOptions{rounds: 25, textKey: true, nullCursors: true})
 	})
 	runClock(t, newHarness)
+	t.Run("PagesCutByBytes", func(t *testing.T) { testPageBytes(t, newHarness(t)) })
 }
 
 // fixture is a harness with a fresh replica.

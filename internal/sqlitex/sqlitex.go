@@ -4,10 +4,66 @@
 package sqlitex
 
 import (
+	"context"
 	"fmt"
+	"math/bits"
+	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 )
+
+// MaxMemory is the most memory one connection's SQLite may use: all that
+// 32-bit WebAssembly can address. The driver's default, 256 MiB, is less
+// than SQLite needs to write one row of a few 100 MB values, and running
+// out panics inside the driver. It is address space reserved up front;
+// memory is committed only as SQLite grows into it.
+const MaxMemory = 4 << 30
+
+// WithMaxMemory returns ctx configured so that a connection opened with it
+// may use MaxMemory (on 64-bit platforms; elsewhere the driver's default).
+func WithMaxMemory(ctx context.Context) context.Context {
+	if bits.UintSize < 64 {
+		return ctx
+	}
+	return sqlite3.WithMaxMemory(ctx, MaxMemory)
+}
+
+// OpenReadOnly opens the database file at path (or a file: URI) read-only,
+// with MaxMemory. A missing file is an error, never created.
+func OpenReadOnly(path string) (*sqlite3.Conn, error) {
+	return sqlite3.OpenContext(WithMaxMemory(context.Background()), readOnlyURI(path))
+}
+
+// readOnlyURI turns a path into a file: URI that opens it read-only: the
+// driver takes a memory limit only with the flags that accept URIs.
+func readOnlyURI(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		if strings.Contains(path, "?") {
+			return path + "&mode=ro"
+		}
+		return path + "?mode=ro"
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	if strings.HasPrefix(esc, "//") {
+		esc = "//" + esc // an empty authority, then the path
+	}
+	return "file:" + esc + "?mode=ro"
+}
+
+// Recover, deferred, turns a panic of the driver into *err: the driver
+// panics when SQLite runs out of memory, which a value near SQLite's length
+// limit can make it do. It must fail the call, not end the process.
+func Recover(err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if e, ok := p.(error); ok {
+		*err = e
+		return
+	}
+	*err = fmt.Errorf("sqlite3: %v", p)
+}
 
 // Bind binds v (nil, int64, int, float64, string, []byte or bool) to the
 // i-th (1-based) parameter. A nil []byte binds an empty blob, not NULL.

@@ -216,9 +216,18 @@ func (s *Source) primaryKey(ctx context.Context, schema, name string) ([]string,
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
 	var page *litepull.Page
-	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error { page = p; return nil })
+	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error {
+		page = p
+		return errPageDone // a page cut by bytes leaves rows of the query unread
+	})
+	if errors.Is(err, errPageDone) {
+		err = nil
+	}
 	return page, err
 }
+
+// errPageDone stops a one-page stream after its page.
+var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
@@ -253,15 +262,15 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	defer rows.Close()
-	page := &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+	cut := litepull.NewPageCut(req)
+	page := &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
 	total := 0
 	err = scanRows(rows, cols, func(row []litepull.Value) error {
-		page.Rows = append(page.Rows, row)
 		total++
-		if len(page.Rows) == req.Limit {
-			full := page
-			page = &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
-			return emit(full)
+		if cut.Add(page, row) {
+			done := page
+			page = &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
+			return emit(done)
 		}
 		return nil
 	})
@@ -271,8 +280,8 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
-	if total < whole.Limit {
-		return emit(page)
+	if rest := cut.Rest(page, total, whole.Limit); rest != nil {
+		return emit(rest)
 	}
 	return nil
 }

@@ -272,9 +272,18 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
 	var page *litepull.Page
-	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error { page = p; return nil })
+	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error {
+		page = p
+		return errPageDone // a page cut by bytes leaves rows of the query unread
+	})
+	if errors.Is(err, errPageDone) {
+		err = nil
+	}
 	return page, err
 }
+
+// errPageDone stops a one-page stream after its page.
+var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
@@ -296,20 +305,24 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	whole.Limit = req.Limit * pages
 	text := q.SQL(sel, from, whole)
 
-	// Rows of a page share one backing slice, and strings one arena: a
-	// handful of allocations per page instead of several per row.
+	// Rows share backing slices of a page's worth of rows (up to a bound),
+	// and strings one arena: a handful of allocations per page instead of
+	// several per row.
 	ncol := len(req.Columns)
+	cut := litepull.NewPageCut(req)
 	var slab []litepull.Value
 	newPage := func() *litepull.Page {
-		slab = make([]litepull.Value, req.Limit*ncol)
-		return &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+		return &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
 	}
 	page := newPage()
 	var strs arena.Arena
 	total := 0
 	err = s.run(ctx, text, s.prepare, q.Args, formats, func(raw [][]byte) error {
-		off := len(page.Rows) * ncol
-		row := slab[off : off+ncol : off+ncol]
+		if len(slab) < ncol {
+			slab = make([]litepull.Value, cut.Capacity()*ncol)
+		}
+		row := slab[:ncol:ncol]
+		slab = slab[ncol:]
 		for i, b := range raw {
 			if b == nil {
 				continue
@@ -320,20 +333,19 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 			}
 			row[i] = v
 		}
-		page.Rows = append(page.Rows, row)
 		total++
-		if len(page.Rows) == req.Limit {
-			full := page
+		if cut.Add(page, row) {
+			done := page
 			page = newPage()
-			return emit(full)
+			return emit(done)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
-	if total < whole.Limit {
-		return emit(page)
+	if rest := cut.Rest(page, total, whole.Limit); rest != nil {
+		return emit(rest)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -32,7 +33,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if cfg.DSN == "" {
 		return nil, fmt.Errorf("sqlite source %s: dsn (the database file path) is missing", cfg.ID)
 	}
-	conn, err := sqlite3.OpenFlags(cfg.DSN, sqlite3.OPEN_READONLY)
+	conn, err := sqlitex.OpenReadOnly(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite source %s: %w", cfg.ID, err)
 	}
@@ -59,8 +60,10 @@ func (s *Source) Close() error {
 	return err
 }
 
-// query runs q with args and calls row for every result row.
-func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqlite3.Stmt) error) error {
+// query runs q with args and calls row for every result row. A driver
+// panic (SQLite out of memory on a huge row) is an error.
+func (s *Source) query(ctx context.Context, q string, args []any, row func(*sqlite3.Stmt) error) (err error) {
+	defer sqlitex.Recover(&err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn == nil {
@@ -123,21 +126,27 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 	if err != nil {
 		return nil, err
 	}
-	page := &litepull.Page{Rows: make([][]litepull.Value, 0, req.Limit)}
+	cut := litepull.NewPageCut(req)
+	page := &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
 	n := len(req.Columns)
 	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
 		row := make([]litepull.Value, n)
 		if err := st.Columns(row...); err != nil {
 			return err
 		}
-		page.Rows = append(page.Rows, row)
+		if cut.Add(page, row) {
+			return errPageDone
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errPageDone) {
 		return nil, fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	return page, nil
 }
+
+// errPageDone stops reading rows once the page is complete.
+var errPageDone = errors.New("page done")
 
 // CountNullCursor counts rows the cursor cannot reach.
 func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
