@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -71,38 +73,63 @@ func Lock(ctx context.Context, path, command string, wait time.Duration) (unlock
 		return func() error { return nil }, nil
 	}
 	name := LockPath(path)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if real, err := filepath.EvalSymlinks(name); err == nil {
+		name = real // a symlinked path locks the same file
+	}
+	rec, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock replica %s: %w", path, err)
 	}
-	if err := acquire(ctx, f, path, wait); err != nil {
-		f.Close()
+	f := rec
+	if lockOnReplica {
+		// Opened through any path or symlink, the replica is one inode, and
+		// deleting the holder record cannot let a second writer in.
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			rec.Close()
+			return nil, fmt.Errorf("lock replica %s: %w", path, err)
+		}
+	}
+	closeAll := func() error {
+		if f != rec {
+			f.Close()
+		}
+		return rec.Close()
+	}
+	if err := acquire(ctx, f, rec, path, wait); err != nil {
+		closeAll()
 		return nil, err
 	}
 	// Record who holds it. A stale record of a dead holder is overwritten
 	// here; it is read only by those that found the lock held.
-	rec, _ := json.Marshal(Holder{Command: command, PID: os.Getpid(), Since: time.Now().UTC()})
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt(rec, 0)
+	data, _ := json.Marshal(Holder{Command: command, PID: os.Getpid(), Since: time.Now().UTC()})
+	if err := rec.Truncate(0); err == nil {
+		_, err = rec.WriteAt(data, 0)
 	}
 	if err != nil {
 		unlockFile(f)
-		f.Close()
+		closeAll()
 		return nil, fmt.Errorf("record the holder of replica %s in %s: %w", path, name, err)
 	}
 	var once sync.Once
 	return func() error {
 		var err error
 		once.Do(func() {
-			f.Truncate(0) // a clean exit leaves no holder behind
-			err = errors.Join(unlockFile(f), f.Close())
+			rec.Truncate(0) // a clean exit leaves no holder behind
+			err = errors.Join(unlockFile(f), closeAll())
 		})
 		return err
 	}, nil
 }
 
-// acquire takes the lock on f, trying again until wait has passed.
-func acquire(ctx context.Context, f *os.File, path string, wait time.Duration) error {
+// lockOnReplica: on Linux the flock is taken on the replica file itself.
+// SQLite's own locks there are OFD fcntl locks, which flock does not touch;
+// on the BSDs SQLite may flock the file itself, so the lock goes on the
+// record file next to it.
+const lockOnReplica = runtime.GOOS == "linux"
+
+// acquire takes the lock on f, trying again until wait has passed; rec
+// holds the holder's record.
+func acquire(ctx context.Context, f, rec *os.File, path string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		ok, err := tryLockFile(f)
@@ -114,13 +141,13 @@ func acquire(ctx context.Context, f *os.File, path string, wait time.Duration) e
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return &LockedError{Path: path, Holder: readHolder(f)}
+			return &LockedError{Path: path, Holder: readHolder(rec)}
 		}
 		t := time.NewTimer(min(left, lockPoll))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("wait for %w: %w", &LockedError{Path: path, Holder: readHolder(f)}, ctx.Err())
+			return fmt.Errorf("wait for %w: %w", &LockedError{Path: path, Holder: readHolder(rec)}, ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,5 +143,39 @@ func TestLockAcrossProcesses(t *testing.T) {
 	data, err := os.ReadFile(replica.LockPath(path))
 	if err != nil || !strings.Contains(string(data), `"litepull run"`) || strings.Contains(string(data), "lock test child") {
 		t.Fatalf("lock file after a new writer took over: %q %v, want its own record only", data, err)
+	}
+}
+
+// TestLockSameFileByAnyPath: a symlinked path to the replica, or deleting
+// the holder's record file, must not let a second writer in.
+func TestLockSameFileByAnyPath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.db")
+	unlock, err := replica.Lock(context.Background(), path, "litepull serve", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	other := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(path, other); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := replica.Lock(context.Background(), other, "litepull run", 0); !errors.Is(err, replica.ErrLocked) {
+		if u != nil {
+			u()
+		}
+		t.Fatalf("lock through a symlink: %v; want ErrLocked", err)
+	}
+	if runtime.GOOS != "linux" {
+		return // elsewhere the lock lives in the record file
+	}
+	if err := os.Remove(replica.LockPath(path)); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := replica.Lock(context.Background(), path, "litepull run", 0); !errors.Is(err, replica.ErrLocked) {
+		if u != nil {
+			u()
+		}
+		t.Fatalf("lock after the record file was deleted: %v; want ErrLocked", err)
 	}
 }
