@@ -48,8 +48,13 @@ func (r *Replica) claim() error {
 
 // adoptable says why an unmarked file with these tables is not a replica.
 func (r *Replica) adoptable(tables map[string]bool) error {
-	if len(tables) == 0 || tables[ColumnsTable] {
-		return nil // new, or made by a litepull that did not mark its files
+	if len(tables) == 0 {
+		return nil // new
+	}
+	if tables[ColumnsTable] {
+		// Made by a litepull that did not mark its files: its two tables
+		// have exactly litepull's columns.
+		return r.ownTables(tables)
 	}
 	if tables[StateTable] {
 		have, err := r.columnsOf(StateTable)
@@ -64,6 +69,48 @@ func (r *Replica) adoptable(tables map[string]bool) error {
 	}
 	return fmt.Errorf("%w: %s is a SQLite database that litepull did not create (tables: %s); point replica: at a new file",
 		litepull.ErrNotReplica, r.path, sortedKeys(tables))
+}
+
+// ownTables checks that an unmarked file's litepull_columns and state
+// table are litepull's own: a table of another application that happens
+// to share a name is not adopted.
+func (r *Replica) ownTables(tables map[string]bool) error {
+	cols, err := r.columnsOf(ColumnsTable)
+	if err != nil {
+		return err
+	}
+	state, err := r.columnsOf(StateTable)
+	if err != nil {
+		return err
+	}
+	var stateNames []string
+	for _, c := range stateColumns {
+		stateNames = append(stateNames, c.name)
+	}
+	ok := tables[StateTable] && len(cols) == len(columnsColumns) && hasAll(cols, columnsColumns) &&
+		hasAll(state, seedColumns) && len(state) <= len(stateNames) && hasAllOf(stateNames, state)
+	if !ok {
+		return fmt.Errorf("%w: %s has tables named like litepull's (%s, %s) that litepull did not make; point replica: at a new file",
+			litepull.ErrNotReplica, r.path, ColumnsTable, StateTable)
+	}
+	return nil
+}
+
+// columnsColumns are the columns of litepull_columns.
+var columnsColumns = []string{"dest_table", "column_name", "source_id", "source_table", "source_type", "sqlite_type", "ordinal", "is_pk"}
+
+// hasAllOf reports whether every key of m is one of names.
+func hasAllOf[V any](names []string, m map[string]V) bool {
+	for k := range m {
+		found := false
+		for _, n := range names {
+			found = found || n == k
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // seedColumns are the columns of the seed's state table.

@@ -59,6 +59,11 @@ func (r *Replica) init() error {
 	if err := r.conn.BusyTimeout(10e9); err != nil {
 		return err
 	}
+	// Before anything that writes (even the journal mode): a file that is
+	// not a replica must be left exactly as it was.
+	if err := r.claim(); err != nil {
+		return err
+	}
 	// WAL: readers (the daemon's query endpoint, other processes) never block
 	// the writer. synchronous=NORMAL in WAL mode keeps every commit atomic; a
 	// power loss may forget the last commits, never half of one.
@@ -71,9 +76,6 @@ func (r *Replica) init() error {
 		if err := r.conn.Exec(pragma); err != nil {
 			return fmt.Errorf("%s: %w", pragma, err)
 		}
-	}
-	if err := r.claim(); err != nil {
-		return err
 	}
 	return r.migrate()
 }
