@@ -126,12 +126,15 @@ type SchemaChange struct {
 	Added   []string `json:"added,omitempty"`
 	Dropped []string `json:"dropped,omitempty"`
 	Retyped []string `json:"retyped,omitempty"` // "col: old type → new type"
-	Key     string   `json:"key,omitempty"`     // "(old) → (new)" when the primary key changed
+	// Replaced columns kept their name and type but are other columns at
+	// the source: dropped and added again, or swapped by renames.
+	Replaced []string `json:"replaced,omitempty"`
+	Key      string   `json:"key,omitempty"` // "(old) → (new)" when the primary key changed
 }
 
 // IsZero reports no change.
 func (c SchemaChange) IsZero() bool {
-	return len(c.Added) == 0 && len(c.Dropped) == 0 && len(c.Retyped) == 0 && c.Key == ""
+	return len(c.Added) == 0 && len(c.Dropped) == 0 && len(c.Retyped) == 0 && len(c.Replaced) == 0 && c.Key == ""
 }
 
 func (c SchemaChange) String() string {
@@ -144,6 +147,7 @@ func (c SchemaChange) String() string {
 	add("added", c.Added)
 	add("dropped", c.Dropped)
 	add("retyped", c.Retyped)
+	add("re-created", c.Replaced)
 	if c.Key != "" {
 		parts = append(parts, "primary key "+c.Key)
 	}

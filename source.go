@@ -33,6 +33,12 @@ type Column struct {
 	SourceType string
 	// Affinity is the SQLite column type chosen so that values round-trip.
 	Affinity Affinity
+	// Position is the source's own number for the column (Postgres attnum,
+	// the ordinal position elsewhere): a column dropped and added again
+	// under the same name and type, or two columns swapped by renames, get
+	// new ones, which is how the replica tells them from an unchanged
+	// column. 0: unknown.
+	Position int
 	// Temporal is true for timestamp-like columns, where a settle horizon and
 	// a duration lookback make sense.
 	Temporal bool

@@ -87,7 +87,7 @@ func (r *Replica) ownTables(tables map[string]bool) error {
 	for _, c := range stateColumns {
 		stateNames = append(stateNames, c.name)
 	}
-	ok := tables[StateTable] && len(cols) == len(columnsColumns) && hasAll(cols, columnsColumns) &&
+	ok := tables[StateTable] && hasAll(cols, columnsColumns[:8]) && len(cols) <= len(columnsColumns) && hasAllOf(columnsColumns, cols) &&
 		hasAll(state, seedColumns) && len(state) <= len(stateNames) && hasAllOf(stateNames, state)
 	if !ok {
 		return fmt.Errorf("%w: %s has tables named like litepull's (%s, %s) that litepull did not make; point replica: at a new file",
@@ -97,7 +97,7 @@ func (r *Replica) ownTables(tables map[string]bool) error {
 }
 
 // columnsColumns are the columns of litepull_columns.
-var columnsColumns = []string{"dest_table", "column_name", "source_id", "source_table", "source_type", "sqlite_type", "ordinal", "is_pk"}
+var columnsColumns = []string{"dest_table", "column_name", "source_id", "source_table", "source_type", "sqlite_type", "ordinal", "is_pk", "source_position"}
 
 // hasAllOf reports whether every key of m is one of names.
 func hasAllOf[V any](names []string, m map[string]V) bool {

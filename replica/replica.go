@@ -118,11 +118,22 @@ func (r *Replica) migrate() error {
 			sqlite_type  TEXT NOT NULL,
 			ordinal      INTEGER NOT NULL,
 			is_pk        INTEGER NOT NULL,
+			source_position INTEGER,
 			PRIMARY KEY (dest_table, column_name))`,
 	}
 	for _, q := range ddl {
 		if err := r.conn.Exec(q); err != nil {
 			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	// Column metadata from before source positions were recorded.
+	cols, err := r.columnsOf(ColumnsTable)
+	if err != nil {
+		return err
+	}
+	if _, ok := cols["source_position"]; !ok {
+		if err := r.conn.Exec("ALTER TABLE " + ColumnsTable + " ADD COLUMN source_position INTEGER"); err != nil {
+			return fmt.Errorf("migrate %s: %w", ColumnsTable, err)
 		}
 	}
 	// A state table created by the seed has only its seven columns.

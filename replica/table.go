@@ -109,17 +109,18 @@ func (r *Replica) SchemaChange(ctx context.Context, t *litepull.Target) (litepul
 type recorded struct {
 	sourceType, sqliteType string
 	pkPos                  int
+	position               int // the source's own column number; 0: not recorded
 }
 
 func recordedColumns(c *sqlite3.Conn, dest string) (map[string]recorded, error) {
-	_, rows, err := sqlitex.QueryAll(c, "SELECT column_name, source_type, sqlite_type, is_pk, ordinal FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE ORDER BY ordinal", dest)
+	_, rows, err := sqlitex.QueryAll(c, "SELECT column_name, source_type, sqlite_type, is_pk, coalesce(source_position, 0) FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE ORDER BY ordinal", dest)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]recorded{}
 	pos := 0
 	for _, row := range rows {
-		rc := recorded{sourceType: row[1].(string), sqliteType: row[2].(string)}
+		rc := recorded{sourceType: row[1].(string), sqliteType: row[2].(string), position: int(row[4].(int64))}
 		if row[3].(int64) != 0 {
 			pos++
 			rc.pkPos = pos
@@ -157,6 +158,17 @@ func diffColumns(have map[string]recorded, t *litepull.Target) litepull.SchemaCh
 		}
 	}
 	sort.Strings(ch.Dropped)
+	if len(ch.Added)+len(ch.Dropped)+len(ch.Retyped) == 0 {
+		// Same names and types: a column whose source number changed was
+		// dropped and added again, or swapped with another by renames, and
+		// its values are not the ones replicated. (Any other change moves
+		// numbers too, and rebuilds anyway.)
+		for _, col := range t.Columns {
+			if rc := have[col.Name]; rc.position != 0 && col.Position != 0 && rc.position != col.Position {
+				ch.Replaced = append(ch.Replaced, col.Name)
+			}
+		}
+	}
 	// The recorded key order is column order; compare as sets in that order.
 	if newPK := inColumnOrder(t); strings.Join(oldPK, ",") != strings.Join(newPK, ",") {
 		ch.Key = "(" + strings.Join(oldPK, ", ") + ") → (" + strings.Join(t.PrimaryKey, ", ") + ")"
@@ -201,7 +213,7 @@ func signature(t *litepull.Target) string {
 	var b strings.Builder
 	b.WriteString(t.SourceID + "\x00" + t.SourceTable + "\x00" + strings.Join(t.PrimaryKey, ","))
 	for _, c := range t.Columns {
-		b.WriteString("\x00" + c.Name + "\x01" + c.SourceType + "\x01" + string(c.Affinity))
+		b.WriteString(fmt.Sprintf("\x00%s\x01%s\x01%s\x01%d", c.Name, c.SourceType, c.Affinity, c.Position))
 	}
 	return b.String()
 }
@@ -268,10 +280,11 @@ func alterTable(c *sqlite3.Conn, t *litepull.Target, have map[string]int) error 
 }
 
 func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
-	stmt, _, err := c.Prepare(`INSERT INTO ` + ColumnsTable + ` (dest_table, column_name, source_id, source_table, source_type, sqlite_type, ordinal, is_pk)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	stmt, _, err := c.Prepare(`INSERT INTO ` + ColumnsTable + ` (dest_table, column_name, source_id, source_table, source_type, sqlite_type, ordinal, is_pk, source_position)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (dest_table, column_name) DO UPDATE SET source_id = excluded.source_id, source_table = excluded.source_table,
-			source_type = excluded.source_type, sqlite_type = excluded.sqlite_type, ordinal = excluded.ordinal, is_pk = excluded.is_pk`)
+			source_type = excluded.source_type, sqlite_type = excluded.sqlite_type, ordinal = excluded.ordinal, is_pk = excluded.is_pk,
+			source_position = excluded.source_position`)
 	if err != nil {
 		return err
 	}
@@ -301,6 +314,11 @@ func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
 		stmt.BindText(6, string(col.Affinity))
 		stmt.BindInt(7, i)
 		stmt.BindBool(8, isPK)
+		if col.Position > 0 {
+			stmt.BindInt(9, col.Position)
+		} else {
+			stmt.BindNull(9)
+		}
 		if err := stmt.Exec(); err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 			return nil, fmt.Errorf("describe %s: %w", table, err)
 		}
 		ts.Columns = append(ts.Columns, litepull.Column{Name: name, SourceType: decl,
-			Affinity: sqlitedialect.Affinity(decl), Temporal: sqlitedialect.Temporal(decl)})
+			Affinity: sqlitedialect.Affinity(decl), Temporal: sqlitedialect.Temporal(decl), Position: len(ts.Columns) + 1})
 		if n > 0 {
 			pk[n] = name
 		}

@@ -430,6 +430,14 @@ func testSchemaDrift(t *testing.T, h Harness) {
 	if got := f.rows(t, "SELECT id, v, flag FROM drift ORDER BY id"); !reflect.DeepEqual(got, [][]any{{int64(1), "a", int64(7)}, {int64(2), "b", int64(7)}, {int64(3), "c", int64(7)}}) {
 		t.Fatalf("replica after DROP COLUMN = %v", got)
 	}
+
+	// Dropped and added again with the same name and type: other values.
+	h.Exec(t, "ALTER TABLE drift DROP COLUMN v")
+	h.Exec(t, "ALTER TABLE drift ADD COLUMN v "+h.Type("text")+" NOT NULL DEFAULT 'x'")
+	mustOK(t, f.run(t, true))
+	if got := f.rows(t, "SELECT group_concat(v, '') FROM (SELECT v FROM drift ORDER BY id)"); !reflect.DeepEqual(got, [][]any{{"xxx"}}) {
+		t.Fatalf("replica v after DROP and ADD COLUMN v … DEFAULT 'x' = %v, want x in every row", got)
+	}
 }
 
 func testLookback(t *testing.T, h Harness) {

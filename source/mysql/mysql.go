@@ -177,7 +177,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		c := classify(strings.ToLower(dataType), strings.ToLower(colType), prec, scale)
 		cols = append(cols, c)
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: colType, Affinity: c.affinity, Temporal: c.temporal,
-			Resolution: resolution(strings.ToLower(dataType), fsp)})
+			Resolution: resolution(strings.ToLower(dataType), fsp), Position: len(ts.Columns) + 1})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("describe %s: %w", table, err)

@@ -221,7 +221,8 @@ SELECT a.attname,
        CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::int8,
        COALESCE(bt.typcategory, t.typcategory)::text,
        COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                 WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8
+                 WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8,
+       a.attnum::int8
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -238,15 +239,17 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	ts := &litepull.TableSchema{Name: table}
 	var codecs []codec
 	pk := map[int64]string{}
-	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat}
+	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat, textFormat}
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
 		col, typ := string(v[0]), string(v[1])
 		var oid uint32
 		fmt.Sscan(string(v[2]), &oid)
 		c := codecFor(oid, string(v[3]))
 		codecs = append(codecs, c)
+		var attnum int
+		fmt.Sscan(string(v[5]), &attnum)
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
-			Resolution: resolution(oid, typ)})
+			Resolution: resolution(oid, typ), Position: attnum})
 		var ord int64
 		fmt.Sscan(string(v[4]), &ord)
 		if ord > 0 {

@@ -102,7 +102,8 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	pk := map[int]string{}
 	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
 		col, decl := st.ColumnText(0), st.ColumnText(1)
-		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: decl, Affinity: sqlitedialect.Affinity(decl), Temporal: sqlitedialect.Temporal(decl)})
+		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: decl, Affinity: sqlitedialect.Affinity(decl),
+			Temporal: sqlitedialect.Temporal(decl), Position: len(ts.Columns) + 1})
 		if n := st.ColumnInt(2); n > 0 {
 			pk[n] = col
 		}
