@@ -10,9 +10,12 @@ import (
 )
 
 // CursorAheadTolerance is how far a timestamp watermark may be ahead of the
-// source's clock before litepull warns: clock skew and time zone slips stay
-// under it, a typo'd year or 'infinity' does not.
-const CursorAheadTolerance = time.Hour
+// source's clock before litepull warns. Every row written later with a
+// real timestamp below the watermark is missed, so it is small: the clock
+// skew of NTP-synchronized servers stays under it; a typo'd year,
+// 'infinity', a wrong time zone or an application clock minutes fast do
+// not.
+const CursorAheadTolerance = time.Minute
 
 // zoneHint is the hint of a bad timeZone.
 const zoneHint = "an IANA time zone name such as America/New_York, Europe/Paris or UTC"
@@ -143,12 +146,20 @@ func humanSeconds(s float64) string {
 // watermark is back within the tolerance (reset, full refresh).
 func (e *Engine) checkAhead(ctx context.Context, p *plan, st *State, res *TableResult) error {
 	judge := p.cursorCol.Temporal && st.Watermark != nil
-	if st.CursorAhead == "" && (!judge || res.RowsPulled == 0) {
+	// With settle, a row ahead of the clock is never read, so the watermark
+	// never shows it: the source's last cursor is looked at instead.
+	held := p.settle > 0 && p.cursorCol.Temporal && !res.MorePagesAvailable
+	if st.CursorAhead == "" && !held && (!judge || res.RowsPulled == 0) {
 		return nil // nothing moved, nothing to take back
 	}
 	prev := st.CursorAhead
 	st.CursorAhead = ""
-	if judge {
+	if held {
+		if err := e.checkHeld(ctx, p, st, res); err != nil {
+			return err
+		}
+	}
+	if judge && st.CursorAhead == "" {
 		ahead, err := e.ahead(ctx, p, st.Watermark.Cursor)
 		if err != nil {
 			return fmt.Errorf("read the source's clock: %w", err)
@@ -166,6 +177,38 @@ func (e *Engine) checkAhead(ctx context.Context, p *plan, st *State, res *TableR
 		return nil
 	}
 	return e.replica.SaveState(ctx, *st)
+}
+
+// checkHeld records a warning when the source's last cursor is ahead of
+// its clock: settle holds such a row back until that time comes, so it is
+// not in the replica, and with 'infinity' or a typo'd year, never will be.
+func (e *Engine) checkHeld(ctx context.Context, p *plan, st *State, res *TableResult) error {
+	req := p.request(nil)
+	req.Descending, req.Limit, req.Settle = true, 1, 0
+	last, err := p.readOne(ctx, req)
+	if err != nil {
+		return fmt.Errorf("read the last cursor: %w", err)
+	}
+	if len(last.Rows) == 0 {
+		return nil
+	}
+	cursor := last.Rows[0][p.cursorIdx]
+	ahead, err := e.ahead(ctx, p, cursor)
+	if err != nil || ahead == 0 {
+		return err
+	}
+	value := FormatValue(cursor)
+	how := humanSeconds(ahead) + " ahead of the source's clock"
+	if math.IsInf(ahead, 1) {
+		how = "past every real time"
+	}
+	st.CursorAhead = fmt.Sprintf("a row of %s has cursor %s = %s, %s: settle holds it back until then, so it is not in the replica. Fix the row at the source",
+		p.target.SourceTable, p.cursor, value, how)
+	res.CursorAheadSeconds = ahead
+	res.Warnings = append(res.Warnings, st.CursorAhead)
+	e.logger.Warn("a row's cursor is ahead of the source's clock", LogKeySource, st.SourceID, LogKeyTable, p.target.SourceTable,
+		"cursor", p.cursor, "value", value, "hint", st.CursorAhead)
+	return nil
 }
 
 // ahead measures a cursor value against the source's clock. Values that are

@@ -29,6 +29,7 @@ type WholeSeconds interface {
 func runClock(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("SettleInTimeZone", func(t *testing.T) { testSettleZone(t, newHarness(t)) })
 	t.Run("FarFutureCursorWarns", func(t *testing.T) { testFarFuture(t, newHarness(t)) })
+	t.Run("FarFutureHeldBySettleWarns", func(t *testing.T) { testFarFutureSettle(t, newHarness(t)) })
 	t.Run("WholeSecondCursorRereadsItsSecond", func(t *testing.T) { testWholeSeconds(t, newHarness(t)) })
 }
 
@@ -157,5 +158,30 @@ func testWholeSeconds(t *testing.T, h Harness) {
 	}
 	if r := result(t, f.run(t, false), "ws"); len(r.Warnings) != 1 || r.Error != "" {
 		t.Fatalf("run with lookback 0: warnings %q, error %q; want the whole-seconds warning and no error", r.Warnings, r.Error)
+	}
+}
+
+// testFarFutureSettle: with settle, a row ahead of the clock is never read,
+// so the watermark never shows it; the warning must come all the same, and
+// go once the row is fixed.
+func testFarFutureSettle(t *testing.T, h Harness) {
+	create(t, h, "held", "id "+h.Type("int")+" PRIMARY KEY", "updated_at "+h.Type("ts"))
+	h.Insert(t, "held", []string{"id", "updated_at"}, [][]any{{int64(1), h.Now(-time.Hour)}, {int64(2), h.Now(30 * time.Minute)}})
+	settle := litepull.Duration(time.Second)
+	f := newFixture(t, h, litepull.TableConfig{Table: "held", CursorColumn: "updated_at", Settle: &settle})
+	sum := f.run(t, true)
+	mustOK(t, sum)
+	r := result(t, sum, "held")
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "settle holds it back") {
+		t.Fatalf("warnings = %q, want one saying a row ahead of the clock is held back", r.Warnings)
+	}
+	if st, _ := f.r.State(context.Background(), "src", "held"); st.CursorAhead == "" {
+		t.Fatal("state has no cursorAhead warning")
+	}
+	h.Exec(t, "UPDATE held SET updated_at = "+h.Arg(1)+" WHERE id = 2", h.Now(-time.Minute))
+	sum = f.run(t, true)
+	mustOK(t, sum)
+	if r := result(t, sum, "held"); len(r.Warnings) != 0 || r.RowsPulled != 1 {
+		t.Fatalf("after the fix: %d rows, warnings %q; want row 2 and no warning", r.RowsPulled, r.Warnings)
 	}
 }
