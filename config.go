@@ -255,7 +255,19 @@ func (c *Config) resolvePaths(dir string) {
 }
 
 func resolvePath(dir, p string) string {
-	if p == "" || p == ":memory:" || strings.HasPrefix(p, "file:") || filepath.IsAbs(p) {
+	if rest, ok := strings.CutPrefix(p, "file:"); ok {
+		// A URI: its path part, before any ?query, is resolved the same way.
+		name, query, hasQuery := strings.Cut(rest, "?")
+		if strings.HasPrefix(name, "/") || name == "" || name == ":memory:" {
+			return p
+		}
+		p = "file:" + resolvePath(dir, name)
+		if hasQuery {
+			p += "?" + query
+		}
+		return p
+	}
+	if p == "" || p == ":memory:" || filepath.IsAbs(p) {
 		return p
 	}
 	abs, err := filepath.Abs(filepath.Join(dir, p))

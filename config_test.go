@@ -133,7 +133,7 @@ func FuzzParseConfig(f *testing.F) {
 func TestLoadConfigResolvesPaths(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "litepull.yaml")
-	yaml := "replica: data/r.db\nsources:\n  - id: a\n    kind: sqlite\n    dsn: src.db\n  - id: b\n    kind: sqlite\n    dsn: /abs/src.db\n  - id: c\n    kind: postgres\n    dsn: postgres://x@h/db\n"
+	yaml := "replica: data/r.db\nsources:\n  - id: a\n    kind: sqlite\n    dsn: src.db\n  - id: b\n    kind: sqlite\n    dsn: /abs/src.db\n  - id: c\n    kind: postgres\n    dsn: postgres://x@h/db\n  - id: d\n    kind: sqlite\n    dsn: file:rel.db?mode=ro\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +141,8 @@ func TestLoadConfigResolvesPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []string{c.Replica, c.Sources[0].DSN, c.Sources[1].DSN, c.Sources[2].DSN}
-	want := []string{filepath.Join(dir, "data/r.db"), filepath.Join(dir, "src.db"), "/abs/src.db", "postgres://x@h/db"}
+	got := []string{c.Replica, c.Sources[0].DSN, c.Sources[1].DSN, c.Sources[2].DSN, c.Sources[3].DSN}
+	want := []string{filepath.Join(dir, "data/r.db"), filepath.Join(dir, "src.db"), "/abs/src.db", "postgres://x@h/db", "file:" + filepath.Join(dir, "rel.db") + "?mode=ro"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("paths = %q, want %q", got, want)
 	}
