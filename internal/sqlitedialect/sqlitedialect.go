@@ -152,20 +152,33 @@ func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions)
 	return Statement{Text: q.SQL(sel, from(schema, name), whole), Args: q.Args}, nil
 }
 
-// RangeCounts counts (and checksums) the rows of each key range in one
-// statement: columns (range index, count, checksum).
-func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool, defaultSchema string, opts PageOptions) (Statement, error) {
+// hashedAlias names the table inside the hashing CTE of RangeCounts.
+const hashedAlias = "litepull_k"
+
+// RangeCounts counts and checksums the rows of each key range in one
+// statement: columns (range index, count, checksum). The checksum is the
+// sum of HashSQL over the range's keys. The hash is written once, in a CTE
+// that each range's SELECT reads with its own key bounds: NOT MATERIALIZED,
+// so that the bounds reach the table's index and a range hashes only its
+// own rows (services cap the statement's length, too: D1 at 100 KB).
+func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, defaultSchema string, opts PageOptions) (Statement, error) {
 	sch, name, err := Split(schema.Name, defaultSchema)
 	if err != nil {
 		return Statement{}, err
 	}
 	q := keyset.New(Dialect)
 	q.Bind = opts.Bind
-	ck := ""
-	if checksum {
-		ck = q.Checksum(pk[0])
+	sel := make([]string, len(pk))
+	for i, c := range pk {
+		if err := litepull.CheckIdent("primary key column", c); err != nil {
+			return Statement{}, err
+		}
+		sel[i] = q.Q(c)
 	}
-	return Statement{Text: q.RangeCounts(from(sch, name), keyset.KeyOrder(schema, pk), ranges, ck), Args: q.Args}, nil
+	cte := fmt.Sprintf("WITH litepull_hashed AS NOT MATERIALIZED (SELECT %s, %s AS litepull_hash FROM %s AS %s) ",
+		strings.Join(sel, ", "), HashSQL(hashedAlias, pk), from(sch, name), hashedAlias)
+	text := q.RangeCounts("litepull_hashed", keyset.KeyOrder(schema, pk), ranges, "COALESCE(SUM(litepull_hash), 0)")
+	return Statement{Text: cte + text, Args: q.Args}, nil
 }
 
 // KeysIn selects the primary keys, of those given, that the table has.

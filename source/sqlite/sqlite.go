@@ -169,9 +169,14 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 
 var _ litepull.Reconciler = (*Source)(nil)
 
+// KeyHash is the core-SQL hash every SQLite-speaking source computes.
+func (s *Source) KeyHash(*litepull.TableSchema, []string) litepull.KeyHash {
+	return litepull.HashSQLite
+}
+
 // CountRanges counts and checksums key ranges.
-func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
-	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, checksum, s.schema, sqlitedialect.PageOptions{})
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
+	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, s.schema, sqlitedialect.PageOptions{})
 	if err != nil {
 		return nil, err
 	}
