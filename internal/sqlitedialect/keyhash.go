@@ -1,6 +1,7 @@
 package sqlitedialect
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -115,6 +116,20 @@ SELECT ((x + (x >> 15) - 2 * (x & (x >> 15))) * %d) & %d FROM x)`,
 		x, mix2, mask31)
 }
 
+// HashFuncName is the SQL function a connection of this process can
+// register to compute Hash in Go, with the key's values then their
+// QuoteSQL as arguments: a local SQLite source does, for speed.
+const HashFuncName = "litepull_key_hash"
+
+// HashFuncSQL calls HashFuncName on quoted (qualified) key columns.
+func HashFuncSQL(quoted []string) string {
+	args := append([]string(nil), quoted...)
+	for _, c := range quoted {
+		args = append(args, QuoteSQL(c))
+	}
+	return HashFuncName + "(" + strings.Join(args, ", ") + ")"
+}
+
 // QuoteSQL is what the replica selects for each key column to compute
 // Hash: quote(c), or NULL for an integer (which Hash folds instead).
 func QuoteSQL(quoted string) string {
@@ -125,7 +140,8 @@ func QuoteSQL(quoted string) string {
 // QuoteSQL gave for each (read for every value that is not an int64).
 func Hash(key []litepull.Value, quoted []string) int64 {
 	var a int64
-	var s []byte
+	var buf [64]byte
+	s := buf[:0]
 	for i, v := range key {
 		if n, ok := v.(int64); ok {
 			a += fold(n) * colWeight(i)
@@ -136,40 +152,48 @@ func Hash(key []litepull.Value, quoted []string) int64 {
 		s = append(s, quoted[i]...)
 	}
 	a %= hashMod
-	chars := splitChars(string(s))
-	n := int64(len(chars))
-	for range hashChunk {
-		chars = append(chars, "~")
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		s = s[:i] // SQLite reads text up to a NUL
 	}
-	for p := 0; int64(p) < n; p += hashChunk {
+	n := int64(countChars(s))
+	rest := s
+	for p := int64(0); p < n; p += hashChunk {
 		var sum int64
 		for j := 0; j < hashChunk; j++ {
-			sum += unicodeOf(chars[p+j]) * charWeight(j)
+			c := int64('~') // the padding
+			if len(rest) > 0 {
+				var ch []byte
+				ch, rest = nextChar(rest)
+				c = unicodeOf(ch)
+			}
+			sum += c * charWeight(j)
 		}
 		a = (a*chunkMul + sum) % hashMod
 	}
 	return mix((a*lenMul + n) % hashMod)
 }
 
-// splitChars cuts s into characters as SQLite's length() and substr() do:
-// a byte from 0xc0 up and the continuation bytes (0x80-0xbf) after it, or
-// any other single byte. Text is read up to a NUL, as SQLite reads it.
-func splitChars(s string) []string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		s = s[:i]
-	}
-	var out []string
-	for i := 0; i < len(s); {
-		start := i
-		i++
-		if s[start] >= 0xc0 {
-			for i < len(s) && s[i]&0xc0 == 0x80 {
-				i++
-			}
+// nextChar cuts the first character off s as SQLite's length() and
+// substr() do: a byte from 0xc0 up and the continuation bytes (0x80-0xbf)
+// after it, or any other single byte.
+func nextChar(s []byte) (ch, rest []byte) {
+	i := 1
+	if s[0] >= 0xc0 {
+		for i < len(s) && s[i]&0xc0 == 0x80 {
+			i++
 		}
-		out = append(out, s[start:i])
 	}
-	return out
+	return s[:i], s[i:]
+}
+
+// countChars counts the characters of s as nextChar cuts them.
+func countChars(s []byte) int {
+	n := 0
+	for len(s) > 0 {
+		_, s = nextChar(s)
+		n++
+	}
+	return n
 }
 
 // utf8Trans1 is SQLite's table of the payload bits of a UTF-8 lead byte
@@ -189,11 +213,11 @@ var utf8Trans1 = [64]uint32{
 // returned through an int): invalid sequences decode the way SQLite's do.
 // SQLite before 3.4x also read U+FFFE and U+FFFF as U+FFFD; a key holding
 // those noncharacters hashes differently there, and is looked up.
-func unicodeOf(ch string) int64 {
+func unicodeOf(ch []byte) int64 {
 	c := uint32(ch[0])
 	if c >= 0xc0 {
 		c = utf8Trans1[c-0xc0]
-		for _, b := range []byte(ch[1:]) {
+		for _, b := range ch[1:] {
 			c = c<<6 + uint32(b&0x3f)
 		}
 		if c < 0x80 || c&0xFFFFF800 == 0xD800 {

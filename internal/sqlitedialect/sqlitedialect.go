@@ -118,6 +118,9 @@ type PageOptions struct {
 	Bind func(v any) (any, string)
 	// Limit overrides req.Limit (several pages in one query).
 	Limit int
+	// HashFunc, if set, has RangeCounts call HashFuncName, registered on
+	// the connection, instead of computing HashSQL in SQL.
+	HashFunc bool
 }
 
 // PageQuery renders a keyset page request. Settle compares the cursor as a
@@ -152,15 +155,18 @@ func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions)
 	return Statement{Text: q.SQL(sel, from(schema, name), whole), Args: q.Args}, nil
 }
 
-// hashedAlias names the table inside the hashing CTE of RangeCounts.
+// hashedAlias names the table in RangeCounts.
 const hashedAlias = "litepull_k"
 
 // RangeCounts counts and checksums the rows of each key range in one
-// statement: columns (range index, count, checksum). The checksum is the
-// sum of HashSQL over the range's keys. The hash is written once, in a CTE
-// that each range's SELECT reads with its own key bounds: NOT MATERIALIZED,
-// so that the bounds reach the table's index and a range hashes only its
-// own rows (services cap the statement's length, too: D1 at 100 KB).
+// statement: columns (range index, count, checksum), a row for each range
+// that has rows. The checksum is the sum of HashSQL over the range's keys.
+//
+// The ranges are a VALUES table joined to the table on key bounds, so the
+// hash subquery is compiled once per statement, not once per range (a
+// hundred copies made compiling cost more than hashing), and each range is
+// still one index range scan. Ranges without a lower or upper bound (the
+// first, the last) go in a VALUES table of their own shape.
 func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, defaultSchema string, opts PageOptions) (Statement, error) {
 	sch, name, err := Split(schema.Name, defaultSchema)
 	if err != nil {
@@ -168,17 +174,58 @@ func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.Ke
 	}
 	q := keyset.New(Dialect)
 	q.Bind = opts.Bind
-	sel := make([]string, len(pk))
+	cols := make([]string, len(pk))
 	for i, c := range pk {
 		if err := litepull.CheckIdent("primary key column", c); err != nil {
 			return Statement{}, err
 		}
-		sel[i] = q.Q(c)
+		cols[i] = q.Q(hashedAlias) + "." + q.Q(c)
 	}
-	cte := fmt.Sprintf("WITH litepull_hashed AS NOT MATERIALIZED (SELECT %s, %s AS litepull_hash FROM %s AS %s) ",
-		strings.Join(sel, ", "), HashSQL(hashedAlias, pk), from(sch, name), hashedAlias)
-	text := q.RangeCounts("litepull_hashed", keyset.KeyOrder(schema, pk), ranges, "COALESCE(SUM(litepull_hash), 0)")
-	return Statement{Text: cte + text, Args: q.Args}, nil
+	hash := HashSQL(hashedAlias, pk)
+	if opts.HashFunc {
+		hash = HashFuncSQL(cols)
+	}
+	var terms []string
+	for _, shape := range [][2]bool{{true, true}, {false, true}, {true, false}, {false, false}} {
+		var rows []string
+		for i, r := range ranges {
+			if (r.After != nil) != shape[0] || (r.Through != nil) != shape[1] {
+				continue
+			}
+			vals := []string{fmt.Sprint(i)}
+			for _, bound := range [][]litepull.Value{r.After, r.Through} {
+				if bound != nil && len(bound) != len(pk) {
+					return Statement{}, fmt.Errorf("count key ranges of %s: a bound of %d values for a key of %d columns", schema.Name, len(bound), len(pk))
+				}
+				for _, v := range bound {
+					vals = append(vals, q.Arg(v))
+				}
+			}
+			rows = append(rows, "("+strings.Join(vals, ", ")+")")
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		conds := []string{cols[0] + " IS NOT NULL"}
+		next := 2 // VALUES columns are column1 (the index), column2, ...
+		for b, op := range []string{">", "<="} {
+			if !shape[b] {
+				continue
+			}
+			refs := make([]string, len(pk))
+			for i := range refs {
+				refs[i] = fmt.Sprintf("litepull_r.column%d", next)
+				next++
+			}
+			conds = append(conds, "("+strings.Join(cols, ", ")+") "+op+" ("+strings.Join(refs, ", ")+")")
+		}
+		terms = append(terms, fmt.Sprintf("SELECT litepull_r.column1, count(*), COALESCE(SUM(%s), 0) FROM (VALUES %s) AS litepull_r JOIN %s AS %s ON %s GROUP BY litepull_r.column1",
+			hash, strings.Join(rows, ", "), from(sch, name), q.Q(hashedAlias), strings.Join(conds, " AND ")))
+	}
+	if len(terms) == 0 {
+		return Statement{Text: "SELECT 0, 0, 0 WHERE 0"}, nil
+	}
+	return Statement{Text: strings.Join(terms, " UNION ALL "), Args: q.Args}, nil
 }
 
 // KeysIn selects the primary keys, of those given, that the table has.

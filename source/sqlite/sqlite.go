@@ -39,6 +39,10 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		conn.Close()
 		return nil, err
 	}
+	if err := conn.CreateFunction(sqlitedialect.HashFuncName, -1, sqlite3.DETERMINISTIC|sqlite3.INNOCUOUS, keyHash); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	schema := cfg.Schema
 	if schema == "" {
 		schema = "main"
@@ -176,7 +180,7 @@ func (s *Source) KeyHash(*litepull.TableSchema, []string) litepull.KeyHash {
 
 // CountRanges counts and checksums key ranges.
 func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
-	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, s.schema, sqlitedialect.PageOptions{})
+	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, s.schema, sqlitedialect.PageOptions{HashFunc: true})
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +194,25 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 		return nil
 	})
 	return out, err
+}
+
+// keyHash is sqlitedialect.HashFuncName: sqlitedialect.Hash of the key
+// whose values, then their quote(), are the arguments. The same Go code
+// hashes the replica's keys, so the numbers agree by construction, and
+// hashing runs as Go rather than as SQL interpreted in WebAssembly (about
+// three times faster).
+func keyHash(ctx sqlite3.Context, arg ...sqlite3.Value) {
+	n := len(arg) / 2
+	key := make([]litepull.Value, n)
+	quoted := make([]string, n)
+	for i := range n {
+		if arg[i].Type() == sqlite3.INTEGER {
+			key[i] = arg[i].Int64()
+		} else {
+			quoted[i] = arg[n+i].Text()
+		}
+	}
+	ctx.ResultInt64(sqlitedialect.Hash(key, quoted))
 }
 
 // ExistingKeys returns the keys, of those given, that the table has.
