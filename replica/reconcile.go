@@ -7,6 +7,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 	"github.com/litepull/litepull/internal/sqlitedialect"
 	"github.com/litepull/litepull/internal/sqlitex"
@@ -47,7 +48,7 @@ func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, w
 	var extra []string
 	if hash == litepull.HashSQLite {
 		for _, k := range t.PrimaryKey {
-			extra = append(extra, sqlitedialect.QuoteSQL(quote(k)))
+			extra = append(extra, keyhash.QuoteSQL(quote(k)))
 		}
 	}
 	q, args := keyQuery(t, within, extra...)
@@ -83,7 +84,7 @@ func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, w
 				for i := range quoted {
 					quoted[i], _ = row[n+i].(string)
 				}
-				cur.Checksum += sqlitedialect.Hash(key, quoted)
+				cur.Checksum += keyhash.Hash(key, quoted)
 			}
 			last = key
 			if cur.Count == int64(size) {

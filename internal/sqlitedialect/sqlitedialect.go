@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 )
 
@@ -118,8 +119,8 @@ type PageOptions struct {
 	Bind func(v any) (any, string)
 	// Limit overrides req.Limit (several pages in one query).
 	Limit int
-	// HashFunc, if set, has RangeCounts call HashFuncName, registered on
-	// the connection, instead of computing HashSQL in SQL.
+	// HashFunc, if set, has RangeCounts call keyhash.FuncName, registered
+	// on the connection, instead of computing the hash in SQL.
 	HashFunc bool
 }
 
@@ -160,7 +161,7 @@ const hashedAlias = "litepull_k"
 
 // RangeCounts counts and checksums the rows of each key range in one
 // statement: columns (range index, count, checksum), a row for each range
-// that has rows. The checksum is the sum of HashSQL over the range's keys.
+// that has rows. The checksum is the sum of keyhash.SQLite over the range's keys.
 //
 // The ranges are a VALUES table joined to the table on key bounds, so the
 // hash subquery is compiled once per statement, not once per range (a
@@ -181,9 +182,9 @@ func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.Ke
 		}
 		cols[i] = q.Q(hashedAlias) + "." + q.Q(c)
 	}
-	hash := HashSQL(hashedAlias, pk)
+	hash := keyhash.SQLite(hashedAlias, pk)
 	if opts.HashFunc {
-		hash = HashFuncSQL(cols)
+		hash = keyhash.FuncSQL(cols)
 	}
 	var terms []string
 	for _, shape := range [][2]bool{{true, true}, {false, true}, {true, false}, {false, false}} {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 )
 
 // keyPart renders one value's part of the canonical key text of
@@ -44,28 +45,40 @@ func (c column) keyPart(quoted string) (sql string, ok bool) {
 	return fmt.Sprintf("%s, CHAR_LENGTH(%s), ':', CAST(%s AS BINARY)", tag, text, text), true
 }
 
-// KeyHash is HashMD5 when every key column has a canonical text in SQL.
+// KeyHash is HashSQLite for a key of signed integers (plain arithmetic:
+// cheaper than MD5), else HashMD5 when every key column has a canonical
+// text in SQL, else HashNone.
 func (s *Source) KeyHash(schema *litepull.TableSchema, pk []string) litepull.KeyHash {
-	if _, err := s.keyMD5SQL(schema, pk); err != nil {
+	h, _, err := s.keyHashSQL(schema, pk)
+	if err != nil {
 		return litepull.HashNone
 	}
-	return litepull.HashMD5
+	return h
 }
 
-// keyMD5SQL is litepull.KeyMD5 of a row's key in SQL: the first 32 bits of
-// the MD5 of its canonical text, as an unsigned integer.
-func (s *Source) keyMD5SQL(schema *litepull.TableSchema, pk []string) (string, error) {
+// keyHashSQL renders the hash of a row's key in SQL.
+func (s *Source) keyHashSQL(schema *litepull.TableSchema, pk []string) (litepull.KeyHash, string, error) {
 	_, byName, _, sel, err := s.selection(schema, pk)
 	if err != nil {
-		return "", err
+		return litepull.HashNone, "", err
 	}
-	parts := make([]string, len(pk))
+	ints, parts := make([]string, len(pk)), make([]string, len(pk))
+	allInts := true
 	for i, name := range pk {
-		part, ok := byName[name].keyPart(sel[i])
+		c := byName[name]
+		part, ok := c.keyPart(sel[i])
 		if !ok {
-			return "", fmt.Errorf("%s: key column %q has no canonical text", schema.Name, name)
+			return litepull.HashNone, "", fmt.Errorf("%s: key column %q has no canonical text", schema.Name, name)
 		}
 		parts[i] = part
+		ints[i] = "CAST(" + sel[i] + " AS SIGNED)"
+		allInts = allInts && c.kind == kInt
 	}
-	return fmt.Sprintf("CAST(CONV(SUBSTRING(MD5(CONCAT(%s)), 1, 8), 16, 10) AS UNSIGNED)", strings.Join(parts, ", ")), nil
+	if allInts {
+		// MySQL's ^ binds tighter than *: IntSQL parenthesizes everything.
+		return litepull.HashSQLite, keyhash.IntSQL(ints, func(a, b string) string { return "(" + a + " ^ " + b + ")" }), nil
+	}
+	// litepull.KeyMD5: the first 32 bits of the MD5 of the canonical text,
+	// as an unsigned integer.
+	return litepull.HashMD5, fmt.Sprintf("CAST(CONV(SUBSTRING(MD5(CONCAT(%s)), 1, 8), 16, 10) AS UNSIGNED)", strings.Join(parts, ", ")), nil
 }

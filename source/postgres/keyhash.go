@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 )
 
 // keyFormat is the SQL, with %[1]s for the quoted column, of one value's
@@ -45,23 +46,39 @@ func keyFormat(oid uint32, c codec) string {
 	return fmt.Sprintf("'%s' || length(%s) || ':' || %s", tag, text, text)
 }
 
-// KeyHash is HashMD5 when every key column has a canonical text in SQL.
-func (s *Source) KeyHash(schema *litepull.TableSchema, pk []string) litepull.KeyHash {
-	if _, err := s.keyText(schema, pk); err != nil {
-		return litepull.HashNone
+// intKeyFormat is the SQL, with %[1]s for the quoted column, of a column
+// whose replica value is an integer, as a bigint; "" for other types.
+func intKeyFormat(oid uint32) string {
+	switch oid {
+	case oidInt2, oidInt4, oidInt8, oidOID:
+		return "%[1]s::bigint"
+	case oidBool:
+		return "%[1]s::int::bigint"
 	}
-	return litepull.HashMD5
+	return ""
 }
 
-// keyText renders the canonical text of the key of a row in SQL.
-func (s *Source) keyText(schema *litepull.TableSchema, pk []string) (string, error) {
+// KeyHash is HashSQLite for a key of integers (plain arithmetic: cheaper
+// than MD5), else HashMD5 when every key column has a canonical text in
+// SQL, else HashNone.
+func (s *Source) KeyHash(schema *litepull.TableSchema, pk []string) litepull.KeyHash {
+	h, _, err := s.keyHashSQL(schema, pk)
+	if err != nil {
+		return litepull.HashNone
+	}
+	return h
+}
+
+// keyHashSQL renders the hash of a row's key in SQL.
+func (s *Source) keyHashSQL(schema *litepull.TableSchema, pk []string) (litepull.KeyHash, string, error) {
 	s.mu.Lock()
 	all := s.codecs[schema.Name]
 	s.mu.Unlock()
 	if len(all) != len(schema.Columns) {
-		return "", fmt.Errorf("read %s: table not described", schema.Name)
+		return litepull.HashNone, "", fmt.Errorf("read %s: table not described", schema.Name)
 	}
-	parts := make([]string, len(pk))
+	ints, texts := make([]string, len(pk)), make([]string, len(pk))
+	allInts := true
 	for i, name := range pk {
 		idx := -1
 		for j, c := range schema.Columns {
@@ -70,19 +87,24 @@ func (s *Source) keyText(schema *litepull.TableSchema, pk []string) (string, err
 			}
 		}
 		if idx < 0 || all[idx].key == "" {
-			return "", fmt.Errorf("%s: key column %q has no canonical text", schema.Name, name)
+			return litepull.HashNone, "", fmt.Errorf("%s: key column %q has no canonical text", schema.Name, name)
 		}
 		if err := litepull.CheckIdent("primary key column", name); err != nil {
-			return "", err
+			return litepull.HashNone, "", err
 		}
-		parts[i] = fmt.Sprintf(all[idx].key, litepull.QuoteIdent(name, '"'))
+		quoted := litepull.QuoteIdent(name, '"')
+		texts[i] = fmt.Sprintf(all[idx].key, quoted)
+		if f := intKeyFormat(all[idx].oid); f != "" {
+			ints[i] = "(" + fmt.Sprintf(f, quoted) + ")"
+		} else {
+			allInts = false
+		}
 	}
-	return strings.Join(parts, " || "), nil
-}
-
-// keyMD5SQL is litepull.KeyMD5 of a row's key in SQL: the first 32 bits
-// of the MD5 of its canonical text, in UTF-8 whatever the server's
-// encoding, as an unsigned bigint.
-func keyMD5SQL(text string) string {
-	return fmt.Sprintf("('x' || substr(md5(convert_to(%s, 'UTF8')), 1, 8))::bit(32)::bigint", text)
+	if allInts {
+		return litepull.HashSQLite, keyhash.IntSQL(ints, func(a, b string) string { return "(" + a + " # " + b + ")" }), nil
+	}
+	// litepull.KeyMD5: the first 32 bits of the MD5 of the canonical text,
+	// in UTF-8 whatever the server's encoding, as an unsigned bigint.
+	text := strings.Join(texts, " || ")
+	return litepull.HashMD5, fmt.Sprintf("('x' || substr(md5(convert_to(%s, 'UTF8')), 1, 8))::bit(32)::bigint", text), nil
 }

@@ -217,7 +217,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		var oid uint32
 		fmt.Sscan(string(v[2]), &oid)
 		c := codecFor(oid, string(v[3]))
-		c.key = keyFormat(oid, c)
+		c.key, c.oid = keyFormat(oid, c), oid
 		codecs = append(codecs, c)
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal})
 		var ord int64
@@ -348,15 +348,15 @@ func (s *Source) selection(q *keyset.Query, schema *litepull.TableSchema, column
 var _ litepull.Reconciler = (*Source)(nil)
 
 // CountRanges counts and checksums key ranges in one query, the checksum
-// the sum of litepull.KeyMD5 over the range's keys.
+// the sum of the KeyHash hash over the range's keys.
 func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
 	from, err := s.qualify(schema.Name)
 	if err != nil {
 		return nil, err
 	}
 	ck := "0"
-	if key, err := s.keyText(schema, pk); err == nil {
-		ck = "COALESCE(SUM(" + keyMD5SQL(key) + "), 0)"
+	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
+		ck = "COALESCE(SUM(" + hash + "), 0)"
 	}
 	q := keyset.New(Dialect)
 	text := q.RangeCounts(from, keyset.KeyOrder(schema, pk), ranges, ck)

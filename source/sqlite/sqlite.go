@@ -10,6 +10,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/sqlitedialect"
 	"github.com/litepull/litepull/internal/sqlitex"
 )
@@ -39,7 +40,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		conn.Close()
 		return nil, err
 	}
-	if err := conn.CreateFunction(sqlitedialect.HashFuncName, -1, sqlite3.DETERMINISTIC|sqlite3.INNOCUOUS, keyHash); err != nil {
+	if err := conn.CreateFunction(keyhash.FuncName, -1, sqlite3.DETERMINISTIC|sqlite3.INNOCUOUS, keyHash); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -196,7 +197,7 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 	return out, err
 }
 
-// keyHash is sqlitedialect.HashFuncName: sqlitedialect.Hash of the key
+// keyHash is keyhash.FuncName: keyhash.Hash of the key
 // whose values, then their quote(), are the arguments. The same Go code
 // hashes the replica's keys, so the numbers agree by construction, and
 // hashing runs as Go rather than as SQL interpreted in WebAssembly (about
@@ -212,7 +213,7 @@ func keyHash(ctx sqlite3.Context, arg ...sqlite3.Value) {
 			quoted[i] = arg[n+i].Text()
 		}
 	}
-	ctx.ResultInt64(sqlitedialect.Hash(key, quoted))
+	ctx.ResultInt64(keyhash.Hash(key, quoted))
 }
 
 // ExistingKeys returns the keys, of those given, that the table has.

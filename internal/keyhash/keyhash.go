@@ -1,4 +1,10 @@
-package sqlitedialect
+// Package keyhash is the key hash of litepull.HashSQLite: built from core
+// SQLite (typeof, quote, length, substr, unicode, integer arithmetic, a
+// recursive CTE), so that a remote SQLite service, which runs no custom
+// function, can compute it; computed in Go (Hash) for the replica's keys.
+// For a key of integers only it is plain 64-bit integer arithmetic, which
+// Postgres and MySQL compute too (IntSQL).
+package keyhash
 
 import (
 	"bytes"
@@ -9,14 +15,9 @@ import (
 	"github.com/litepull/litepull"
 )
 
-// The key hash of SQLite-speaking sources (litepull.HashSQLite).
-//
-// A remote SQLite service runs no custom function and core SQLite has no
-// hash function, so the hash is built from core SQL only: typeof, quote,
-// length, substr, unicode, integer arithmetic and a recursive CTE. The
-// replica computes the same number in Go (Hash) from its own copy of each
+// The hash. The replica computes it in Go (Hash) from its own copy of each
 // key and the text its SQLite gives for quote(); TestHashMatchesSQL holds
-// the two together. For one key (v0, v1, ...):
+// Go and SQL together. For one key (v0, v1, ...):
 //
 //  1. Integer values are folded arithmetically, without text: a0 is the
 //     sum of fold(vi) * colWeight(i), modulo hashMod. An all-integer key
@@ -74,11 +75,11 @@ func mix(x int64) int64 {
 	return (x * mix2) & mask31
 }
 
-// HashSQL is the SQL expression of the hash of the key in columns of the
+// SQLite is the SQLite expression of the hash of the key in columns of the
 // table aliased alias: a scalar subquery, correlated with the row. Columns
 // are qualified, so that a key column named like one of the subquery's own
 // (a, p, t, n, s) is still the table's.
-func HashSQL(alias string, columns []string) string {
+func SQLite(alias string, columns []string) string {
 	quoted := make([]string, len(columns))
 	for i, c := range columns {
 		quoted[i] = litepull.QuoteIdent(alias, '"') + "." + litepull.QuoteIdent(c, '"')
@@ -116,18 +117,34 @@ SELECT ((x + (x >> 15) - 2 * (x & (x >> 15))) * %d) & %d FROM x)`,
 		x, mix2, mask31)
 }
 
-// HashFuncName is the SQL function a connection of this process can
-// register to compute Hash in Go, with the key's values then their
-// QuoteSQL as arguments: a local SQLite source does, for speed.
-const HashFuncName = "litepull_key_hash"
+// IntSQL is the hash of a key of integers only (each quoted column a
+// 64-bit signed integer expression) in any SQL that has bitwise and, shift
+// right and xor (rendered by xor): no text, no recursion, and every step
+// below 2^63, so no database overflows. Postgres and MySQL sum it for
+// integer keys, far faster than MD5 of the text. MySQL shifts unsigned,
+// SQLite and Postgres with the sign; masked to 33 bits, both give the same.
+func IntSQL(quoted []string, xor func(a, b string) string) string {
+	terms := make([]string, len(quoted))
+	for i, c := range quoted {
+		terms[i] = fmt.Sprintf("((((%[1]s >> 31) & 8589934591) * %[2]d + (%[1]s & %[3]d)) %% %[4]d) * %[5]d", c, foldMul, mask31, hashMod, colWeight(i))
+	}
+	// (a * lenMul + n) % hashMod with n = 0, then mix.
+	x := fmt.Sprintf("((((((%s) %% %d) * %d) %% %d) * %d) & %d)", strings.Join(terms, " + "), hashMod, lenMul, hashMod, mix1, mask31)
+	return fmt.Sprintf("((%s) * %d) & %d", xor(x, "("+x+" >> 15)"), mix2, mask31)
+}
 
-// HashFuncSQL calls HashFuncName on quoted (qualified) key columns.
-func HashFuncSQL(quoted []string) string {
+// FuncName is the SQL function a connection of this process can register
+// to compute Hash in Go, with the key's values then their QuoteSQL as
+// arguments: a local SQLite source does, for speed.
+const FuncName = "litepull_key_hash"
+
+// FuncSQL calls FuncName on quoted (qualified) key columns.
+func FuncSQL(quoted []string) string {
 	args := append([]string(nil), quoted...)
 	for _, c := range quoted {
 		args = append(args, QuoteSQL(c))
 	}
-	return HashFuncName + "(" + strings.Join(args, ", ") + ")"
+	return FuncName + "(" + strings.Join(args, ", ") + ")"
 }
 
 // QuoteSQL is what the replica selects for each key column to compute
@@ -136,7 +153,7 @@ func QuoteSQL(quoted string) string {
 	return fmt.Sprintf("CASE WHEN typeof(%[1]s) = 'integer' THEN NULL ELSE quote(%[1]s) END", quoted)
 }
 
-// Hash is HashSQL computed in Go: key holds the values, quoted what
+// Hash is the SQLite expression computed in Go: key holds the values, quoted what
 // QuoteSQL gave for each (read for every value that is not an int64).
 func Hash(key []litepull.Value, quoted []string) int64 {
 	var a int64

@@ -1,4 +1,4 @@
-package sqlitedialect_test
+package keyhash_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
-	"github.com/litepull/litepull/internal/sqlitedialect"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
@@ -50,8 +50,8 @@ func TestHashMatchesSQL(t *testing.T) {
 		}
 	}
 	q := fmt.Sprintf("SELECT s, n, %s, %s, %s, %s FROM t AS k",
-		sqlitedialect.QuoteSQL(`k."s"`), sqlitedialect.QuoteSQL(`k."n"`),
-		sqlitedialect.HashSQL("k", []string{"s"}), sqlitedialect.HashSQL("k", []string{"s", "n"}))
+		keyhash.QuoteSQL(`k."s"`), keyhash.QuoteSQL(`k."n"`),
+		keyhash.SQLite("k", []string{"s"}), keyhash.SQLite("k", []string{"s", "n"}))
 	_, rows, err := sqlitex.QueryAll(c, q)
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +62,8 @@ func TestHashMatchesSQL(t *testing.T) {
 	for i, r := range rows {
 		qs, _ := r[2].(string)
 		qn, _ := r[3].(string)
-		one := sqlitedialect.Hash([]litepull.Value{r[0]}, []string{qs})
-		two := sqlitedialect.Hash([]litepull.Value{r[0], r[1]}, []string{qs, qn})
+		one := keyhash.Hash([]litepull.Value{r[0]}, []string{qs})
+		two := keyhash.Hash([]litepull.Value{r[0], r[1]}, []string{qs, qn})
 		if one != r[4] || two != r[5] {
 			t.Errorf("%s, %s: Go hashes (%d, %d), SQL (%v, %v)", hashValues[i], hashValues[(i*7+3)%len(hashValues)], one, two, r[4], r[5])
 		}
@@ -82,7 +82,7 @@ func TestHashSumsTellKeySetsApart(t *testing.T) {
 			if _, ok := k.(int64); !ok {
 				q = fmt.Sprintf("'%s'", k)
 			}
-			s += sqlitedialect.Hash([]litepull.Value{k}, []string{q})
+			s += keyhash.Hash([]litepull.Value{k}, []string{q})
 		}
 		return s
 	}
@@ -107,11 +107,35 @@ func TestHashInjectiveOnIDWindows(t *testing.T) {
 	for _, base := range []int64{0, 1<<31 - 50000, 1 << 40, math.MaxInt64 - 100000, math.MinInt64, -50000} {
 		seen := map[int64]int64{}
 		for v := base; v < base+100000; v++ {
-			h := sqlitedialect.Hash([]litepull.Value{v}, []string{""})
+			h := keyhash.Hash([]litepull.Value{v}, []string{""})
 			if prev, dup := seen[h]; dup {
 				t.Fatalf("%d and %d share hash %d", prev, v, h)
 			}
 			seen[h] = v
+		}
+	}
+}
+
+// TestIntSQLMatchesHash checks the integer-only form against Hash, in
+// SQLite (whose xor is (a | b) - (a & b)).
+func TestIntSQLMatchesHash(t *testing.T) {
+	c, err := sqlite3.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ints := []int64{0, 1, -1, 7, 1000003, 2147483647, 2147483648, -2147483648, 1 << 40, math.MaxInt64, math.MinInt64}
+	xor := func(a, b string) string { return "((" + a + " | " + b + ") - (" + a + " & " + b + "))" }
+	for i, a := range ints {
+		b := ints[(i*5+2)%len(ints)]
+		_, rows, err := sqlitex.QueryAll(c, "SELECT "+keyhash.IntSQL([]string{"?1"}, xor)+", "+keyhash.IntSQL([]string{"?1", "?2"}, xor), a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := keyhash.Hash([]litepull.Value{a}, []string{""})
+		two := keyhash.Hash([]litepull.Value{a, b}, []string{"", ""})
+		if rows[0][0] != one || rows[0][1] != two {
+			t.Errorf("(%d, %d): SQL (%v, %v), Go (%d, %d)", a, b, rows[0][0], rows[0][1], one, two)
 		}
 	}
 }
