@@ -166,9 +166,10 @@ const (
 	// canonical text, which a Postgres or MySQL source renders in SQL from
 	// its own values.
 	HashMD5
-	// HashSQLite is the hash of internal/sqlitedialect, built from core
-	// SQLite functions only, for sources that speak SQLite (a file, libSQL,
-	// D1, StarbaseDB): they can run no custom function.
+	// HashSQLite is the hash of internal/keyhash, built from core SQLite
+	// functions only, for sources that speak SQLite (a file, libSQL, D1,
+	// StarbaseDB): they can run no custom function. For a key of integers
+	// it is plain integer arithmetic, which Postgres and MySQL use too.
 	HashSQLite
 )
 
