@@ -36,8 +36,8 @@ import (
 //     replaced by 11 and 12 would sum the same.
 //
 // Every intermediate value stays below 2^63, so SQLite never switches to
-// floating point: weights are below 2^21, a below 2^31, code points below
-// 2^32. The hash is below 2^31; a range's checksum is the sum.
+// floating point: weights are below 2^21, a and the code points below 2^31
+// in magnitude. The hash is below 2^31; a range's checksum is the sum.
 //
 // Keys whose quote() text differs between the source's SQLite and the
 // replica's (REALs, if their SQLite versions print them differently) only
@@ -68,7 +68,8 @@ func foldSQL(c string) string {
 	return fmt.Sprintf("(((%[1]s >> 31) & 8589934591) * %[2]d + (%[1]s & %[3]d)) %% %[4]d", c, foldMul, mask31, hashMod)
 }
 
-// mix is step 4 on a column of the CTE (it names x several times).
+// mix is step 4's mixing. SQL names x several times in it, so it runs on
+// a column of the recursive CTE, not on an expression.
 func mix(x int64) int64 {
 	x = (x * mix1) & mask31
 	x = x + x>>15 - 2*(x&(x>>15)) // x ^ (x >> 15); SQLite has no ^
