@@ -11,6 +11,15 @@ import (
 // only those that differ are looked at a level down, and only the keys of
 // differing leaves are looked up. Counting is batched rangesPerQuery ranges
 // to a statement, and lookups keysPerQuery keys.
+//
+// A range's checksum is the sum of a hash of every key in it, computed the
+// same way on both sides (see KeyHash). Counts alone are not enough: a
+// range where the source deleted one key and has another the replica
+// lacks (a NULL-cursor row, a row committed late below the watermark) has
+// equal counts, and its deleted key would never be found. A sum of hashes
+// differs whenever the key sets do (but for a 2^-31 chance), whatever the
+// key's type; a plain sum of integer keys would miss ids 10 and 13
+// deleted while 11 and 12 arrive late.
 const (
 	reconcileLeaf   = 100
 	reconcileFanout = 10
@@ -42,6 +51,42 @@ func group(nodes []*node, fanout int) []*node {
 	return out
 }
 
+// differingLeaves walks the tree built over leaves from the top, one batch
+// of source counts per level, and returns the leaves whose count or
+// checksum differs from the source's.
+func differingLeaves(ctx context.Context, rc Reconciler, p *plan, leaves []*node) ([]*node, error) {
+	level := leaves
+	for i := 1; i < reconcileLevels; i++ {
+		level = group(level, reconcileFanout)
+	}
+	for depth := 0; ; depth++ {
+		var changed []*node
+		for lo := 0; lo < len(level); lo += rangesPerQuery {
+			batch := level[lo:min(lo+rangesPerQuery, len(level))]
+			rs := make([]KeyRange, len(batch))
+			for i, n := range batch {
+				rs[i] = n.r
+			}
+			src, err := rc.CountRanges(ctx, p.schema, p.pk, rs)
+			if err != nil {
+				return nil, err
+			}
+			for i, s := range src {
+				if s != batch[i].stat {
+					changed = append(changed, batch[i])
+				}
+			}
+		}
+		if depth == reconcileLevels-1 {
+			return changed, nil
+		}
+		level = nil
+		for _, n := range changed {
+			level = append(level, n.children...)
+		}
+	}
+}
+
 // reconcile finds the rows deleted at the source and deletes them from the
 // replica. What it asks of the source grows with the number of ranges
 // that differ, not with the table: two numbers per range looked at, and
@@ -54,11 +99,8 @@ func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, erro
 	if !ok {
 		return 0, fmt.Errorf("%w: this source cannot reconcile deletes; use mode: full", ErrUnsupported)
 	}
-	checksum := false
-	if c, ok := p.schema.Column(p.pk[0]); ok && c.Affinity == AffInteger {
-		checksum = true
-	}
-	ranges, stats, err := e.replica.KeyRanges(ctx, p.target, reconcileLeaf, nil, checksum)
+	hash := rc.KeyHash(p.schema, p.pk)
+	ranges, stats, err := e.replica.KeyRanges(ctx, p.target, reconcileLeaf, nil, hash)
 	if err != nil {
 		return 0, err
 	}
@@ -66,36 +108,11 @@ func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, erro
 	for i := range ranges {
 		level[i] = &node{r: ranges[i], stat: stats[i]}
 	}
-	for i := 1; i < reconcileLevels; i++ {
-		level = group(level, reconcileFanout)
-	}
-
-	// Walk down, one batch of source counts per level.
-	for depth := 0; depth < reconcileLevels; depth++ {
-		var changed []*node
-		for lo := 0; lo < len(level); lo += rangesPerQuery {
-			batch := level[lo:min(lo+rangesPerQuery, len(level))]
-			rs := make([]KeyRange, len(batch))
-			for i, n := range batch {
-				rs[i] = n.r
-			}
-			src, err := rc.CountRanges(ctx, p.schema, p.pk, rs, checksum)
-			if err != nil {
-				return 0, err
-			}
-			for i, s := range src {
-				if s != batch[i].stat {
-					changed = append(changed, batch[i])
-				}
-			}
-		}
-		if depth == reconcileLevels-1 {
-			level = changed
-			break
-		}
-		level = nil
-		for _, n := range changed {
-			level = append(level, n.children...)
+	// With no hash every leaf is looked up: counts alone would miss a
+	// deleted key next to a key the replica lacks.
+	if hash != HashNone {
+		if level, err = differingLeaves(ctx, rc, p, level); err != nil {
+			return 0, err
 		}
 	}
 

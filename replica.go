@@ -109,9 +109,10 @@ type Replica interface {
 	DropShadow(ctx context.Context, shadow *Target) error
 
 	// KeyRanges cuts the replica's keys (all, or within a range) into ranges
-	// of size keys with their counts and checksums; Keys lists the keys of a
-	// range; DeleteKeys deletes rows by key and writes st in one transaction.
-	KeyRanges(ctx context.Context, t *Target, size int, within *KeyRange, checksum bool) ([]KeyRange, []RangeStat, error)
+	// of size keys with their counts and checksums of hash; Keys lists the
+	// keys of a range; DeleteKeys deletes rows by key and writes st in one
+	// transaction.
+	KeyRanges(ctx context.Context, t *Target, size int, within *KeyRange, hash KeyHash) ([]KeyRange, []RangeStat, error)
 	Keys(ctx context.Context, t *Target, within KeyRange) ([][]Value, error)
 	DeleteKeys(ctx context.Context, t *Target, keys [][]Value, st State) error
 }

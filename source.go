@@ -261,19 +261,46 @@ type KeyRange struct {
 	Through []Value
 }
 
-// RangeStat is a key range's row count and checksum (the sum of the first
-// key column modulo 1000003, for integer keys; else 0).
+// RangeStat is a key range's row count and checksum: the sum, over the
+// range's rows, of a hash of each row's whole primary key (see KeyHash).
+// Counts alone cannot tell a deleted key from a key the replica lacks (a
+// row with a NULL cursor, a late commit below the watermark) in the same
+// range; the hashes of different key sets differ whatever the key's type.
 type RangeStat struct {
 	Count    int64
 	Checksum int64
 }
 
+// KeyHash names the per-key hash a source sums into a range's checksum
+// and the replica computes, for its own copy of the keys, in exactly the
+// same way.
+type KeyHash int
+
+const (
+	// HashNone: the source cannot hash this key the way the replica would
+	// (a float key, say). Every range's keys are then looked up at the
+	// source: exact, but it reads every key.
+	HashNone KeyHash = iota
+	// HashMD5 is KeyMD5: the first 32 bits of the MD5 of the key's
+	// canonical text, which a Postgres or MySQL source renders in SQL from
+	// its own values.
+	HashMD5
+	// HashSQLite is the hash of internal/keyhash, built from core SQLite
+	// functions only, for sources that speak SQLite (a file, libSQL, D1,
+	// StarbaseDB): they can run no custom function. For a key of integers
+	// it is plain integer arithmetic, which Postgres and MySQL use too.
+	HashSQLite
+)
+
 // Reconciler is implemented by sources that can find deleted rows cheaply:
 // count and checksum key ranges on their side, and say which of a few keys
 // still exist.
 type Reconciler interface {
-	// CountRanges returns one RangeStat per range, in order.
-	CountRanges(ctx context.Context, schema *TableSchema, pk []string, ranges []KeyRange, checksum bool) ([]RangeStat, error)
+	// KeyHash says which hash CountRanges sums for the table's key.
+	KeyHash(schema *TableSchema, pk []string) KeyHash
+	// CountRanges returns one RangeStat per range, in order, its checksum
+	// the sum of KeyHash(schema, pk) over the range (0 for HashNone).
+	CountRanges(ctx context.Context, schema *TableSchema, pk []string, ranges []KeyRange) ([]RangeStat, error)
 	// ExistingKeys returns the keys, of those given, that the table has.
 	ExistingKeys(ctx context.Context, schema *TableSchema, pk []string, keys [][]Value) ([][]Value, error)
 }

@@ -7,18 +7,20 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 	"github.com/litepull/litepull/internal/sqlitedialect"
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
-// keyQuery renders SELECT pk FROM dest [WHERE within] ORDER BY pk.
-func keyQuery(t *litepull.Target, within *litepull.KeyRange) (string, []any) {
+// keyQuery renders SELECT pk, extra... FROM dest [WHERE within] ORDER BY pk.
+func keyQuery(t *litepull.Target, within *litepull.KeyRange, extra ...string) (string, []any) {
 	q := keyset.New(sqlitedialect.Dialect)
 	sel := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		sel[i] = quote(k)
 	}
+	sel = append(sel, extra...)
 	schema := &litepull.TableSchema{Name: t.Dest}
 	req := keyset.KeyOrder(schema, t.PrimaryKey)
 	if within != nil {
@@ -36,10 +38,20 @@ func keyQuery(t *litepull.Target, within *litepull.KeyRange) (string, []any) {
 
 // KeyRanges walks the primary keys of t.Dest in key order (all of them, or
 // those within a range) and cuts them into ranges of size keys, each with
-// its count and, if checksum, the sum of the first key column modulo
-// 1000003 — the numbers a source computes for the same ranges.
-func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, within *litepull.KeyRange, checksum bool) ([]litepull.KeyRange, []litepull.RangeStat, error) {
-	q, args := keyQuery(t, within)
+// its count and the sum of hash over its keys — the numbers a source
+// computes for the same ranges. Hashes are computed here in Go, from the
+// replica's values: HashMD5 over their canonical text, HashSQLite from the
+// text this SQLite gives for quote() (the only part of that hash that
+// needs SQLite's own hands), so the walk stays one index scan.
+func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, within *litepull.KeyRange, hash litepull.KeyHash) ([]litepull.KeyRange, []litepull.RangeStat, error) {
+	n := len(t.PrimaryKey)
+	var extra []string
+	if hash == litepull.HashSQLite {
+		for _, k := range t.PrimaryKey {
+			extra = append(extra, keyhash.QuoteSQL(quote(k)))
+		}
+	}
+	q, args := keyQuery(t, within, extra...)
 	var ranges []litepull.KeyRange
 	var stats []litepull.RangeStat
 	var prev []litepull.Value
@@ -57,14 +69,22 @@ func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, w
 		}
 		var cur litepull.RangeStat
 		var last []litepull.Value
+		quoted := make([]string, n)
 		for s.Step() {
-			key := make([]litepull.Value, len(t.PrimaryKey))
-			if err := s.Columns(key...); err != nil {
+			row := make([]litepull.Value, n+len(extra))
+			if err := s.Columns(row...); err != nil {
 				return err
 			}
+			key := row[:n:n]
 			cur.Count++
-			if n, ok := key[0].(int64); ok && checksum {
-				cur.Checksum += n % 1000003
+			switch hash {
+			case litepull.HashMD5:
+				cur.Checksum += litepull.KeyMD5(key)
+			case litepull.HashSQLite:
+				for i := range quoted {
+					quoted[i], _ = row[n+i].(string)
+				}
+				cur.Checksum += keyhash.Hash(key, quoted)
 			}
 			last = key
 			if cur.Count == int64(size) {

@@ -108,16 +108,9 @@ func bounds(req litepull.PageRequest, r litepull.KeyRange) litepull.PageRequest 
 	return req
 }
 
-// Checksum is the per-range checksum of an integer first key column: the
-// sum of the key modulo a prime, so that it never overflows and every
-// database computes the same number.
-func (q *Query) Checksum(pk0 string) string {
-	return "COALESCE(SUM(" + q.Q(pk0) + " % 1000003), 0)"
-}
-
 // RangeCounts renders one query that counts the rows of each key range
-// (and sums checksum, an SQL expression, or 0): columns (range index,
-// count, checksum), one row per range, in any order.
+// and computes checksum, an aggregate SQL expression (or 0): columns
+// (range index, count, checksum), one row per range, in any order.
 func (q *Query) RangeCounts(from string, req litepull.PageRequest, ranges []litepull.KeyRange, checksum string) string {
 	if checksum == "" {
 		checksum = "0"

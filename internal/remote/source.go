@@ -329,11 +329,16 @@ func (s *Source) pageOptions() sqlitedialect.PageOptions {
 	return sqlitedialect.PageOptions{}
 }
 
+// KeyHash is the core-SQL hash: the service runs no custom function.
+func (s *Source) KeyHash(*litepull.TableSchema, []string) litepull.KeyHash {
+	return litepull.HashSQLite
+}
+
 // CountRanges counts and checksums key ranges on the server.
-func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
 	opts := s.pageOptions()
-	opts.Select = nil // counts are small numbers: plain JSON carries them
-	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, checksum, "", opts)
+	opts.Select = nil // counts and sums (below 2^53 for ranges under 4M rows) survive plain JSON
+	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, "", opts)
 	if err != nil {
 		return nil, err
 	}

@@ -30,8 +30,8 @@ type Harness interface {
 	Exec(tb testing.TB, sql string, args ...any)
 	// Insert inserts rows; values are int64, string or nil.
 	Insert(tb testing.TB, table string, cols []string, rows [][]any)
-	// Type names a column type of the dialect: "int", "text", "ts", and
-	// "key" (a text type that can be a primary key).
+	// Type names a column type of the dialect: "int", "text", "key" (text
+	// that can be a primary key), "ts".
 	Type(kind string) string
 	// Arg is the n-th (1-based) placeholder.
 	Arg(n int) string
@@ -60,6 +60,9 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("FullMode", func(t *testing.T) { testFullMode(t, newHarness(t)) })
 	t.Run("FullRefreshOnDemand", func(t *testing.T) { testFullOnDemand(t, newHarness(t)) })
 	t.Run("ReconcileFindsDeletes", func(t *testing.T) { testReconcile(t, newHarness(t)) })
+	t.Run("ReconcileTextKeyBesideUnpulledRows", func(t *testing.T) { testReconcileKeySwap(t, newHarness(t), textKey) })
+	t.Run("ReconcileCompositeKeyBesideUnpulledRows", func(t *testing.T) { testReconcileKeySwap(t, newHarness(t), compositeKey) })
+	t.Run("ReconcileIntegerKeyBesideUnpulledRows", func(t *testing.T) { testReconcileKeySwap(t, newHarness(t), integerKey) })
 	t.Run("RandomOpsEqualSource", func(t *testing.T) { testRandomOps(t, newHarness(t), opsOptions{rounds: 25}) })
 	t.Run("RandomOpsSchemaChanges", func(t *testing.T) {
 		testRandomOps(t, newHarness(t), opsOptions{rounds: 25, schemaChanges: true})

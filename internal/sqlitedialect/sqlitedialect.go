@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 )
 
@@ -119,6 +120,9 @@ type PageOptions struct {
 	Bind func(v any) (any, string)
 	// Limit overrides req.Limit (several pages in one query).
 	Limit int
+	// HashFunc, if set, has RangeCounts call keyhash.FuncName, registered
+	// on the connection, instead of computing the hash in SQL.
+	HashFunc bool
 }
 
 // PageQuery renders a keyset page request. Settle compares the cursor as a
@@ -194,20 +198,77 @@ func ParseClock(v any, zone string) (time.Time, error) {
 	return now.In(loc), nil
 }
 
-// RangeCounts counts (and checksums) the rows of each key range in one
-// statement: columns (range index, count, checksum).
-func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool, defaultSchema string, opts PageOptions) (Statement, error) {
+// hashedAlias names the table in RangeCounts.
+const hashedAlias = "litepull_k"
+
+// RangeCounts counts and checksums the rows of each key range in one
+// statement: columns (range index, count, checksum), a row for each range
+// that has rows. The checksum is the sum of keyhash.SQLite over the range's keys.
+//
+// The ranges are a VALUES table joined to the table on key bounds, so the
+// hash subquery is compiled once per statement, not once per range (a
+// hundred copies made compiling cost more than hashing), and each range is
+// still one index range scan. Ranges without a lower or upper bound (the
+// first, the last) go in a VALUES table of their own shape.
+func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, defaultSchema string, opts PageOptions) (Statement, error) {
 	sch, name, err := Split(schema.Name, defaultSchema)
 	if err != nil {
 		return Statement{}, err
 	}
 	q := keyset.New(Dialect)
 	q.Bind = opts.Bind
-	ck := ""
-	if checksum {
-		ck = q.Checksum(pk[0])
+	cols := make([]string, len(pk))
+	for i, c := range pk {
+		if err := litepull.CheckIdent("primary key column", c); err != nil {
+			return Statement{}, err
+		}
+		cols[i] = q.Q(hashedAlias) + "." + q.Q(c)
 	}
-	return Statement{Text: q.RangeCounts(from(sch, name), keyset.KeyOrder(schema, pk), ranges, ck), Args: q.Args}, nil
+	hash := keyhash.SQLite(hashedAlias, pk)
+	if opts.HashFunc {
+		hash = keyhash.FuncSQL(cols)
+	}
+	var terms []string
+	for _, shape := range [][2]bool{{true, true}, {false, true}, {true, false}, {false, false}} {
+		var rows []string
+		for i, r := range ranges {
+			if (r.After != nil) != shape[0] || (r.Through != nil) != shape[1] {
+				continue
+			}
+			vals := []string{fmt.Sprint(i)}
+			for _, bound := range [][]litepull.Value{r.After, r.Through} {
+				if bound != nil && len(bound) != len(pk) {
+					return Statement{}, fmt.Errorf("count key ranges of %s: a bound of %d values for a key of %d columns", schema.Name, len(bound), len(pk))
+				}
+				for _, v := range bound {
+					vals = append(vals, q.Arg(v))
+				}
+			}
+			rows = append(rows, "("+strings.Join(vals, ", ")+")")
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		conds := []string{cols[0] + " IS NOT NULL"}
+		next := 2 // VALUES columns are column1 (the index), column2, ...
+		for b, op := range []string{">", "<="} {
+			if !shape[b] {
+				continue
+			}
+			refs := make([]string, len(pk))
+			for i := range refs {
+				refs[i] = fmt.Sprintf("litepull_r.column%d", next)
+				next++
+			}
+			conds = append(conds, "("+strings.Join(cols, ", ")+") "+op+" ("+strings.Join(refs, ", ")+")")
+		}
+		terms = append(terms, fmt.Sprintf("SELECT litepull_r.column1, count(*), COALESCE(SUM(%s), 0) FROM (VALUES %s) AS litepull_r JOIN %s AS %s ON %s GROUP BY litepull_r.column1",
+			hash, strings.Join(rows, ", "), from(sch, name), q.Q(hashedAlias), strings.Join(conds, " AND ")))
+	}
+	if len(terms) == 0 {
+		return Statement{Text: "SELECT 0, 0, 0 WHERE 0"}, nil
+	}
+	return Statement{Text: strings.Join(terms, " UNION ALL "), Args: q.Args}, nil
 }
 
 // KeysIn selects the primary keys, of those given, that the table has.

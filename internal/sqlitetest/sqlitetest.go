@@ -110,7 +110,7 @@ func (d *DB) Query(q string, args []any) (*Result, error) {
 
 // Type names the suite's column kinds.
 func (d *DB) Type(kind string) string {
-	return map[string]string{"int": "INTEGER", "text": "TEXT", "ts": "TIMESTAMP", "key": "TEXT"}[kind]
+	return map[string]string{"int": "INTEGER", "text": "TEXT", "key": "TEXT", "ts": "TIMESTAMP"}[kind]
 }
 
 // Arg is SQLite's placeholder.

@@ -404,8 +404,9 @@ func bindKey(key []litepull.Value, pk []string, cols map[string]column) ([]litep
 
 var _ litepull.Reconciler = (*Source)(nil)
 
-// CountRanges counts and checksums key ranges in one query.
-func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+// CountRanges counts and checksums key ranges in one query, the checksum
+// the sum of the KeyHash hash over the range's keys.
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
 	from, byName, _, _, err := s.selection(schema, pk)
 	if err != nil {
 		return nil, err
@@ -420,9 +421,9 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 		}
 	}
 	q := newQuery(byName)
-	ck := ""
-	if checksum {
-		ck = q.Checksum(pk[0])
+	ck := "0"
+	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
+		ck = "COALESCE(SUM(" + hash + "), 0)"
 	}
 	rows, err := s.db.QueryContext(ctx, q.RangeCounts(from, keyset.KeyOrder(schema, pk), bound, ck), q.Args...)
 	if err != nil {

@@ -64,7 +64,7 @@ func (h *harness) Insert(tb testing.TB, table string, cols []string, rows [][]an
 }
 
 func (h *harness) Type(kind string) string {
-	return map[string]string{"int": "BIGINT", "text": "TEXT", "ts": "TIMESTAMP(6) NULL", "key": "VARCHAR(64)"}[kind]
+	return map[string]string{"int": "BIGINT", "text": "TEXT", "key": "VARCHAR(64)", "ts": "TIMESTAMP(6) NULL"}[kind]
 }
 
 func (h *harness) Arg(int) string           { return "?" }

@@ -182,6 +182,11 @@ func appendISODateTime(dst, b []byte, utc bool) []byte {
 // bindValue turns a replica value (a watermark) back into a parameter of
 // the column's type.
 func (c column) bindValue(v any) (any, error) {
+	if b, ok := v.([]byte); ok && b == nil {
+		// The replica reads an empty BLOB back as a nil slice, which the
+		// driver would send as NULL: "k = NULL" matches nothing.
+		return []byte{}, nil
+	}
 	switch c.kind {
 	case kInt:
 		if s, ok := v.(string); ok {

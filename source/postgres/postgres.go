@@ -245,6 +245,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		var oid uint32
 		fmt.Sscan(string(v[2]), &oid)
 		c := codecFor(oid, string(v[3]))
+		c.key, c.oid = keyFormat(oid, c), oid
 		codecs = append(codecs, c)
 		var attnum int
 		fmt.Sscan(string(v[5]), &attnum)
@@ -393,17 +394,18 @@ func (s *Source) selection(q *keyset.Query, schema *litepull.TableSchema, column
 
 var _ litepull.Reconciler = (*Source)(nil)
 
-// CountRanges counts and checksums key ranges in one query.
-func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
+// CountRanges counts and checksums key ranges in one query, the checksum
+// the sum of the KeyHash hash over the range's keys.
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
 	from, err := s.qualify(schema.Name)
 	if err != nil {
 		return nil, err
 	}
-	q := keyset.New(Dialect)
-	ck := ""
-	if checksum {
-		ck = q.Checksum(pk[0])
+	ck := "0"
+	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
+		ck = "COALESCE(SUM(" + hash + "), 0)"
 	}
+	q := keyset.New(Dialect)
 	text := q.RangeCounts(from, keyset.KeyOrder(schema, pk), ranges, ck)
 	out := make([]litepull.RangeStat, len(ranges))
 	err = s.run(ctx, text, s.prepare, q.Args, []int16{textFormat, textFormat, textFormat}, func(v [][]byte) error {

@@ -60,7 +60,7 @@ func (h *harness) Insert(tb testing.TB, table string, cols []string, rows [][]an
 }
 
 func (h *harness) Type(kind string) string {
-	return map[string]string{"int": "bigint", "text": "text", "ts": "timestamptz", "key": "text"}[kind]
+	return map[string]string{"int": "bigint", "text": "text", "key": "text", "ts": "timestamptz"}[kind]
 }
 
 func (h *harness) Arg(n int) string         { return fmt.Sprintf("$%d", n) }

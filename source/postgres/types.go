@@ -56,6 +56,10 @@ type codec struct {
 	// selects the column as it is.
 	cast   string
 	decode decoder
+	// key renders the column's part of a key's canonical text (keyFormat);
+	// oid is the column's type, or its domain's base type.
+	key string
+	oid uint32
 }
 
 // pgEpoch is 2000-01-01, the zero of Postgres' binary dates and times.

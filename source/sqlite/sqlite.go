@@ -12,6 +12,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/sqlitedialect"
 	"github.com/litepull/litepull/internal/sqlitex"
 )
@@ -38,6 +39,10 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("open sqlite source %s: %w", cfg.ID, err)
 	}
 	if err := conn.BusyTimeout(5e9); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := conn.CreateFunction(keyhash.FuncName, -1, sqlite3.DETERMINISTIC|sqlite3.INNOCUOUS, keyHash); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -180,9 +185,14 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 
 var _ litepull.Reconciler = (*Source)(nil)
 
+// KeyHash is the core-SQL hash every SQLite-speaking source computes.
+func (s *Source) KeyHash(*litepull.TableSchema, []string) litepull.KeyHash {
+	return litepull.HashSQLite
+}
+
 // CountRanges counts and checksums key ranges.
-func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange, checksum bool) ([]litepull.RangeStat, error) {
-	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, checksum, s.schema, sqlitedialect.PageOptions{})
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
+	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, s.schema, sqlitedialect.PageOptions{HashFunc: true})
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +206,25 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 		return nil
 	})
 	return out, err
+}
+
+// keyHash is keyhash.FuncName: keyhash.Hash of the key
+// whose values, then their quote(), are the arguments. The same Go code
+// hashes the replica's keys, so the numbers agree by construction, and
+// hashing runs as Go rather than as SQL interpreted in WebAssembly (about
+// three times faster).
+func keyHash(ctx sqlite3.Context, arg ...sqlite3.Value) {
+	n := len(arg) / 2
+	key := make([]litepull.Value, n)
+	quoted := make([]string, n)
+	for i := range n {
+		if arg[i].Type() == sqlite3.INTEGER {
+			key[i] = arg[i].Int64()
+		} else {
+			quoted[i] = arg[n+i].Text()
+		}
+	}
+	ctx.ResultInt64(keyhash.Hash(key, quoted))
 }
 
 // ExistingKeys returns the keys, of those given, that the table has.
