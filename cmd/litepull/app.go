@@ -99,6 +99,9 @@ func lockReplica(ctx context.Context, path string, w *writer) (func() error, err
 	unlock, err := replica.Lock(ctx, path, w.command, w.wait)
 	var held *replica.LockedError
 	if errors.As(err, &held) {
+		if w.wait > 0 {
+			return nil, fmt.Errorf("%w (waited %s); %s", err, w.wait, lockHint(held.Holder, w))
+		}
 		return nil, fmt.Errorf("%w; %s", err, lockHint(held.Holder, w))
 	}
 	return unlock, err

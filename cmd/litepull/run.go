@@ -102,7 +102,7 @@ func printSummary(w io.Writer, sum *litepull.Summary) {
 			status += "; full refresh"
 		}
 		if t.SchemaChange != nil {
-			status += "; rebuilt for a source schema change (" + t.SchemaChange.String() + ")"
+			status += "; rebuilt from a full copy: its columns changed (" + t.SchemaChange.String() + ")"
 		}
 		if t.Note != "" {
 			status += "; " + t.Note
