@@ -192,9 +192,12 @@ func (e *Engine) runTable(ctx context.Context, bs BoundSource, tc TableConfig, o
 	}
 	if st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()) {
 		// The state was kept for another replica table (dest was renamed):
-		// it says nothing about the new one, which is filled from the start.
-		log.Info("dest changed: filling the new replica table from the start", "from", st.Dest, "to", tc.DestName())
+		// it says nothing about the new one, which gets a full copy (a
+		// table of that name left from an earlier config is replaced, not
+		// upserted into).
+		log.Info("dest changed: filling the new replica table from a full copy", "from", st.Dest, "to", tc.DestName())
 		st = State{SourceID: bs.Config.ID, Table: tc.Table, NullCursorRows: -1}
+		opts.Full = true
 	}
 	res.CursorValue = st.CursorValue
 	res.NullCursorRows = st.NullCursorRows

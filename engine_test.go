@@ -221,6 +221,18 @@ func TestDestRenamedStartsFromScratch(t *testing.T) {
 	if err != nil || rows[0][0] != int64(151) {
 		t.Fatalf("renamed dest has %v rows (%v); want all 151", rows, err)
 	}
+
+	// Back to the first name, after rows were deleted at the source: the
+	// old table is replaced by a full copy, not upserted into.
+	mustExec(bs.Config.DSN, "DELETE FROM t WHERE id <= 100")
+	e3 := litepull.NewEngine(r, []litepull.BoundSource{e.Sources()[0]}, nil)
+	if sum, err := e3.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("run after renaming back: %v %+v", err, sum)
+	}
+	_, rows, _ = r.Query(context.Background(), "SELECT count(*) FROM t")
+	if rows[0][0] != int64(51) {
+		t.Fatalf("dest renamed back has %v rows; want the source's 51", rows[0][0])
+	}
 }
 
 // TestDestClashesAcrossSources: two discovered sources with a table of the

@@ -216,3 +216,49 @@ func fileBytes(tb testing.TB, path string) string {
 	}
 	return string(data)
 }
+
+// TestUserTableIsNotADest: a table the user made in the replica file is
+// never written or rebuilt by a source table whose dest names it; a table
+// the seed's plugin filled (its state row says so) is adopted.
+func TestUserTableIsNotADest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	r, err := replica.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if _, _, err := r.Query(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	conn, err := sqlite3.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.Exec(`CREATE TABLE mytab (id INTEGER PRIMARY KEY, v TEXT, extra TEXT); INSERT INTO mytab VALUES (1, 'mine', 'keep');
+		CREATE TABLE users (id INTEGER PRIMARY KEY, v TEXT);
+		INSERT INTO tmp_replication_state (source_id, table_name, cursor_column, cursor_value) VALUES ('s', 'src_users', 'id', '1')`)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = replica.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mine := target("mytab", []string{"id"}, "id", "v")
+	if _, err := r.SchemaChange(ctx, mine); !errors.Is(err, litepull.ErrSchemaConflict) || !strings.Contains(err.Error(), "did not make") {
+		t.Errorf("SchemaChange of the user's table: %v; want ErrSchemaConflict", err)
+	}
+	if err := r.EnsureTable(ctx, mine); !errors.Is(err, litepull.ErrSchemaConflict) {
+		t.Errorf("EnsureTable of the user's table: %v; want ErrSchemaConflict", err)
+	}
+	if _, rows, _ := r.Query(ctx, "SELECT extra FROM mytab"); !reflect.DeepEqual(rows, [][]any{{"keep"}}) {
+		t.Errorf("the user's table changed: %v", rows)
+	}
+	if err := r.EnsureTable(ctx, target("users", []string{"id"}, "id", "v")); err != nil {
+		t.Errorf("EnsureTable of a table the seed filled: %v; want it adopted", err)
+	}
+}

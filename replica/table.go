@@ -218,23 +218,38 @@ func signature(t *litepull.Target) string {
 	return b.String()
 }
 
-// checkOwner refuses to let two source tables fill one replica table.
+// checkOwner refuses to let two source tables fill one replica table, and
+// to write into a table of the replica file that litepull did not make
+// (one the user created there): a rebuild would drop it.
 func (r *Replica) checkOwner(c *sqlite3.Conn, t *litepull.Target) error {
 	// SQLite table names ignore case: "Users" and "users" are one table.
-	stmt, _, err := c.Prepare("SELECT source_id, source_table FROM " + ColumnsTable + " WHERE dest_table = ? COLLATE NOCASE LIMIT 1")
+	_, rows, err := sqlitex.QueryAll(c, "SELECT source_id, source_table FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE LIMIT 1", t.Dest)
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	stmt.BindText(1, t.Dest)
-	if stmt.Step() {
-		src, tbl := stmt.ColumnText(0), stmt.ColumnText(1)
+	if len(rows) == 1 {
+		src, tbl := rows[0][0].(string), rows[0][1].(string)
 		if src != t.SourceID || tbl != t.SourceTable {
 			return fmt.Errorf("%w: replica table %q is filled by %s/%s already; give %s/%s another dest",
 				litepull.ErrSchemaConflict, t.Dest, src, tbl, t.SourceID, t.SourceTable)
 		}
+		return nil
 	}
-	return stmt.Err()
+	have, err := r.columnsOf(t.Dest)
+	if err != nil {
+		return err
+	}
+	if len(have) == 0 {
+		return nil
+	}
+	// A table the seed's plugin filled, recorded in its state table, is
+	// adopted as the seed's state is.
+	_, seed, err := sqlitex.QueryAll(c, "SELECT 1 FROM "+StateTable+" WHERE source_id = ? AND table_name = ? AND dest_table IS NULL", t.SourceID, t.SourceTable)
+	if err != nil || len(seed) > 0 {
+		return err
+	}
+	return fmt.Errorf("%w: the replica file has a table %q that litepull did not make; give %s/%s another dest (or drop that table)",
+		litepull.ErrSchemaConflict, t.Dest, t.SourceID, t.SourceTable)
 }
 
 func createTable(t *litepull.Target) string {
