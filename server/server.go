@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,10 +51,11 @@ type Config struct {
 	Logger     *slog.Logger
 	// Clock drives the scheduler. Defaults to the real clock.
 	Clock Clock
-	// MaxRows and QueryTimeout limit /query. Default to DefaultMaxRows and
-	// DefaultQueryTimeout.
-	MaxRows      int
-	QueryTimeout time.Duration
+	// MaxRows, MaxResponseBytes and QueryTimeout limit /query. Default to
+	// DefaultMaxRows, DefaultMaxResponseBytes and DefaultQueryTimeout.
+	MaxRows          int
+	MaxResponseBytes int
+	QueryTimeout     time.Duration
 }
 
 // Server is the daemon.
@@ -84,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	qp, err := newQueryPool(cfg.Replica.Path())
 	if err != nil {
@@ -139,19 +144,118 @@ func (s *Server) jobs(ctx context.Context) ([]Job, error) {
 	return jobs, nil
 }
 
-// Handler is the HTTP API.
+// Handler is the HTTP API. Every error it answers, from any endpoint or
+// layer (auth, an unknown path or method, a refused Host or Origin, a
+// panic), is JSON: {"error": "message"}, with "result": null added on
+// /query and /query/raw, whose answers always carry both (the seed's shape).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	methods := map[string]string{} // path -> allowed method, for 405s
+	handle := func(method, path string, h http.Handler) {
+		mux.Handle(method+" "+path, h)
+		methods[path] = method
+	}
 	admin := func(h http.HandlerFunc) http.Handler { return s.auth(h, false) }
 	reader := func(h http.HandlerFunc) http.Handler { return s.auth(h, true) }
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	mux.Handle("POST /replicate/run", admin(s.handleRun))
-	mux.Handle("GET /replicate/status", admin(s.handleStatus))
-	mux.Handle("POST /replicate/reset", admin(s.handleReset))
-	mux.Handle("GET /metrics", reader(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
-	mux.Handle("POST /query", reader(s.handleQuery(false)))
-	mux.Handle("POST /query/raw", reader(s.handleQuery(true)))
-	return mux
+	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
+	handle("POST", "/replicate/run", admin(s.handleRun))
+	handle("GET", "/replicate/status", admin(s.handleStatus))
+	handle("POST", "/replicate/reset", admin(s.handleReset))
+	handle("GET", "/metrics", reader(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
+	handle("POST", "/query", reader(s.handleQuery(false)))
+	handle("POST", "/query/raw", reader(s.handleQuery(true)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if m, ok := methods[r.URL.Path]; ok {
+			w.Header().Set("Allow", m)
+			writeError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not allowed; use %s", r.Method, r.URL.Path, m))
+			return
+		}
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no endpoint %s", r.URL.Path))
+	})
+	return recoverJSON(s.logger, s.checkHost(checkOrigin(mux)))
+}
+
+// recoverJSON answers a panic of a handler with a JSON 500 and logs it:
+// the client gets an answer, not a dropped connection.
+func recoverJSON(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			logger.Error("handler panicked", "path", r.URL.Path, litepull.LogKeyError, fmt.Sprint(p))
+			if !tw.wrote {
+				writeError(w, r, http.StatusInternalServerError, "internal error (logged by the daemon)")
+			}
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+// trackingWriter notes whether a response was begun.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// checkHost, without an admin token, answers only requests addressed to a
+// loopback name: a page whose name was rebound to 127.0.0.1 (DNS
+// rebinding) sends its own name as Host, and is refused.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminToken == "" && !loopbackHost(r.Host) {
+			writeError(w, r, http.StatusMisdirectedRequest, fmt.Sprintf(
+				"Host %q refused: without an admin token the API answers only requests to a loopback name (localhost, 127.0.0.1, [::1])", r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback
+// interface: localhost or a loopback IP, with any port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkOrigin refuses a state-changing request (any method but GET, HEAD
+// and OPTIONS) that a browser sends from another origin (Sec-Fetch-Site,
+// or Origin not matching Host). Requests with neither header (curl,
+// scripts) pass.
+func checkOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := cop.Check(r); err != nil {
+			writeError(w, r, http.StatusForbidden, "cross-origin request refused: a page from another origin may not POST to the API")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // auth checks the bearer token in constant time. readOnly endpoints also
@@ -166,7 +270,7 @@ func (s *Server) auth(next http.Handler, readOnly bool) http.Handler {
 			}
 			if !allowed {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="litepull"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]any{"result": nil, "error": "unauthorized: send Authorization: Bearer <token>"})
+				writeError(w, r, http.StatusUnauthorized, "unauthorized: send Authorization: Bearer <token>")
 				return
 			}
 		}
@@ -176,6 +280,16 @@ func (s *Server) auth(next http.Handler, readOnly bool) http.Handler {
 }
 
 func tokenEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// writeError answers the one error shape: {"error": msg}, plus
+// "result": null on the query endpoints.
+func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	body := map[string]any{"error": msg}
+	if r.URL.Path == "/query" || r.URL.Path == "/query/raw" {
+		body["result"] = nil
+	}
+	writeJSON(w, code, body)
+}
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -215,7 +329,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			code = http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, map[string]any{"results": nil, "error": err.Error()})
+		writeError(w, r, code, err.Error())
 		return
 	}
 	out := make([]runResult, 0, len(sum.Tables))
@@ -354,30 +468,35 @@ func (s *Server) handleQuery(raw bool) http.HandlerFunc {
 			SQL    string `json:"sql"`
 			Params []any  `json:"params"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.SQL == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"result": nil, "error": `body must be {"sql": "...", "params": [...]}`})
+		dec := json.NewDecoder(r.Body)
+		dec.UseNumber() // 2^53+1 must bind as itself
+		if err := dec.Decode(&body); err != nil || body.SQL == "" {
+			writeError(w, r, http.StatusBadRequest, `body must be {"sql": "...", "params": [...]}`)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 		defer cancel()
-		res, err := s.queries.query(ctx, body.SQL, body.Params, s.cfg.MaxRows)
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("query took longer than %s", s.cfg.QueryTimeout)
-			}
-			writeJSON(w, http.StatusBadRequest, map[string]any{"result": nil, "error": err.Error()})
+		out, err := s.queries.query(ctx, queryRequest{SQL: body.SQL, Params: body.Params, Raw: raw,
+			MaxRows: s.cfg.MaxRows, MaxBytes: s.cfg.MaxResponseBytes})
+		switch {
+		case errors.Is(err, errBusy):
+			w.Header().Set("Retry-After", "5")
+			writeError(w, r, http.StatusServiceUnavailable, err.Error())
+			return
+		case err != nil && ctx.Err() != nil:
+			writeError(w, r, http.StatusBadRequest, fmt.Sprintf("query took longer than %s", s.cfg.QueryTimeout))
+			return
+		case err != nil:
+			writeError(w, r, http.StatusBadRequest, err.Error())
 			return
 		}
-		if raw {
-			writeJSON(w, http.StatusOK, map[string]any{"result": res.raw(), "error": nil})
-			return
-		}
-		objs, err := res.objects()
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"result": nil, "error": "encode result"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"result": objs, "error": nil})
+		// Written as is: re-encoding (or indenting) a result of up to
+		// MaxResponseBytes would hold it twice.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"result":`)
+		w.Write(out)
+		io.WriteString(w, ",\"error\":null}\n")
 	}
 }
 

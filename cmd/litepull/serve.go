@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	verbose := fs.Bool("v", false, "log debug messages")
 	wait := fs.Duration("wait", 0, waitFlag)
+	maxBytes := fs.Int("query-max-bytes", server.DefaultMaxResponseBytes, "largest answer of /query and /query/raw, in bytes")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer a.Close()
 	srv, err := server.New(ctx, server.Config{Engine: a.engine, Replica: a.replica, Sources: a.cfg.Sources,
-		AdminToken: adminToken, QueryToken: queryToken, Logger: logger})
+		AdminToken: adminToken, QueryToken: queryToken, Logger: logger, MaxResponseBytes: *maxBytes})
 	if err != nil {
 		return err
 	}
