@@ -66,6 +66,11 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 			return nil, unknown("primary key column", c)
 		}
 	}
+	if !sameNames(pk, schema.PrimaryKey) {
+		if err := checkUnique(ctx, bs.Source, tc.Table, pk); err != nil {
+			return nil, err
+		}
+	}
 
 	cursor := tc.CursorColumn
 	if cursor == "" && bs.Config.CursorColumn != "" && has(bs.Config.CursorColumn) {
@@ -259,4 +264,44 @@ func discoveredFullNote(cursor string) string {
 		return "copied whole every run (mode: full): the source sets no cursorColumn, and paging on the key would miss updates; list the table under tables: with a cursorColumn to replicate it incrementally"
 	}
 	return fmt.Sprintf("copied whole every run (mode: full): it has no %s column, and paging on the key would miss updates; list the table under tables: with a cursorColumn to replicate it incrementally", cursor)
+}
+
+// checkUnique makes sure a key that is not the source's primary key is
+// unique there: a unique index or constraint covers some of its columns.
+// Rows that share a key would overwrite each other in the replica, and the
+// run would still count them all.
+func checkUnique(ctx context.Context, src Source, table string, pk []string) error {
+	uk, ok := src.(UniqueKeyer)
+	if !ok {
+		return fmt.Errorf("%w: this source cannot say whether (%s) is unique in %s; use its primary key", ErrNoPrimaryKey, strings.Join(pk, ", "), table)
+	}
+	keys, err := uk.UniqueKeys(ctx, table)
+	if err != nil {
+		return fmt.Errorf("list unique keys: %w", err)
+	}
+	for _, k := range keys {
+		if len(k) > 0 && containsAll(pk, k) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: (%s) is not unique in %s: no primary key or unique index covers it, so rows that share it would overwrite each other in the replica; set primaryKey to a unique key, or add a unique index at the source",
+		ErrNoPrimaryKey, strings.Join(pk, ", "), table)
+}
+
+func sameNames(a, b []string) bool {
+	return len(a) == len(b) && containsAll(a, b)
+}
+
+// containsAll reports whether every name of sub is in set.
+func containsAll(set, sub []string) bool {
+	for _, s := range sub {
+		found := false
+		for _, x := range set {
+			found = found || x == s
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

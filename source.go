@@ -246,6 +246,15 @@ type Clock interface {
 	Now(ctx context.Context, zone string) (time.Time, error)
 }
 
+// UniqueKeyer is implemented by sources that can list a table's unique keys
+// from their catalog: its primary key and the columns of each unique index
+// or constraint that covers every row (not partial, not on expressions).
+// A configured primaryKey is accepted only when one of them proves it
+// unique: rows that share a key would overwrite each other in the replica.
+type UniqueKeyer interface {
+	UniqueKeys(ctx context.Context, table string) ([][]string, error)
+}
+
 // RowEstimator is implemented by sources that can estimate a table's row
 // count cheaply from their statistics (never by counting), for the daemon's
 // backlog estimate.

@@ -408,3 +408,28 @@ func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
 	}
 	return sqlitedialect.ParseClock(rows[0][0], zone)
 }
+
+var _ litepull.UniqueKeyer = (*Source)(nil)
+
+// UniqueKeys lists the columns of the table's unique indexes.
+func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, error) {
+	q, err := sqlitedialect.UniqueKeys(table, "")
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.JSON {
+		q.Args = bindAll(q.Args)
+	}
+	res, err := s.exec.Query(ctx, q.Text, q.Args)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][2]any, len(res))
+	for i, r := range res {
+		if len(r) != 2 {
+			return nil, fmt.Errorf("list unique keys of %s: %s answered %d columns, want 2", table, s.opts.Name, len(r))
+		}
+		rows[i] = [2]any{r[0], r[1]}
+	}
+	return sqlitedialect.GroupKeys(rows), nil
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("NullCursorReported", func(t *testing.T) { testNullCursor(t, newHarness(t)) })
 	t.Run("ErrUnknownColumnIsolated", func(t *testing.T) { testUnknownColumn(t, newHarness(t)) })
 	t.Run("ErrBadIdentifier", func(t *testing.T) { testBadIdentifier(t, newHarness(t)) })
+	t.Run("ErrKeyNotUnique", func(t *testing.T) { testKeyNotUnique(t, newHarness(t)) })
 	t.Run("Discovery", func(t *testing.T) { testDiscovery(t, newHarness(t)) })
 	t.Run("SchemaDrift", func(t *testing.T) { testSchemaDrift(t, newHarness(t)) })
 	t.Run("LookbackCatchesLateCommit", func(t *testing.T) { testLookback(t, newHarness(t)) })
@@ -564,5 +565,32 @@ func CheckValues(tb testing.TB, r *replica.Replica, table string, n int, want ma
 				tb.Errorf("row %d %s = %#v, want %#v", id, c, got, w)
 			}
 		}
+	}
+}
+
+// testKeyNotUnique: a configured primaryKey that the source does not hold
+// unique would merge rows in the replica while the run counts them all; it
+// is refused, and accepted once a unique index proves it.
+func testKeyNotUnique(t *testing.T, h Harness) {
+	create(t, h, "nk", "id "+h.Type("int")+" PRIMARY KEY", "grp "+h.Type("int"), "code "+h.Type("int"))
+	var rows [][]any
+	for i := 1; i <= 30; i++ {
+		rows = append(rows, []any{int64(i), int64(i % 3), int64(1000 + i)})
+	}
+	h.Insert(t, "nk", []string{"id", "grp", "code"}, rows)
+	f := newFixture(t, h, litepull.TableConfig{Table: "nk", CursorColumn: "id", PrimaryKey: []string{"grp"}})
+	r := result(t, f.run(t, true), "nk")
+	if !errors.Is(r.Err, litepull.ErrNoPrimaryKey) || !strings.Contains(r.Error, "not unique") {
+		t.Fatalf("primaryKey [grp]: %v; want ErrNoPrimaryKey saying it is not unique", r.Err)
+	}
+	if got := f.rows(t, "SELECT count(*) FROM sqlite_schema WHERE name = 'nk'"); got[0][0] != int64(0) {
+		t.Error("a replica table was made for a refused key")
+	}
+	// A unique index on code proves it; (grp, code) contains it, so is unique too.
+	h.Exec(t, "CREATE UNIQUE INDEX nk_code ON nk (code)")
+	f.cfg.Tables[0].PrimaryKey = []string{"grp", "code"}
+	mustOK(t, f.run(t, true))
+	if got := f.rows(t, "SELECT count(*) FROM nk"); got[0][0] != int64(30) {
+		t.Fatalf("primaryKey [grp, code]: %v rows, want 30", got[0][0])
 	}
 }

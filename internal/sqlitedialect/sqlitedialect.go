@@ -80,6 +80,49 @@ func Describe(table, defaultSchema string) (Statement, error) {
 	return Statement{"SELECT name, type, pk FROM pragma_table_info(?, ?) ORDER BY cid", []any{name, schema}}, nil
 }
 
+// UniqueKeys lists (index, column) for the columns of a table's unique
+// indexes, in index order, leaving out partial ones; a column of an
+// expression is NULL (such an index does not make columns unique). Every
+// column has an alias of its own: some services build rows as objects.
+func UniqueKeys(table, defaultSchema string) (Statement, error) {
+	schema, name, err := Split(table, defaultSchema)
+	if err != nil {
+		return Statement{}, err
+	}
+	if schema == "" {
+		schema = "main"
+	}
+	return Statement{`SELECT il.name AS index_name, ii.name AS column_name
+		FROM pragma_index_list(?, ?) AS il JOIN pragma_index_info(il.name, ?) AS ii
+		WHERE il."unique" = 1 AND il.partial = 0 ORDER BY il.name, ii.seqno`, []any{name, schema, schema}}, nil
+}
+
+// GroupKeys turns (index, column) rows into the columns of each index,
+// dropping indexes with a NULL (expression) column.
+func GroupKeys(rows [][2]any) [][]string {
+	var out [][]string
+	var last any
+	bad := false
+	for i, r := range rows {
+		if i == 0 || r[0] != last {
+			if i > 0 && bad {
+				out = out[:len(out)-1]
+			}
+			out, last, bad = append(out, nil), r[0], false
+		}
+		col, ok := r[1].(string)
+		if !ok {
+			bad = true
+			continue
+		}
+		out[len(out)-1] = append(out[len(out)-1], col)
+	}
+	if bad {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
 // Tables lists (table, primary key column or NULL) for every table of the
 // schema, key columns in order, leaving out SQLite's own tables and any
 // whose name starts with one of skip (a service's internal tables).

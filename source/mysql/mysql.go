@@ -593,3 +593,44 @@ func scanRows(rows *sql.Rows, cols []column, each func([]litepull.Value) error) 
 	}
 	return rows.Err()
 }
+
+var _ litepull.UniqueKeyer = (*Source)(nil)
+
+// UniqueKeys lists the columns of the table's unique indexes (PRIMARY among
+// them), leaving out those on a column prefix, which do not make the
+// column unique.
+func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, error) {
+	schema, name, err := s.split(table)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NOT NULL
+		FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0
+		ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]string
+	var last string
+	prefix := false
+	for rows.Next() {
+		var index string
+		var col sql.NullString
+		var part bool
+		if err := rows.Scan(&index, &col, &part); err != nil {
+			return nil, err
+		}
+		if index != last || len(out) == 0 {
+			out, last, prefix = append(out, nil), index, false
+		}
+		prefix = prefix || part || !col.Valid
+		if prefix {
+			out[len(out)-1] = nil // not a unique key of whole columns
+			continue
+		}
+		out[len(out)-1] = append(out[len(out)-1], col.String)
+	}
+	return out, rows.Err()
+}

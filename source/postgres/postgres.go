@@ -605,3 +605,32 @@ func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) 
 	})
 	return n, err
 }
+
+var _ litepull.UniqueKeyer = (*Source)(nil)
+
+const uniqueKeysSQL = `
+SELECT json_agg(a.attname ORDER BY k.ord)::text
+FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+  AND a.attrelid = i.indrelid AND a.attnum = k.attnum
+GROUP BY i.indexrelid`
+
+// UniqueKeys lists the columns of the table's unique indexes (its primary
+// key and unique constraints among them), leaving out partial and
+// expression indexes, which do not make the columns unique.
+func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, error) {
+	name, err := s.qualify(table)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	err = s.exec(ctx, uniqueKeysSQL, []any{name}, []int16{textFormat}, func(v [][]byte) error {
+		var k []string
+		if err := json.Unmarshal(v[0], &k); err != nil {
+			return err
+		}
+		out = append(out, k)
+		return nil
+	})
+	return out, err
+}

@@ -256,3 +256,23 @@ func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
 	}
 	return sqlitedialect.ParseClock(v, zone)
 }
+
+var _ litepull.UniqueKeyer = (*Source)(nil)
+
+// UniqueKeys lists the columns of the table's unique indexes.
+func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, error) {
+	q, err := sqlitedialect.UniqueKeys(table, s.schema)
+	if err != nil {
+		return nil, err
+	}
+	var rows [][2]any
+	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
+		var col any
+		if st.ColumnType(1) != sqlite3.NULL {
+			col = st.ColumnText(1)
+		}
+		rows = append(rows, [2]any{st.ColumnText(0), col})
+		return nil
+	})
+	return sqlitedialect.GroupKeys(rows), err
+}
