@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -49,6 +50,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer unlock()
+	if err := checkDemoDir(srcPath, replicaPath); err != nil {
+		return err
+	}
 	for _, p := range []string{srcPath, replicaPath, replicaPath + "-wal", replicaPath + "-shm"} {
 		os.Remove(p)
 	}
@@ -59,6 +63,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer src.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := src.Exec(fmt.Sprintf("PRAGMA application_id = %d", demoSourceID)); err != nil {
+		return err
+	}
 	if err := src.Exec(demoSchema); err != nil {
 		return err
 	}
@@ -295,4 +302,38 @@ func normalize(row []any) []any {
 func querySourceRows(c *sqlite3.Conn, q string) ([][]any, error) {
 	_, rows, err := sqlitex.QueryAll(c, q)
 	return rows, err
+}
+
+// demoSourceID marks the source files the demo makes ("LPDM"), so that a
+// later demo in the same folder knows it may replace them.
+const demoSourceID = 0x4c50444d
+
+// checkDemoDir refuses to replace a source.db or replica.db that an earlier
+// demo did not make: -dir may name a folder with the user's own files.
+func checkDemoDir(srcPath, replicaPath string) error {
+	// The replica lock has just made an empty replica.db: empty is absent.
+	present := func(p string) bool { fi, err := os.Stat(p); return err == nil && fi.Size() > 0 }
+	if !present(replicaPath) && !present(srcPath) {
+		return nil
+	}
+	if fileAppID(srcPath) == demoSourceID {
+		return nil
+	}
+	return fmt.Errorf("demo: %s already holds a source.db or replica.db that the demo did not make; give -dir an empty or new folder", filepath.Dir(srcPath))
+}
+
+// fileAppID reads the application_id of a SQLite file from its header
+// (bytes 68–71, big-endian) without opening it as a database; 0 if it is
+// not one.
+func fileAppID(path string) uint32 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var h [100]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return 0
+	}
+	return binary.BigEndian.Uint32(h[68:72])
 }

@@ -22,9 +22,14 @@ func runMain(tb testing.TB, args ...string) (int, string, string) {
 }
 
 func TestDemo(t *testing.T) {
-	code, out, errOut := runMain(t, "demo", "-dir", t.TempDir())
+	dir := t.TempDir()
+	code, out, errOut := runMain(t, "demo", "-dir", dir)
 	if code != 0 {
 		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	// Again in the same folder: the demo's own files are replaced.
+	if code, _, errOut := runMain(t, "demo", "-dir", dir); code != 0 {
+		t.Fatalf("second demo in the same folder exited %d\n%s", code, errOut)
 	}
 	for _, want := range []string{"more=true", "1 NULL-cursor row(s) reported", "2200 rows x 6 columns identical",
 		"deleted 22 rows", "2178 rows x 6 columns identical", "1550 rows x 5 columns identical", "replica matches source, row for row"} {
@@ -174,5 +179,22 @@ func TestMalformedConfig(t *testing.T) {
 	}
 	if code, _, _ := runMain(t, "nonsense"); code != 2 {
 		t.Fatalf("unknown command exited %d, want 2", code)
+	}
+}
+
+// TestDemoKeepsOtherFiles: -dir naming a folder that holds someone's
+// source.db is refused, and the file is left as it was.
+func TestDemoKeepsOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "source.db")
+	if err := os.WriteFile(mine, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runMain(t, "demo", "-dir", dir)
+	if code == 0 || !strings.Contains(errOut, "did not make") {
+		t.Fatalf("demo over another source.db exited %d: %s; want a refusal", code, errOut)
+	}
+	if data, _ := os.ReadFile(mine); string(data) != "precious" {
+		t.Fatalf("the user's source.db changed: %q", data)
 	}
 }
