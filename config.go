@@ -308,6 +308,9 @@ func (c *Config) Validate() error {
 	if c.Replica == "" {
 		c.Replica = DefaultReplica
 	}
+	if strings.HasPrefix(c.Replica, "file:") {
+		return &ConfigError{Path: "replica", Msg: fmt.Sprintf("%q is a URI", c.Replica), Hint: "give the replica as a file path"}
+	}
 	if len(c.Sources) == 0 {
 		return &ConfigError{Path: "sources", Msg: "no sources", Hint: "list at least one source with id, kind and dsn"}
 	}

@@ -69,6 +69,7 @@ func TestParseConfigErrors(t *testing.T) {
 		"DestAcrossSources":     {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n- id: b\n  kind: sqlite\n  tables:\n  - table: t\n", "also the destination of a/t", nil},
 		"TableListedTwice":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n  - table: t\n    dest: t2\n", "listed twice", nil},
 		"MissingTableName":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - dest: x\n", "missing", nil},
+		"ReplicaURI":            {"replica: file:r.db?mode=rwc\nsources:\n- id: a\n  kind: sqlite\n", "file path", nil},
 		"MissingKind":           {"sources:\n- id: a\n", "kind", nil},
 		"BadTimeZone":           {"sources:\n- id: a\n  kind: mysql\n  timeZone: EST-ish\n", `timeZone: unknown time zone "EST-ish"`, nil},
 		"LocalTimeZone":         {"sources:\n- id: a\n  kind: mysql\n  tables:\n  - table: t\n    timeZone: Local\n", "timeZone", nil},

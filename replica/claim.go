@@ -61,8 +61,8 @@ func (r *Replica) adoptable(tables map[string]bool) error {
 		if err != nil {
 			return err
 		}
-		if len(have) == len(seedColumns) && hasAll(have, seedColumns) {
-			return nil // the seed's own state table: adopt it
+		if len(have) == len(seedColumns) && hasAll(have, seedColumns) && have["source_id"] == 1 && have["table_name"] == 2 {
+			return nil // the seed's own state table, keyed as the seed keys it: adopt it
 		}
 		return fmt.Errorf("%w: %s has a %s table that is not the seed's (it has columns %s); point replica: at a new file",
 			litepull.ErrNotReplica, r.path, StateTable, sortedKeys(have))

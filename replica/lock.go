@@ -73,8 +73,8 @@ func Lock(ctx context.Context, path, command string, wait time.Duration) (unlock
 		return func() error { return nil }, nil
 	}
 	name := LockPath(path)
-	if real, err := filepath.EvalSymlinks(name); err == nil {
-		name = real // a symlinked path locks the same file
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		name = LockPath(real) // a symlinked path shares the record (and lock) file
 	}
 	rec, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {

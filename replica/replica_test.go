@@ -161,6 +161,8 @@ func TestOpenRefusesForeignFile(t *testing.T) {
 			cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT, dest_table TEXT, watermark TEXT,
 			PRIMARY KEY (source_id, table_name));
 			CREATE TABLE users (id INTEGER PRIMARY KEY)`, true},
+		{"SeedColumnsWithoutKey", `CREATE TABLE tmp_replication_state (source_id TEXT, table_name TEXT, cursor_column TEXT,
+			cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT)`, false},
 		{"ForeignTableNamedLikeLitepulls", "CREATE TABLE litepull_columns (dest_table TEXT); CREATE TABLE mine (id INTEGER PRIMARY KEY)", false},
 	}
 	for _, c := range cases {

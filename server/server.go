@@ -311,6 +311,11 @@ type runResult struct {
 	FullRefresh        bool   `json:"fullRefresh,omitempty"`
 	Error              any    `json:"error"`
 	Skipped            string `json:"skipped,omitempty"`
+	// Warnings and Note: what the table's run found that is not an error
+	// (a cursor ahead of the clock, a whole copy instead of pages).
+	Warnings     []string               `json:"warnings,omitempty"`
+	Note         string                 `json:"note,omitempty"`
+	SchemaChange *litepull.SchemaChange `json:"schemaChange,omitempty"`
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
@@ -335,7 +340,8 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	out := make([]runResult, 0, len(sum.Tables))
 	for _, t := range sum.Tables {
 		rr := runResult{SourceID: t.SourceID, Table: t.Table, RowsPulled: t.RowsPulled, CursorValue: t.CursorValue,
-			MorePagesAvailable: t.MorePagesAvailable, RowsDeleted: t.RowsDeleted, FullRefresh: t.FullRefresh, Skipped: t.Skipped}
+			MorePagesAvailable: t.MorePagesAvailable, RowsDeleted: t.RowsDeleted, FullRefresh: t.FullRefresh, Skipped: t.Skipped,
+			Warnings: t.Warnings, Note: t.Note, SchemaChange: t.SchemaChange}
 		if t.Error != "" {
 			rr.Error = t.Error
 		}
