@@ -140,6 +140,7 @@ func openConfig(ctx context.Context, cfg *litepull.Config, logger *slog.Logger, 
 		return nil, err
 	}
 	a := &app{cfg: cfg, replica: r, unlock: unlock}
+	mysql.SetLogger(logger) // the driver's own messages, at debug level
 	for _, sc := range cfg.Sources {
 		src, err := sourceKinds[sc.Kind](sc)
 		if err != nil {
