@@ -1,12 +1,10 @@
 package litepull
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -206,27 +204,6 @@ func (l *Lookback) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// ExpandEnv replaces ${NAME} with the value of the environment variable
-// NAME. A variable that is not set is an error naming it: a silently empty
-// DSN or token helps nobody.
-func ExpandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
-	var missing []string
-	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		name := string(m[2 : len(m)-1])
-		v, ok := lookup(name)
-		if !ok {
-			missing = append(missing, name)
-		}
-		return []byte(v)
-	})
-	if len(missing) > 0 {
-		return nil, &ConfigError{Msg: "environment variable " + strings.Join(missing, ", ") + " is not set", Hint: "export it, or remove the ${...} reference"}
-	}
-	return out, nil
-}
-
 // LoadConfig reads, expands and parses a config file and checks it.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -277,24 +254,19 @@ func resolvePath(dir, p string) string {
 	return abs
 }
 
-// ParseConfig expands ${ENV} references, parses YAML strictly (unknown keys
-// are errors) and validates the result.
+// ParseConfig parses YAML strictly (unknown keys are errors), expands
+// ${ENV} references in its values and validates the result.
 func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	data, err := ExpandEnv(data, lookup)
+	doc, err := parseYAML(data, lookup)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := doc.Decode(&c); err != nil {
 		return nil, &ConfigError{Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err == nil {
-		if err := c.checkZeroPageSizes(&doc); err != nil {
-			return nil, err
-		}
+	if err := c.checkZeroPageSizes(doc); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

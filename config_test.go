@@ -95,9 +95,92 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 func TestExpandEnvLeavesOtherDollarsAlone(t *testing.T) {
-	out, err := litepull.ExpandEnv([]byte("a: $HOME ${X} $${X}"), env(map[string]string{"X": "1"}))
-	if err != nil || string(out) != "a: $HOME 1 $1" {
+	out, err := litepull.ExpandEnv("a: $HOME ${X} $${X}", env(map[string]string{"X": "1"}))
+	if err != nil || out != "a: $HOME 1 $1" {
 		t.Fatalf("ExpandEnv = %q, %v", out, err)
+	}
+}
+
+func TestExpandEnvDefaults(t *testing.T) {
+	lookup := env(map[string]string{"SET": "v", "EMPTY": ""})
+	for in, want := range map[string]string{
+		"${SET:-d}":               "v",
+		"${EMPTY:-d}":             "d",
+		"${UNSET:-d}":             "d",
+		"${UNSET:-}":              "",
+		"${EMPTY:-}x":             "x",
+		"a${SET}b${UNSET:-c/d:e}": "avbc/d:e",
+	} {
+		if got, err := litepull.ExpandEnv(in, lookup); err != nil || got != want {
+			t.Errorf("ExpandEnv(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"${EMPTY}": "EMPTY is empty",
+		"${UNSET}": "UNSET is not set",
+	} {
+		if _, err := litepull.ExpandEnv(in, lookup); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ":-") {
+			t.Errorf("ExpandEnv(%q) error = %v; want %q and the ${VAR:-default} form", in, err, want)
+		}
+	}
+}
+
+// TestConfigEnvOnlyInValues: ${VAR} in a comment is left alone (a
+// commented-out DSN whose variable is not set is no error), a value is
+// expanded whatever it holds, and an empty variable is an error naming
+// where it is used.
+func TestConfigEnvOnlyInValues(t *testing.T) {
+	yaml := `
+sources:
+  - id: a
+    kind: postgres
+    # dsn: ${OLD_PG_URL}   the old database, kept for reference
+    dsn: ${PG_URL}
+    pageSize: ${PAGE:-250}
+    schema: ${SCHEMA:-public}
+    tables:
+      - table: t   # ${NOT_SET_EITHER}
+`
+	lookup := env(map[string]string{"PG_URL": "postgres://u:p#1 ${X}@h/db"})
+	cfg, err := litepull.ParseConfig([]byte(yaml), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sources[0]
+	if s.DSN != "postgres://u:p#1 ${X}@h/db" || s.PageSize != 250 || s.Schema != "public" {
+		t.Fatalf("source = %+v", s)
+	}
+	_, err = litepull.ParseConfig([]byte(yaml), env(map[string]string{"PG_URL": ""}))
+	if err == nil || !strings.Contains(err.Error(), "sources[0].dsn") || !strings.Contains(err.Error(), "PG_URL is empty") {
+		t.Fatalf("empty PG_URL: error = %v; want it named, with where it is used", err)
+	}
+}
+
+// TestUnknownKeySuggests: an unknown key is named with its place in the
+// file and the nearest known key, in the config's words, not Go's.
+func TestUnknownKeySuggests(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"Case":        {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    pagesize: 3\n", `sources[0].tables[0]: unknown key "pagesize" at line 6 (did you mean pageSize?)`},
+		"Typo":        {"sources:\n- id: a\n  kind: sqlite\n  tabels:\n  - table: t\n", `sources[0]: unknown key "tabels" at line 4 (did you mean tables?)`},
+		"Prefix":      {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    cursor: id\n", "did you mean cursorColumn?"},
+		"TopLevel":    {"replicas: x.db\nsources:\n- id: a\n  kind: sqlite\n", `config: unknown key "replicas" at line 1 (did you mean replica?)`},
+		"NothingNear": {"sources:\n- id: a\n  kind: sqlite\n  zzzzzz: 1\n", "known keys here: id, kind, dsn"},
+		"NotAList":    {"sources:\n- id: a\n  kind: sqlite\n  tables: t\n", "sources[0].tables: want a list"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to say %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "litepull.") {
+				t.Fatalf("error names Go types: %v", err)
+			}
+		})
+	}
+	// Anchors and merge keys are YAML, not unknown keys.
+	_, err := litepull.ParseConfig([]byte("sources:\n- &base\n  id: a\n  kind: sqlite\n- <<: *base\n  id: b\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,8 +40,6 @@ func kindNames() string {
 	return strings.Join(names, ", ")
 }
 
-var errFlagHelp = errors.New("help requested")
-
 type exitCoder interface{ ExitCode() int }
 
 // exitError carries an exit code without more text to print.
@@ -53,21 +50,6 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 func (e exitError) ExitCode() int { return e.code }
-
-// parseFlags parses a command's flags, turning -h into errFlagHelp.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errFlagHelp
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
-}
 
 // app is an opened config: the replica, the sources and the engine.
 type app struct {
@@ -130,7 +112,7 @@ func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
 // the others still run. A writer (w not nil) first takes the replica's lock.
 func openApp(ctx context.Context, path string, logger *slog.Logger, w *writer) (*app, error) {
 	if path == "" {
-		return nil, errors.New("-config is required (see the config example in the README)")
+		return nil, usageErrorf("-config is required (see the config example in the README)")
 	}
 	cfg, err := litepull.LoadConfig(path)
 	if err != nil {
@@ -158,6 +140,7 @@ func openConfig(ctx context.Context, cfg *litepull.Config, logger *slog.Logger, 
 		return nil, err
 	}
 	a := &app{cfg: cfg, replica: r, unlock: unlock}
+	mysql.SetLogger(logger) // the driver's own messages, at debug level
 	for _, sc := range cfg.Sources {
 		src, err := sourceKinds[sc.Kind](sc)
 		if err != nil {

@@ -40,7 +40,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "with -phase: write a CPU profile to this file")
 	reconcile := fs.Int("reconcile", 0, "instead: delete this many rows at the source and compare finding them by reconciliation with reading every key (postgres)")
 	clustered := fs.Bool("clustered", false, "with -reconcile: delete rows close together instead of spread over the table")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {

@@ -33,16 +33,21 @@ const demoPageSize = 500
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	dir := fs.String("dir", "", "directory for the demo's source.db and replica.db (default: a new temporary directory)")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	dir := fs.String("dir", "", "put the demo's source.db and replica.db in this `directory`, and keep them (default: a new temporary directory, removed at the end)")
+	keep := fs.Bool("keep", false, "keep the temporary directory, to look inside the replica afterwards")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	kept := true // a -dir of the user's is theirs: never removed
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "litepull-demo-")
 		if err != nil {
 			return err
 		}
-		*dir = d
+		*dir, kept = d, *keep
+		if !kept {
+			defer os.RemoveAll(d) // deferred first: runs after the replica is closed and unlocked
+		}
 	}
 	srcPath, replicaPath := filepath.Join(*dir, "source.db"), filepath.Join(*dir, "replica.db")
 	unlock, err := lockReplica(ctx, replicaPath, &writer{command: "litepull demo"})
@@ -128,7 +133,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintln(stdout, "\nreplica matches source, row for row")
-	fmt.Fprintf(stdout, "look inside: sqlite3 %s 'SELECT * FROM tmp_replication_state'\n", replicaPath)
+	if kept {
+		fmt.Fprintf(stdout, "kept in %s; look inside: sqlite3 %s 'SELECT * FROM tmp_replication_state'\n", *dir, replicaPath)
+	} else {
+		fmt.Fprintf(stdout, "removed %s (run litepull demo -keep to keep it and look inside)\n", *dir)
+	}
 	return nil
 }
 

@@ -16,16 +16,16 @@ import (
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	config := fs.String("config", "", "config file (YAML)")
+	config := fs.String("config", "", "the config `file` (YAML)")
 	drain := fs.Bool("drain", false, "read pages until every table is caught up, instead of one page per table")
-	source := fs.String("source", "", "run only this source id")
-	table := fs.String("table", "", "run only this table (source or dest name)")
+	source := fs.String("source", "", "run only the source with this `id`")
+	table := fs.String("table", "", "run only this `table` (source or dest name)")
 	full := fs.Bool("full", false, "copy the selected tables whole and swap them in (finds deleted rows, picks up NULL cursors)")
 	reconcile := fs.Bool("reconcile", false, "look for rows deleted at the source now, in the selected tables")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	verbose := fs.Bool("v", false, "log debug messages")
 	wait := fs.Duration("wait", 0, waitFlag)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	w := &writer{command: "litepull run", wait: *wait,

@@ -21,12 +21,12 @@ const (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	config := fs.String("config", "", "config file (YAML)")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	config := fs.String("config", "", "the config `file` (YAML)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `address` (host:port)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	wait := fs.Duration("wait", 0, waitFlag)
 	maxBytes := fs.Int("query-max-bytes", server.DefaultMaxResponseBytes, "largest answer of /query and /query/raw, in bytes")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	adminToken, queryToken := os.Getenv(envAdminToken), os.Getenv(envQueryToken)

@@ -16,16 +16,16 @@ import (
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	config := fs.String("config", "", "config file (YAML); its replica is read")
-	file := fs.String("replica", "", "replica file to read instead of the config's")
+	config := fs.String("config", "", "the config `file` (YAML); its replica is read")
+	file := fs.String("replica", "", "the replica `file` to read instead of the config's")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	path := *file
 	if path == "" {
 		if *config == "" {
-			return fmt.Errorf("-config or -replica is required")
+			return usageErrorf("-config or -replica is required")
 		}
 		cfg, err := litepull.LoadConfig(*config)
 		if err != nil {

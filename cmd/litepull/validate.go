@@ -11,8 +11,8 @@ import (
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	config := fs.String("config", "", "config file (YAML)")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	config := fs.String("config", "", "the config `file` (YAML)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	a, err := openApp(ctx, *config, newLogger(io.Discard, false), nil) // reads only: no lock

@@ -101,11 +101,12 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
 	}
+	dc.Logger = driverLogger{source: cfg.ID, secret: dc.Passwd}
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
 		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redact(err, cfg.DSN))
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(connector{conn, dc.Net, dc.Addr})
 	db.SetMaxOpenConns(DefaultMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	schema := cfg.Schema

@@ -127,7 +127,7 @@ func (s *Source) Close() error {
 
 // Ping checks that the server answers.
 func (s *Source) Ping(ctx context.Context) error {
-	return s.pool.Ping(ctx)
+	return explainConnect(ctx, s.pool.Ping(ctx))
 }
 
 // exec runs q with text parameters, asking for results in formats, and calls
@@ -169,7 +169,7 @@ func (s *Source) runOnce(ctx context.Context, q string, prepare bool, args []any
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return explainConnect(ctx, err)
 	}
 	defer conn.Release()
 	var rr *pgconn.ResultReader
@@ -501,7 +501,7 @@ func (s *Source) defaultZone(ctx context.Context) (string, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, s.probe.Copy())
 	if err != nil {
-		return "", fmt.Errorf("read the database's default time zone: %w (or set timeZone in the config)", err)
+		return "", fmt.Errorf("read the database's default time zone: %w (or set timeZone in the config)", explainConnect(ctx, err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	res, err := conn.PgConn().Exec(ctx, "SHOW TimeZone").ReadAll()
