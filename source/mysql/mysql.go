@@ -107,9 +107,10 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if dc.ReadTimeout > 0 { // the DSN's own, if any, wins
 		read = dc.ReadTimeout
 	}
-	if dc.Timeout == 0 {
-		dc.Timeout = connect
+	if dc.Timeout > 0 { // the DSN's timeout=, if any, bounds the whole connect
+		connect = dc.Timeout
 	}
+	dc.Timeout = connect
 	dialer := &stall.Dialer{Idle: read}
 	switch dc.Net {
 	case "tcp", "tcp4", "tcp6", "unix":
