@@ -14,6 +14,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -82,6 +83,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		d.conns = map[*Conn]struct{}{}
 	}
 	d.conns[c] = struct{}{}
+	if sc, ok := nc.(syscall.Conn); ok {
+		return rawConn{c, sc}, nil
+	}
 	return c, nil
 }
 
@@ -206,6 +210,16 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.writeUser = t
 	return c.Conn.SetWriteDeadline(t)
 }
+
+// rawConn is a Conn over a connection with a file descriptor, which it
+// shares for drivers that check a pooled connection is still alive (a
+// non-blocking read) before they reuse it.
+type rawConn struct {
+	*Conn
+	sc syscall.Conn
+}
+
+func (r rawConn) SyscallConn() (syscall.RawConn, error) { return r.sc.SyscallConn() }
 
 // Close closes the connection and forgets it.
 func (c *Conn) Close() error {

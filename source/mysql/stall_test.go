@@ -114,3 +114,41 @@ func TestStalledServer(t *testing.T) {
 		}
 	})
 }
+
+// TestKilledIdleConnectionIsReplaced: a pooled connection the server
+// closed (wait_timeout, a restart, a proxy) is found dead before reuse and
+// replaced, as the driver does, though connections now time out on stalls.
+func TestKilledIdleConnectionIsReplaced(t *testing.T) {
+	my := testdb.MySQL(t)
+	my.Exec(t, "CREATE TABLE orders (id bigint PRIMARY KEY)")
+	src, err := mysql.New(litepull.SourceConfig{ID: "my", Kind: "mysql", DSN: my.DSN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx := context.Background()
+	if _, err := src.Describe(ctx, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := my.DB.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", my.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		t.Fatal("the source's connection is not in the process list")
+	}
+	for _, id := range ids {
+		my.Exec(t, fmt.Sprintf("KILL %d", id))
+	}
+	time.Sleep(100 * time.Millisecond) // the server closes them
+	if _, err := src.Describe(ctx, "orders"); err != nil {
+		t.Fatalf("describe after the server closed the idle connection: %v", err)
+	}
+}
