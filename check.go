@@ -1,6 +1,9 @@
 package litepull
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // TableCheck is the outcome of checking one table without reading it.
 type TableCheck struct {
@@ -26,7 +29,11 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 	dests := destClaims{}
 	for _, bs := range e.sources {
 		if err := bs.Source.Ping(ctx); err != nil {
-			out = append(out, TableCheck{SourceID: bs.Config.ID, Table: "*", Error: "connect: " + err.Error()})
+			msg := "connect: " + err.Error()
+			if errors.Is(err, ErrTimeout) {
+				msg = WithTable(err, "").Error() // says what it was doing itself
+			}
+			out = append(out, TableCheck{SourceID: bs.Config.ID, Table: "*", Error: msg})
 			continue
 		}
 		tables, skipped, err := e.Tables(ctx, bs)
@@ -42,7 +49,7 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 			if err := dests.claim(bs.Config.ID, tc); err != nil {
 				c.Error = err.Error()
 			} else if p, err := e.plan(ctx, bs, tc); err != nil {
-				c.Error = err.Error()
+				c.Error = WithTable(err, tc.Table).Error()
 			} else if err := e.replica.CheckTarget(ctx, p.target); err != nil {
 				c.Error = err.Error()
 			} else {

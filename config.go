@@ -30,6 +30,11 @@ const (
 	// DefaultRunBudget and DefaultRunPages bound one scheduled run of a table.
 	DefaultRunBudget = Duration(30 * time.Second)
 	DefaultRunPages  = 1000
+	// DefaultConnectTimeout bounds making a connection to a source.
+	DefaultConnectTimeout = Duration(15 * time.Second)
+	// DefaultReadTimeout bounds a wait for a source's answer: a stalled
+	// read, or a statement waiting on a lock, fails within a minute.
+	DefaultReadTimeout = Duration(time.Minute)
 )
 
 // Config is a litepull configuration file.
@@ -87,6 +92,17 @@ type SourceConfig struct {
 	// DefaultRunPages.
 	RunBudget Duration `yaml:"runBudget" json:"runBudget,omitempty"`
 	RunPages  int      `yaml:"runPages" json:"runPages,omitempty"`
+	// ConnectTimeout bounds making a connection to the source: the TCP
+	// connect, TLS and the protocol's handshake. Defaults to
+	// DefaultConnectTimeout.
+	ConnectTimeout Duration `yaml:"connectTimeout" json:"connectTimeout,omitempty"`
+	// ReadTimeout bounds every wait for the source's answer: for a
+	// statement's first row (a table locked by a migration waits here) and
+	// for each further read of it. A source silent for this long fails the
+	// table with a timeout error, retried with backoff. Raise it for
+	// statements that legitimately run longer before their first row.
+	// Defaults to DefaultReadTimeout.
+	ReadTimeout Duration `yaml:"readTimeout" json:"readTimeout,omitempty"`
 	// Tables to replicate. Empty means discover every table with a primary key.
 	Tables []TableConfig `yaml:"tables" json:"tables,omitempty"`
 }
@@ -141,6 +157,19 @@ func (t TableConfig) DestName() string {
 		return t.Dest
 	}
 	return t.Table[strings.LastIndexByte(t.Table, '.')+1:]
+}
+
+// Timeouts returns the source's connect and read timeouts, defaults
+// filled in (a config that did not go through Validate has none).
+func (s SourceConfig) Timeouts() (connect, read time.Duration) {
+	connect, read = time.Duration(s.ConnectTimeout), time.Duration(s.ReadTimeout)
+	if connect <= 0 {
+		connect = time.Duration(DefaultConnectTimeout)
+	}
+	if read <= 0 {
+		read = time.Duration(DefaultReadTimeout)
+	}
+	return connect, read
 }
 
 // Duration is a time.Duration written as "30s" in YAML.
@@ -313,6 +342,12 @@ func (c *Config) Validate() error {
 		}
 		if s.RunPages == 0 {
 			s.RunPages = DefaultRunPages
+		}
+		if s.ConnectTimeout == 0 {
+			s.ConnectTimeout = DefaultConnectTimeout
+		}
+		if s.ReadTimeout == 0 {
+			s.ReadTimeout = DefaultReadTimeout
 		}
 		if s.RunPages < 0 {
 			return &ConfigError{Path: p + " runPages", Msg: fmt.Sprintf("%d is less than 1", s.RunPages)}

@@ -2,6 +2,7 @@ package litepull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -112,6 +113,10 @@ func (e *Engine) Tables(ctx context.Context, bs BoundSource) ([]TableConfig, []T
 	}
 	infos, err := bs.Source.Tables(ctx)
 	if err != nil {
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			return nil, nil, fmt.Errorf("discover tables of source %s: %w", bs.Config.ID, te)
+		}
 		return nil, nil, fmt.Errorf("discover tables of source %s: %w", bs.Config.ID, err)
 	}
 	var tables []TableConfig
@@ -211,6 +216,7 @@ func (e *Engine) runTable(ctx context.Context, bs BoundSource, tc TableConfig, o
 			res.Error = res.Err.Error()
 			return res
 		}
+		err = WithTable(err, tc.Table)
 		res.Err = &TableError{SourceID: bs.Config.ID, Table: tc.Table, Err: err}
 		res.Error = err.Error()
 		st.SourceID, st.Table, st.Dest = bs.Config.ID, tc.Table, tc.DestName()

@@ -3,6 +3,7 @@ package litepull
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors. Callers test them with errors.Is.
@@ -40,7 +41,69 @@ var (
 	// ErrValueTooLarge reports a source value, or row, longer than SQLite
 	// stores (MaxValueBytes).
 	ErrValueTooLarge = errors.New("value too large")
+
+	// ErrTimeout reports a source that stopped answering: no connection
+	// within its connectTimeout, or no data for its readTimeout. Every
+	// *TimeoutError matches it.
+	ErrTimeout = errors.New("timed out")
 )
+
+// TimeoutOp is what a source was doing when its time ran out.
+type TimeoutOp int
+
+const (
+	// OpRead is a wait for the source's answer: a statement's first row
+	// (behind a lock, say) or the next bytes of its answer.
+	OpRead TimeoutOp = iota
+	// OpConnect is making a connection: TCP, TLS and the protocol's
+	// handshake.
+	OpConnect
+)
+
+// TimeoutError is a source that stopped answering. Sources return it,
+// wrapped as they wrap any error; the engine names the table (WithTable)
+// and reports it as it is, without the wrapping.
+type TimeoutError struct {
+	Op    TimeoutOp
+	After time.Duration // the timeout that ran out
+	Addr  string        // the server, when known (connect)
+	Table string        // the table read, when known (read)
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Op == OpConnect {
+		to := "the source"
+		if e.Addr != "" {
+			to = e.Addr
+		}
+		return fmt.Sprintf("connect to %s timed out after %s; a server that is down or overloaded, a firewall "+
+			"that drops packets, or a proxy that accepts and never answers (connectTimeout sets the limit)", to, e.After)
+	}
+	what := "read"
+	if e.Table != "" {
+		what = "read of " + e.Table
+	}
+	return fmt.Sprintf("%s timed out after %s; a lock on the table (a migration?) or a stalled network "+
+		"(readTimeout sets the limit)", what, e.After)
+}
+
+// Is makes every TimeoutError match ErrTimeout.
+func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// WithTable returns the timeout in err, if any, naming table; else err.
+// The error it returns is the timeout alone: the layers of wrapping around
+// it only repeat the table's name.
+func WithTable(err error, table string) error {
+	var te *TimeoutError
+	if !errors.As(err, &te) {
+		return err
+	}
+	named := *te
+	if named.Op == OpRead {
+		named.Table = table
+	}
+	return &named
+}
 
 // ConfigError is a configuration mistake, with the place it was found and a
 // hint that tells the user what to do.

@@ -203,7 +203,10 @@ type TableInfo struct {
 
 // Source is a database litepull reads from. Implementations live in their
 // own packages under source/ and are safe for use by one goroutine at a time
-// per table; the engine never reads the same table concurrently.
+// per table; the engine never reads the same table concurrently. No call
+// waits on the server without a deadline: a connection is bounded by the
+// source's connect timeout and every wait for data by its read timeout
+// (SourceConfig.Timeouts), and one that runs out returns *TimeoutError.
 type Source interface {
 	// Describe returns the columns and primary key of a table.
 	// A missing table is an error wrapping ErrNoTable.

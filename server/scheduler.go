@@ -63,9 +63,13 @@ type jobState struct {
 // RunFunc runs the engine (Engine.Run in production).
 type RunFunc func(context.Context, litepull.RunOptions) (*litepull.Summary, error)
 
-// Scheduler runs jobs when they are due, one at a time (the replica has one
-// writer): a due job drains its table up to its budget, then yields to the
-// next due job; a table with pages left is due again at once.
+// Scheduler runs jobs when they are due. The jobs of one source run one at
+// a time, in a lane of their own: a due job drains its table up to its
+// budget, then yields to the source's next due job; a table with pages
+// left is due again at once. Lanes run side by side, so that a source that
+// stalls (a locked table, a dead network) holds up none of the others; the
+// replica's one writer is taken for each commit only, never while a run
+// waits on its source.
 type Scheduler struct {
 	clock  Clock
 	run    RunFunc
@@ -79,7 +83,6 @@ type Scheduler struct {
 
 	mu   sync.Mutex
 	jobs []*jobState
-	wake chan struct{}
 }
 
 // NewScheduler makes a scheduler over jobs.
@@ -90,7 +93,7 @@ func NewScheduler(clock Clock, run RunFunc, jobs []Job, logger *slog.Logger) *Sc
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{clock: clock, run: run, logger: logger, wake: make(chan struct{}, 1), Jitter: defaultJitter}
+	s := &Scheduler{clock: clock, run: run, logger: logger, Jitter: defaultJitter}
 	for _, j := range jobs {
 		s.jobs = append(s.jobs, &jobState{Job: j})
 	}
@@ -105,25 +108,41 @@ func defaultJitter(gap time.Duration) time.Duration {
 	return rand.N(max)
 }
 
-// Run runs due jobs until ctx ends. The first run of every job is due at
-// once (plus jitter): a daemon that starts catches up.
+// Run runs due jobs until ctx ends, each source's in its own lane. The
+// first run of every job is due at once (plus jitter): a daemon that
+// starts catches up.
 func (s *Scheduler) Run(ctx context.Context) {
 	now := s.clock.Now()
+	lanes := map[string][]*jobState{}
+	var order []string
 	s.mu.Lock()
 	for _, j := range s.jobs {
 		j.next = now.Add(s.Jitter(j.Schedule.Next(now).Sub(now)))
+		if _, ok := lanes[j.SourceID]; !ok {
+			order = append(order, j.SourceID)
+		}
+		lanes[j.SourceID] = append(lanes[j.SourceID], j)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range order {
+		wg.Add(1)
+		go func(jobs []*jobState) {
+			defer wg.Done()
+			s.runLane(ctx, jobs)
+		}(lanes[id])
+	}
+	wg.Wait()
+	<-ctx.Done() // no jobs: nothing to do until the end
+}
+
+// runLane runs one source's jobs, one at a time, until ctx ends.
+func (s *Scheduler) runLane(ctx context.Context, jobs []*jobState) {
 	for {
-		j := s.due()
-		if j == nil {
-			<-ctx.Done()
-			return
-		}
+		j := s.due(jobs)
 		if d := j.next.Sub(s.clock.Now()); d > 0 {
 			select {
 			case <-s.clock.After(d):
-			case <-s.wake:
 			case <-ctx.Done():
 				return
 			}
@@ -139,11 +158,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 // due returns the job with the earliest next run; among jobs due at the
 // same time, the one that started longest ago, so that a table that keeps
 // yielding with pages left cannot starve the others.
-func (s *Scheduler) due() *jobState {
+func (s *Scheduler) due(jobs []*jobState) *jobState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var best *jobState
-	for _, j := range s.jobs {
+	for _, j := range jobs {
 		if best == nil || j.next.Before(best.next) || (j.next.Equal(best.next) && j.started.Before(best.started)) {
 			best = j
 		}

@@ -222,3 +222,53 @@ func equalDurations(a, b []time.Duration) bool {
 	}
 	return true
 }
+
+// TestSchedulerStalledSourceHoldsNoOther: a run that waits on its source
+// (a locked table, a stalled network) holds up that source only; the
+// tables of other sources keep their schedule.
+func TestSchedulerStalledSourceHoldsNoOther(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rec := &recorder{clock: clock, start: clock.now, count: map[string]int{}, signal: make(chan struct{}, 100),
+		answer: func(string, int) litepull.TableResult { return litepull.TableResult{} }}
+	stuck := make(chan struct{}, 1)
+	run := func(ctx context.Context, opts litepull.RunOptions) (*litepull.Summary, error) {
+		if opts.SourceID == "locked" {
+			stuck <- struct{}{}
+			<-ctx.Done() // waits on its source until the daemon stops
+			return nil, ctx.Err()
+		}
+		return rec.run(ctx, opts)
+	}
+	s := server.NewScheduler(clock, run, []server.Job{
+		{SourceID: "locked", Table: "orders", Schedule: mustSchedule(t, "every 1s")},
+		{SourceID: "healthy", Table: "users", Schedule: mustSchedule(t, "every 1s")},
+	}, nil)
+	s.Jitter = func(time.Duration) time.Duration { return 0 }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	select {
+	case <-stuck:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the locked source's table never ran")
+	}
+	rec.wait(t, 1)
+	for i := 0; i < 5; i++ {
+		clock.idle(t)
+		clock.Advance(time.Second)
+		rec.wait(t, 1)
+	}
+	rec.mu.Lock()
+	at := append([]time.Duration(nil), rec.at...)
+	rec.mu.Unlock()
+	if want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 5 * time.Second}; !equalDurations(at, want) {
+		t.Errorf("healthy table ran at %v, want %v while the other source is stalled", at, want)
+	}
+	for _, j := range s.Status() {
+		if j.SourceID == "locked" && !j.Running {
+			t.Errorf("status %+v, want the stalled table running", j)
+		}
+	}
+}

@@ -105,12 +105,38 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// DiscoverTimeout bounds the discovery of the sources' tables when the
+// daemon starts: a source that has not answered by then is scheduled
+// whole, as one that failed, so that it holds up neither the API nor the
+// other sources.
+const DiscoverTimeout = 10 * time.Second
+
+// discover lists every source's tables (Engine.Tables), all at once, each
+// bounded by DiscoverTimeout.
+func (s *Server) discover(ctx context.Context) ([][]litepull.TableConfig, []error) {
+	sources := s.cfg.Engine.Sources()
+	tables, errs := make([][]litepull.TableConfig, len(sources)), make([]error, len(sources))
+	var wg sync.WaitGroup
+	for i, bs := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, DiscoverTimeout)
+			defer cancel()
+			tables[i], _, errs[i] = s.cfg.Engine.Tables(ctx, bs)
+		}()
+	}
+	wg.Wait()
+	return tables, errs
+}
+
 // jobs makes one job per scheduled table. A source whose tables cannot be
 // discovered now gets one job for the whole source, which discovers them
 // on every run.
 func (s *Server) jobs(ctx context.Context) ([]Job, error) {
 	var jobs []Job
-	for _, bs := range s.cfg.Engine.Sources() {
+	discovered, errs := s.discover(ctx)
+	for i, bs := range s.cfg.Engine.Sources() {
 		sc := bs.Config
 		job := func(table, schedule string) error {
 			if schedule == "" {
@@ -123,7 +149,7 @@ func (s *Server) jobs(ctx context.Context) ([]Job, error) {
 			jobs = append(jobs, Job{SourceID: sc.ID, Table: table, Schedule: sched, Budget: time.Duration(sc.RunBudget), Pages: sc.RunPages})
 			return nil
 		}
-		tables, _, err := s.cfg.Engine.Tables(ctx, bs)
+		tables, err := discovered[i], errs[i]
 		if err != nil {
 			s.logger.Warn("discover tables: scheduling the whole source", litepull.LogKeySource, sc.ID, litepull.LogKeyError, err)
 			if err := job("", sc.Schedule); err != nil {

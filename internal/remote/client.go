@@ -12,9 +12,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/litepull/litepull"
 )
 
 // Client defaults.
@@ -37,12 +41,30 @@ type Client struct {
 	Attempts    int
 	BackoffBase time.Duration
 	BackoffCap  time.Duration
+	// ConnectTimeout bounds getting a connection (DNS, TCP, TLS), and
+	// ReadTimeout each wait after it: for the answer, then for each further
+	// part of its body. A request that runs out fails with
+	// *litepull.TimeoutError and is not retried.
+	ConnectTimeout time.Duration
+	ReadTimeout    time.Duration
 }
 
 // NewClient returns a client with the defaults.
 func NewClient(token string) *Client {
 	return &Client{HTTP: &http.Client{Timeout: DefaultTimeout}, Token: token, MaxBytes: DefaultMaxBytes,
-		Attempts: DefaultAttempts, BackoffBase: DefaultBackoffBase, BackoffCap: DefaultBackoffCap}
+		Attempts: DefaultAttempts, BackoffBase: DefaultBackoffBase, BackoffCap: DefaultBackoffCap,
+		ConnectTimeout: time.Duration(litepull.DefaultConnectTimeout), ReadTimeout: time.Duration(litepull.DefaultReadTimeout)}
+}
+
+// WithTimeouts sets the connect and read timeouts (as a source's config
+// gives them: cfg.Timeouts()) and returns c. A request's whole time stays
+// bounded by DefaultTimeout, or connect+read when that is longer.
+func (c *Client) WithTimeouts(connect, read time.Duration) *Client {
+	c.ConnectTimeout, c.ReadTimeout = connect, read
+	if c.HTTP.Timeout < connect+read {
+		c.HTTP.Timeout = connect + read
+	}
+	return c
 }
 
 // StatusError is a non-2xx answer: its code and (the start of) its body.
@@ -126,6 +148,17 @@ func (c *Client) once(ctx context.Context, method, target string, payload []byte
 	if err != nil {
 		return nil, false, err
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := c.watch(req.URL.Host, cancel)
+	defer wd.stop()
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { wd.progress() }}))
+	defer func() {
+		var te *litepull.TimeoutError
+		if err != nil && errors.As(context.Cause(ctx), &te) {
+			data, retry, err = nil, false, te
+		}
+	}()
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -138,7 +171,7 @@ func (c *Client) once(ctx context.Context, method, target string, payload []byte
 		return nil, isNetworkError(err), fmt.Errorf("%s %s: %w", method, redactURL(target), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	data, err = io.ReadAll(io.LimitReader(resp.Body, c.MaxBytes+1))
+	data, err = io.ReadAll(io.LimitReader(progressReader{resp.Body, wd}, c.MaxBytes+1))
 	if err != nil {
 		return nil, true, fmt.Errorf("read response: %w", err)
 	}
@@ -153,6 +186,56 @@ func (c *Client) once(ctx context.Context, method, target string, payload []byte
 		return nil, resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, se
 	}
 	return data, false, nil
+}
+
+// watchdog cancels a request that makes no progress: no connection
+// within the connect timeout, then nothing more of the answer for the read
+// timeout.
+type watchdog struct {
+	timer *time.Timer
+	read  time.Duration
+
+	mu sync.Mutex
+	op litepull.TimeoutOp
+}
+
+func (c *Client) watch(addr string, cancel context.CancelCauseFunc) *watchdog {
+	wd := &watchdog{read: c.ReadTimeout, op: litepull.OpConnect}
+	connect := c.ConnectTimeout
+	wd.timer = time.AfterFunc(connect, func() {
+		wd.mu.Lock()
+		te := &litepull.TimeoutError{Op: wd.op, After: connect, Addr: addr}
+		if wd.op == litepull.OpRead {
+			te = &litepull.TimeoutError{Op: litepull.OpRead, After: wd.read}
+		}
+		wd.mu.Unlock()
+		cancel(te)
+	})
+	return wd
+}
+
+// progress restarts the wait: the connection is made, or bytes arrived.
+func (wd *watchdog) progress() {
+	wd.mu.Lock()
+	wd.op = litepull.OpRead
+	wd.mu.Unlock()
+	wd.timer.Reset(wd.read)
+}
+
+func (wd *watchdog) stop() { wd.timer.Stop() }
+
+// progressReader tells the watchdog of every read that brought bytes.
+type progressReader struct {
+	r  io.Reader
+	wd *watchdog
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.wd.progress()
+	}
+	return n, err
 }
 
 func isNetworkError(err error) bool {

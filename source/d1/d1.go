@@ -41,7 +41,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	e := &executor{client: remote.NewClient(cfg.Token),
+	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()),
 		url: strings.TrimSuffix(base, "/") + "/accounts/" + cfg.AccountID + "/d1/database/" + cfg.DatabaseID + "/raw"}
 	return &Source{Source: remote.NewSource(e, remote.Options{Name: "d1", JSON: true, Skip: []string{"_cf_"}}), exec: e}, nil
 }

@@ -40,7 +40,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libsql source %s: %w", cfg.ID, err)
 	}
-	e := &executor{client: remote.NewClient(cfg.Token), base: base}
+	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()), base: base}
 	return &Source{Source: remote.NewSource(e, remote.Options{Name: "libsql", Skip: []string{"libsql_", "_litestream"}}), exec: e}, nil
 }
 

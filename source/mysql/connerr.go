@@ -49,14 +49,16 @@ func (d driverLogger) Print(v ...any) {
 
 // connector explains a failed handshake with a server that is not MySQL
 // (see notMySQLError); everything else is the driver's.
-type connector struct {
+// explainer says what answered when a handshake failed before the server
+// said anything MySQL would.
+type explainer struct {
 	sqldriver.Connector
 	network, addr string
 }
 
-func (c connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
+func (c explainer) Connect(ctx context.Context) (sqldriver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
-	if err != nil && c.network == "tcp" && errors.Is(err, driver.ErrInvalidConn) && ctx.Err() == nil {
+	if err != nil && c.network == "tcp" && errors.Is(err, driver.ErrInvalidConn) && !errors.Is(err, litepull.ErrTimeout) && ctx.Err() == nil {
 		// The driver says only "invalid connection": the server closed
 		// the connection, or sent nothing, before a MySQL greeting.
 		is := ""

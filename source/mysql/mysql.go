@@ -23,6 +23,7 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/stall"
 )
 
 var (
@@ -43,6 +44,7 @@ type Source struct {
 	id     string
 	schema string // database for unqualified names and discovery
 	db     *sql.DB
+	dialer *stall.Dialer // every connection's, for the read timeout and a bounded Close
 
 	mu      sync.Mutex
 	columns map[string][]column // by table, in column order, from the last Describe
@@ -102,18 +104,32 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
 	}
 	dc.Logger = driverLogger{source: cfg.ID, secret: dc.Passwd}
+	connect, read := cfg.Timeouts()
+	if dc.ReadTimeout > 0 { // the DSN's own, if any, wins
+		read = dc.ReadTimeout
+	}
+	if dc.Timeout > 0 { // the DSN's timeout=, if any, bounds the whole connect
+		connect = dc.Timeout
+	}
+	dc.Timeout = connect
+	dialer := &stall.Dialer{Idle: read}
+	switch dc.Net {
+	case "tcp", "tcp4", "tcp6", "unix":
+		dialer.Dial = dc.DialFunc
+		dc.DialFunc = dialer.DialContext
+	}
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
 		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redact(err, cfg.DSN))
 	}
-	db := sql.OpenDB(connector{conn, dc.Net, dc.Addr})
+	db := sql.OpenDB(explainer{Connector: connector{Connector: conn, timeout: connect, addr: dc.Addr, dialer: dialer}, network: dc.Net, addr: dc.Addr})
 	db.SetMaxOpenConns(DefaultMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	schema := cfg.Schema
 	if schema == "" {
 		schema = dc.DBName
 	}
-	return &Source{id: cfg.ID, schema: schema, db: db, columns: map[string][]column{}}, nil
+	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer, columns: map[string][]column{}}, nil
 }
 
 // redact removes a password from an error message.
@@ -125,11 +141,14 @@ func redact(err error, dsn string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), c.Passwd, "xxxxx"))
 }
 
-// Close closes the pool. Close twice is safe.
-func (s *Source) Close() error { return s.db.Close() }
+// Close closes the pool, within about 2*closeWait. Close twice is safe.
+func (s *Source) Close() error { return s.dialer.CloseAfter(closeWait, s.db.Close) }
 
 // Ping checks that the server answers.
-func (s *Source) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *Source) Ping(ctx context.Context) (err error) {
+	defer s.watch(ctx, &err)()
+	return s.db.PingContext(ctx)
+}
 
 // split checks a configured table name and returns its database and name.
 func (s *Source) split(table string) (schema, name string, err error) {
@@ -155,7 +174,8 @@ func (s *Source) quoted(table string) (string, error) {
 }
 
 // Describe reads the table's columns and primary key from information_schema.
-func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSchema, error) {
+func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableSchema, err error) {
+	defer s.watch(ctx, &err)()
 	schema, name, err := s.split(table)
 	if err != nil {
 		return nil, err
@@ -232,7 +252,8 @@ var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
-func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) error {
+func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) (err error) {
+	defer s.watch(ctx, &err)()
 	from, byName, cols, sel, err := s.selection(req.Schema, req.Columns)
 	if err != nil {
 		return err
@@ -314,10 +335,11 @@ func settleNow(q *keyset.Query, c column, zone string) (string, error) {
 
 // Now reads the server's clock, placed in zone, or in the server's default
 // time zone (as a fixed offset).
-func (s *Source) Now(ctx context.Context, zone string) (time.Time, error) {
+func (s *Source) Now(ctx context.Context, zone string) (_ time.Time, err error) {
+	defer s.watch(ctx, &err)()
 	var utc string
 	var off sql.NullInt64
-	err := s.db.QueryRowContext(ctx, "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f'), TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "+
+	err = s.db.QueryRowContext(ctx, "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f'), TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "+
 		"CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&utc, &off)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the clock: %w", err)
@@ -407,7 +429,8 @@ var _ litepull.Reconciler = (*Source)(nil)
 
 // CountRanges counts and checksums key ranges in one query, the checksum
 // the sum of the KeyHash hash over the range's keys.
-func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
+func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) (_ []litepull.RangeStat, err error) {
+	defer s.watch(ctx, &err)()
 	from, byName, _, _, err := s.selection(schema, pk)
 	if err != nil {
 		return nil, err
@@ -448,7 +471,8 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 
 // ExistingKeys returns the keys, of those given, that the table has,
 // converted as pages are.
-func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) (_ [][]litepull.Value, err error) {
+	defer s.watch(ctx, &err)()
 	from, byName, cols, sel, err := s.selection(schema, pk)
 	if err != nil {
 		return nil, err
@@ -493,7 +517,8 @@ func bindWatermark(w *litepull.Watermark, req litepull.PageRequest, cols map[str
 }
 
 // CountNullCursor counts the rows the cursor cannot reach.
-func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int64, error) {
+func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (_ int64, err error) {
+	defer s.watch(ctx, &err)()
 	from, err := s.quoted(table)
 	if err != nil {
 		return 0, err
@@ -507,7 +532,8 @@ func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int
 }
 
 // Tables lists the database's base tables and their primary keys.
-func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
+func (s *Source) Tables(ctx context.Context) (_ []litepull.TableInfo, err error) {
+	defer s.watch(ctx, &err)()
 	if s.schema == "" {
 		return nil, errors.New("no database to discover: name one in the DSN (…/db) or set schema")
 	}
@@ -543,7 +569,8 @@ var _ litepull.RowEstimator = (*Source)(nil)
 
 // EstimateRows returns information_schema.TABLES.TABLE_ROWS, the storage
 // engine's estimate.
-func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) {
+func (s *Source) EstimateRows(ctx context.Context, table string) (_ int64, err error) {
+	defer s.watch(ctx, &err)()
 	schema, name, err := s.split(table)
 	if err != nil {
 		return 0, err

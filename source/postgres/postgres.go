@@ -28,6 +28,7 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/stall"
 )
 
 var (
@@ -49,6 +50,13 @@ type Source struct {
 	schema  string // for unqualified names and discovery; "" uses search_path / public
 	pool    *pgxpool.Pool
 	prepare bool // page queries as named prepared statements
+
+	// dialer makes every connection, each read and write of which fails
+	// after readTimeout without progress; connect bounds a connection's
+	// making (pgconn's ConnectTimeout).
+	dialer  *stall.Dialer
+	connect time.Duration
+	addr    string // host:port, for errors
 
 	mu     sync.Mutex
 	codecs map[string][]codec // by table, in column order, from the last Describe
@@ -85,10 +93,16 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
 	}
 	pc.MaxConns = DefaultMaxConns
-	src := &Source{id: cfg.ID, schema: cfg.Schema, codecs: map[string][]codec{}}
-	dial := pc.ConnConfig.DialFunc
+	connect, read := cfg.Timeouts()
+	if pc.ConnConfig.ConnectTimeout == 0 { // the DSN's connect_timeout, if any, wins
+		pc.ConnConfig.ConnectTimeout = connect
+	}
+	src := &Source{id: cfg.ID, schema: cfg.Schema, codecs: map[string][]codec{},
+		dialer:  &stall.Dialer{Idle: read, Dial: pc.ConnConfig.DialFunc},
+		connect: pc.ConnConfig.ConnectTimeout,
+		addr:    net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port)))}
 	pc.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
+		c, err := src.dialer.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -119,15 +133,37 @@ func redact(err error, dsn string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), cfg.Password, "xxxxx"))
 }
 
-// Close closes the pool. Close twice is safe.
+// closeWait is how long Close lets the pool say goodbye to the server
+// before it closes the connections itself: a stalled server never answers
+// the goodbye (pgx would wait 15s per connection).
+const closeWait = time.Second
+
+// Close closes the pool, within about 2*closeWait. Close twice is safe.
 func (s *Source) Close() error {
-	s.pool.Close()
-	return nil
+	return s.dialer.CloseAfter(closeWait, func() error { s.pool.Close(); return nil })
 }
 
 // Ping checks that the server answers.
 func (s *Source) Ping(ctx context.Context) error {
-	return explainConnect(ctx, s.pool.Ping(ctx))
+	return explainConnect(ctx, s.timeout(ctx, s.pool.Ping(ctx)))
+}
+
+// timeout turns a connection not made within the connect timeout, and a
+// read or write that stalled, into *litepull.TimeoutError; the caller's
+// own deadline or cancellation stays as it is.
+func (s *Source) timeout(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	var stalled *stall.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &ce) && (pgconn.Timeout(err) || errors.As(err, &stalled) || errors.Is(err, context.DeadlineExceeded)):
+		return &litepull.TimeoutError{Op: litepull.OpConnect, After: s.connect, Addr: s.addr}
+	case errors.As(err, &stalled):
+		return &litepull.TimeoutError{Op: litepull.OpRead, After: stalled.Idle}
+	}
+	return err
 }
 
 // exec runs q with text parameters, asking for results in formats, and calls
@@ -148,7 +184,7 @@ func (s *Source) run(ctx context.Context, q string, prepare bool, args []any, fo
 		// connection; runOnce deallocated it, so this prepares it afresh.
 		err = s.runOnce(ctx, q, prepare, args, formats, counted)
 	}
-	return err
+	return s.timeout(ctx, err)
 }
 
 // isStalePlan reports Postgres refusing a prepared statement whose result
@@ -501,10 +537,11 @@ func (s *Source) defaultZone(ctx context.Context) (string, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, s.probe.Copy())
 	if err != nil {
-		return "", fmt.Errorf("read the database's default time zone: %w (or set timeZone in the config)", explainConnect(ctx, err))
+		return "", fmt.Errorf("read the database's default time zone: %w (or set timeZone in the config)", explainConnect(ctx, s.timeout(ctx, err)))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	res, err := conn.PgConn().Exec(ctx, "SHOW TimeZone").ReadAll()
+	err = s.timeout(ctx, err)
 	if err == nil && (len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 1) {
 		err = errors.New("unexpected answer to SHOW TimeZone")
 	}

@@ -33,7 +33,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("starbase source %s: url must look like https://starbasedb.example.workers.dev", cfg.ID)
 	}
-	e := &executor{client: remote.NewClient(cfg.Token), url: strings.TrimSuffix(cfg.URL, "/") + "/query/raw"}
+	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()), url: strings.TrimSuffix(cfg.URL, "/") + "/query/raw"}
 	// tmp_ tables are StarbaseDB's own (its cache, its replication state).
 	return &Source{Source: remote.NewSource(e, remote.Options{Name: "starbase", JSON: true, Skip: []string{"tmp_"}}), exec: e}, nil
 }
