@@ -124,7 +124,8 @@ func (q *Query) RangeCounts(from string, req litepull.PageRequest, ranges []lite
 }
 
 // KeysIn renders SELECT pk... FROM from WHERE (k1 = ? AND k2 = ?) OR ...,
-// for the given keys.
+// for the given keys. The ORs are nested as a balanced tree: a chain is as
+// deep as it is long, and services cap expression depth (StarbaseDB: 100).
 func (q *Query) KeysIn(selects []string, from string, pk []string, keys [][]any) string {
 	ors := make([]string, len(keys))
 	for i, k := range keys {
@@ -134,7 +135,27 @@ func (q *Query) KeysIn(selects []string, from string, pk []string, keys [][]any)
 		}
 		ors[i] = "(" + strings.Join(ands, " AND ") + ")"
 	}
-	return "SELECT " + strings.Join(selects, ", ") + " FROM " + from + " WHERE " + strings.Join(ors, " OR ")
+	return "SELECT " + strings.Join(selects, ", ") + " FROM " + from + " WHERE " + Balanced(ors, "OR")
+}
+
+// Balanced joins terms with a binary operator as a balanced tree,
+// parenthesized: its depth grows with the logarithm of their number.
+func Balanced(terms []string, op string) string {
+	if len(terms) == 0 {
+		return ""
+	}
+	for len(terms) > 1 {
+		next := make([]string, 0, (len(terms)+1)/2)
+		for i := 0; i < len(terms); i += 2 {
+			if i+1 < len(terms) {
+				next = append(next, "("+terms[i]+" "+op+" "+terms[i+1]+")")
+			} else {
+				next = append(next, terms[i])
+			}
+		}
+		terms = next
+	}
+	return terms[0]
 }
 
 // compare renders (cursor, pk…) op (w.Cursor, w.PK…). A watermark without

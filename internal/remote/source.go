@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -26,10 +27,13 @@ type Options struct {
 	// Name is the source kind, for messages ("d1").
 	Name string
 	// JSON means values and parameters travel as plain JSON, which loses
-	// integers above 2^53 and BLOBs. Pages then select every column as a
-	// pair (typeof(c), c as JSON-safe text) and bind parameters in a form
-	// that survives (integers as text cast back to INTEGER, BLOBs as hex).
+	// integers above 2^53 and BLOBs. Pages then select what JSON carries
+	// exactly (see jsonSelect) and bind parameters in a form that survives
+	// (integers as text cast back to INTEGER, BLOBs as hex).
 	JSON bool
+	// Limits are the service's (ServiceLimits): statements are sized to
+	// them.
+	Limits Limits
 	// Skip lists table-name prefixes of the service's own tables, which
 	// discovery leaves out.
 	Skip []string
@@ -53,7 +57,7 @@ func (s *Source) Close() error { return nil }
 
 // Ping runs SELECT 1.
 func (s *Source) Ping(ctx context.Context) error {
-	_, err := s.exec.Query(ctx, "SELECT 1", nil)
+	_, err := s.exec.Query(ctx, "SELECT "+sqlitedialect.As("1"), nil)
 	return err
 }
 
@@ -94,15 +98,6 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	return ts, nil
 }
 
-// jsonSelect selects a column as (typeof, value) where the value survives
-// JSON: integers as decimal text, BLOBs as hex, REALs as JSON numbers
-// (shortest round-trip form) except ±Infinity (JSON has none: text "Inf"),
-// text as text.
-func jsonSelect(quoted string) string {
-	return fmt.Sprintf("typeof(%[1]s), CASE typeof(%[1]s) WHEN 'integer' THEN CAST(%[1]s AS TEXT) WHEN 'blob' THEN hex(%[1]s) "+
-		"WHEN 'real' THEN CASE WHEN abs(%[1]s) = 9e999 THEN CAST(%[1]s AS TEXT) ELSE %[1]s END ELSE %[1]s END", quoted)
-}
-
 // jsonBind turns a parameter into a form that survives plain JSON.
 func jsonBind(v any) (any, string) {
 	switch v := v.(type) {
@@ -140,8 +135,9 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 	}
 	page := &litepull.Page{Rows: make([][]litepull.Value, 0, len(rows))}
 	cut := litepull.NewPageCut(req)
+	aff := affinities(req.Schema, req.Columns)
 	for _, r := range rows {
-		row, err := s.decodeRow(req, r)
+		row, err := s.decodeRow(req, aff, r)
 		if err != nil {
 			return nil, err
 		}
@@ -153,72 +149,41 @@ func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litep
 }
 
 // decodeRow checks the width of a row of the answer and, for a JSON
-// service, rebuilds its values from (typeof, value) pairs.
-func (s *Source) decodeRow(req litepull.PageRequest, r []any) ([]litepull.Value, error) {
-	n := len(req.Columns)
+// service, rebuilds its values (see jsonSelect) from the columns'
+// affinities.
+func (s *Source) decodeRow(req litepull.PageRequest, aff []litepull.Affinity, r []any) ([]litepull.Value, error) {
 	if !s.opts.JSON {
-		if len(r) != n {
+		if n := len(req.Columns); len(r) != n {
 			return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), n)
 		}
 		return r, nil
 	}
-	if len(r) != 2*n {
-		return nil, fmt.Errorf("read page of %s: row of %d values, want %d", req.Schema.Name, len(r), 2*n)
-	}
-	row := make([]litepull.Value, n)
-	for c := 0; c < n; c++ {
-		v, err := decodePair(r[2*c], r[2*c+1])
-		if err != nil {
-			return nil, fmt.Errorf("read page of %s: column %s: %w", req.Schema.Name, req.Columns[c], err)
-		}
-		row[c] = v
+	row, err := decodeJSONRow(r, aff)
+	if err != nil {
+		return nil, fmt.Errorf("read page of %s: %w", req.Schema.Name, named(err, req.Columns))
 	}
 	return row, nil
 }
 
-// decodePair rebuilds a value from its (typeof, JSON-safe value) pair.
-func decodePair(typ, val any) (litepull.Value, error) {
-	t, ok := typ.(string)
-	if !ok {
-		return nil, fmt.Errorf("type tag %v is not a string", typ)
+// affinities are the affinities of columns of schema.
+func affinities(schema *litepull.TableSchema, columns []string) []litepull.Affinity {
+	out := make([]litepull.Affinity, len(columns))
+	for i, c := range columns {
+		out[i] = litepull.AffNone
+		if col, ok := schema.Column(c); ok {
+			out[i] = col.Affinity
+		}
 	}
-	switch t {
-	case "null":
-		return nil, nil
-	case "integer":
-		s, ok := val.(string)
-		if !ok {
-			return nil, fmt.Errorf("integer sent as %T, want decimal text", val)
-		}
-		return strconv.ParseInt(s, 10, 64)
-	case "real":
-		switch v := val.(type) {
-		case json.Number:
-			return strconv.ParseFloat(string(v), 64)
-		case float64:
-			return v, nil
-		case string: // a service that renders ±Infinity as text
-			return strconv.ParseFloat(v, 64)
-		}
-		return nil, fmt.Errorf("real sent as %T", val)
-	case "text":
-		s, ok := val.(string)
-		if !ok {
-			return nil, fmt.Errorf("text sent as %T", val)
-		}
-		return s, nil
-	case "blob":
-		s, ok := val.(string)
-		if !ok {
-			return nil, fmt.Errorf("blob sent as %T, want hex", val)
-		}
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			return nil, fmt.Errorf("blob: %w", err)
-		}
-		return b, nil
+	return out
+}
+
+// named puts the column's name on a value that could not be decoded.
+func named(err error, columns []string) error {
+	var ce *columnError
+	if errors.As(err, &ce) && ce.col < len(columns) {
+		return fmt.Errorf("column %s: %w", columns[ce.col], ce.err)
 	}
-	return nil, fmt.Errorf("unknown type %q", t)
+	return err
 }
 
 // CountNullCursor counts the rows the cursor cannot reach.
@@ -334,8 +299,37 @@ func (s *Source) KeyHash(*litepull.TableSchema, []string) litepull.KeyHash {
 	return litepull.HashSQLite
 }
 
-// CountRanges counts and checksums key ranges on the server.
+// CountRanges counts and checksums key ranges on the server, in as many
+// statements as the service's limits ask for.
 func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
+	out := make([]litepull.RangeStat, 0, len(ranges))
+	for len(ranges) > 0 {
+		n := s.rangesPerStatement(ranges)
+		stats, err := s.countRanges(ctx, schema, pk, ranges[:n])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stats...)
+		ranges = ranges[n:]
+	}
+	return out, nil
+}
+
+// rangesPerStatement is how many of ranges, from the first, one statement
+// can count: their bounds are bound parameters, and each is a row of a
+// VALUES clause (at least one range, whatever the limits).
+func (s *Source) rangesPerStatement(ranges []litepull.KeyRange) int {
+	params := 0
+	for i, r := range ranges {
+		params += len(r.After) + len(r.Through)
+		if i > 0 && (params > s.opts.Limits.params() || i+1 > s.opts.Limits.valuesRows()) {
+			return i
+		}
+	}
+	return len(ranges)
+}
+
+func (s *Source) countRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) ([]litepull.RangeStat, error) {
 	opts := s.pageOptions()
 	opts.Select = nil // counts and sums (below 2^53 for ranges under 4M rows) survive plain JSON
 	q, err := sqlitedialect.RangeCounts(schema, pk, ranges, "", opts)
@@ -344,53 +338,61 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 	}
 	rows, err := s.exec.Query(ctx, q.Text, q.Args)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
 	}
 	out := make([]litepull.RangeStat, len(ranges))
 	for _, r := range rows {
 		if len(r) != 3 {
-			return nil, fmt.Errorf("count ranges: %d columns, want 3", len(r))
+			return nil, fmt.Errorf("count key ranges of %s: %d columns, want 3", schema.Name, len(r))
 		}
 		i, err1 := asInt(r[0])
 		n, err2 := asInt(r[1])
 		c, err3 := asInt(r[2])
 		if err := firstErr(err1, err2, err3); err != nil {
-			return nil, fmt.Errorf("count ranges: %w", err)
+			return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
 		}
 		if i < 0 || i >= int64(len(out)) {
-			return nil, fmt.Errorf("count ranges: range index %d out of bounds", i)
+			return nil, fmt.Errorf("count key ranges of %s: range index %d out of bounds", schema.Name, i)
 		}
 		out[i] = litepull.RangeStat{Count: n, Checksum: c}
 	}
 	return out, nil
 }
 
-// ExistingKeys returns the keys, of those given, that the table has.
+// ExistingKeys returns the keys, of those given, that the table has, in as
+// many statements as the service's limits ask for: a key's values are
+// bound parameters.
 func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+	per := max(1, s.opts.Limits.params()/max(1, len(pk)))
+	var out [][]litepull.Value
+	for lo := 0; lo < len(keys); lo += per {
+		found, err := s.existingKeys(ctx, schema, pk, keys[lo:min(lo+per, len(keys))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func (s *Source) existingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
 	q, err := sqlitedialect.KeysIn(schema, pk, keys, "", s.pageOptions())
 	if err != nil {
 		return nil, err
 	}
 	rows, err := s.exec.Query(ctx, q.Text, q.Args)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("look up keys of %s: %w", schema.Name, err)
 	}
+	if !s.opts.JSON {
+		return rows, nil
+	}
+	aff := affinities(schema, pk)
 	out := make([][]litepull.Value, len(rows))
 	for i, r := range rows {
-		if !s.opts.JSON {
-			out[i] = r
-			continue
+		if out[i], err = decodeJSONRow(r, aff); err != nil {
+			return nil, fmt.Errorf("look up keys of %s: %w", schema.Name, named(err, pk))
 		}
-		if len(r) != 2*len(pk) {
-			return nil, fmt.Errorf("existing keys: %d columns, want %d", len(r), 2*len(pk))
-		}
-		key := make([]litepull.Value, len(pk))
-		for c := range pk {
-			if key[c], err = decodePair(r[2*c], r[2*c+1]); err != nil {
-				return nil, fmt.Errorf("existing keys: column %s: %w", pk[c], err)
-			}
-		}
-		out[i] = key
 	}
 	return out, nil
 }

@@ -16,6 +16,25 @@ import (
 // Dialect is SQLite's: double-quoted identifiers, ? placeholders, row values.
 var Dialect = keyset.Dialect{Quote: '"', Placeholder: keyset.Question, RowValues: true}
 
+// Alias names the i-th column of an answer. Every column of every
+// statement is aliased so, uniquely: StarbaseDB builds each row of an answer
+// as a JavaScript object, where equal names collapse into one and names
+// like "0" move first. The alias is no identifier CheckIdent accepts, so an
+// ORDER BY term never takes it for a column of the table.
+func Alias(i int) string { return fmt.Sprintf(`"c.%d"`, i) }
+
+// As renders a select list of exprs, each with its Alias.
+func As(exprs ...string) string { return strings.Join(aliased(exprs), ", ") }
+
+// aliased gives each of exprs its Alias.
+func aliased(exprs []string) []string {
+	out := make([]string, len(exprs))
+	for i, e := range exprs {
+		out[i] = e + " AS " + Alias(i)
+	}
+	return out
+}
+
 // Statement is SQL text with its arguments.
 type Statement struct {
 	Text string
@@ -77,7 +96,7 @@ func Describe(table, defaultSchema string) (Statement, error) {
 	if schema == "" {
 		schema = "main"
 	}
-	return Statement{"SELECT name, type, pk FROM pragma_table_info(?, ?) ORDER BY cid", []any{name, schema}}, nil
+	return Statement{"SELECT " + As("name", "type", "pk") + " FROM pragma_table_info(?, ?) ORDER BY cid", []any{name, schema}}, nil
 }
 
 // UniqueKeys lists (index, column) for the columns of a table's unique
@@ -136,8 +155,8 @@ func Tables(schema string, skip ...string) Statement {
 		cond += ` AND substr(m.name, 1, ?) != ?`
 		args = append(args, int64(len(p)), p)
 	}
-	q := fmt.Sprintf(`SELECT m.name, p.name FROM %s.sqlite_schema AS m LEFT JOIN pragma_table_info(m.name, ?) AS p ON p.pk > 0
-		WHERE m.type = 'table'%s ORDER BY m.name, p.pk`, litepull.QuoteIdent(schema, '"'), cond)
+	q := fmt.Sprintf(`SELECT %s FROM %s.sqlite_schema AS m LEFT JOIN pragma_table_info(m.name, ?) AS p ON p.pk > 0
+		WHERE m.type = 'table'%s ORDER BY m.name, p.pk`, As("m.name", "p.name"), litepull.QuoteIdent(schema, '"'), cond)
 	return Statement{q, append([]any{schema}, args...)}
 }
 
@@ -150,14 +169,20 @@ func CountNull(table, cursor, defaultSchema string) (Statement, error) {
 	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
 		return Statement{}, err
 	}
-	return Statement{Text: fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", from(schema, name), litepull.QuoteIdent(cursor, '"'))}, nil
+	return Statement{Text: fmt.Sprintf("SELECT %s FROM %s WHERE %s IS NULL", As("count(*)"), from(schema, name), litepull.QuoteIdent(cursor, '"'))}, nil
+}
+
+// Selected is a column a statement selects, quoted, with its affinity.
+type Selected struct {
+	Quoted   string
+	Affinity litepull.Affinity
 }
 
 // PageOptions adapt the page query to how a source carries values.
 type PageOptions struct {
-	// Select renders the select-list entry of a quoted column; nil selects
-	// the column as it is.
-	Select func(quoted string) string
+	// Select renders the select list of the columns, any number of
+	// expressions; nil selects each column as it is.
+	Select func(cols []Selected) []string
 	// Bind, if set, rewrites each bound value and the SQL around its
 	// placeholder (see keyset.Query.Bind).
 	Bind func(v any) (any, string)
@@ -177,15 +202,9 @@ func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions)
 	}
 	q := keyset.New(Dialect)
 	q.Bind = opts.Bind
-	sel := make([]string, len(req.Columns))
-	for i, c := range req.Columns {
-		if err := litepull.CheckIdent("column", c); err != nil {
-			return Statement{}, err
-		}
-		sel[i] = q.Q(c)
-		if opts.Select != nil {
-			sel[i] = opts.Select(sel[i])
-		}
+	sel, err := selectList(q, req.Schema, req.Columns, "column", opts)
+	if err != nil {
+		return Statement{}, err
 	}
 	q.Keyset(req)
 	if req.Settle > 0 {
@@ -199,16 +218,49 @@ func PageQuery(req litepull.PageRequest, defaultSchema string, opts PageOptions)
 			if err != nil {
 				return Statement{}, err
 			}
-			naive = fmt.Sprintf("WHEN NOT %s THEN unixepoch(%s, 'subsec') - %s ", hasOffset(c), c, q.Arg(int64(off)))
+			naive = fmt.Sprintf("WHEN NOT %s THEN %s - %s ", hasOffset(c), epoch(c), q.Arg(int64(off)))
 		}
-		q.Where(fmt.Sprintf("(CASE WHEN typeof(%s) IN ('integer', 'real') THEN %s %sELSE unixepoch(%s, 'subsec') END) <= unixepoch('now', 'subsec') - %s",
-			c, c, naive, c, q.Arg(req.Settle.Seconds())))
+		q.Where(fmt.Sprintf("(CASE WHEN typeof(%s) IN ('integer', 'real') THEN %s %sELSE %s END) <= %s - %s",
+			c, c, naive, epoch(c), epoch("'now'"), q.Arg(req.Settle.Seconds())))
 	}
 	whole := req
 	if opts.Limit > 0 {
 		whole.Limit = opts.Limit
 	}
 	return Statement{Text: q.SQL(sel, from(schema, name), whole), Args: q.Args}, nil
+}
+
+// epoch is the SQL of a time value as Unix seconds with their fraction
+// (to the millisecond, SQLite's precision), NULL if it is no time. It is
+// julianday arithmetic, which every SQLite has: unixepoch(x, 'subsec')
+// needs SQLite 3.42, and an older one (libSQL's, 3.40) answers NULL, so
+// that no row would ever be settled. Like unixepoch, it keeps the order of
+// the times it is given.
+func epoch(x string) string {
+	return fmt.Sprintf("(julianday(%s) - 2440587.5) * 86400.0", x)
+}
+
+// selectList checks and quotes columns of schema and renders them as
+// opts.Select asks, each with its alias.
+func selectList(q *keyset.Query, schema *litepull.TableSchema, columns []string, what string, opts PageOptions) ([]string, error) {
+	cols := make([]Selected, len(columns))
+	for i, c := range columns {
+		if err := litepull.CheckIdent(what, c); err != nil {
+			return nil, err
+		}
+		cols[i] = Selected{Quoted: q.Q(c), Affinity: litepull.AffNone}
+		if col, ok := schema.Column(c); ok {
+			cols[i].Affinity = col.Affinity
+		}
+	}
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = c.Quoted
+	}
+	if opts.Select != nil {
+		sel = opts.Select(cols)
+	}
+	return aliased(sel), nil
 }
 
 // hasOffset is the SQL test of a text time value that carries its zone: a
@@ -218,7 +270,7 @@ func hasOffset(c string) string {
 }
 
 // Clock reads SQLite's clock: 'now' is UTC, as ISO-8601 text.
-const Clock = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+const Clock = `SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now') AS "c.0"`
 
 // ParseClock reads the answer to Clock and places it in zone ("" is UTC:
 // SQLite has no time zone of its own, and CURRENT_TIMESTAMP writes UTC).
@@ -305,11 +357,11 @@ func RangeCounts(schema *litepull.TableSchema, pk []string, ranges []litepull.Ke
 			}
 			conds = append(conds, "("+strings.Join(cols, ", ")+") "+op+" ("+strings.Join(refs, ", ")+")")
 		}
-		terms = append(terms, fmt.Sprintf("SELECT litepull_r.column1, count(*), COALESCE(SUM(%s), 0) FROM (VALUES %s) AS litepull_r JOIN %s AS %s ON %s GROUP BY litepull_r.column1",
-			hash, strings.Join(rows, ", "), from(sch, name), q.Q(hashedAlias), strings.Join(conds, " AND ")))
+		terms = append(terms, fmt.Sprintf("SELECT %s FROM (VALUES %s) AS litepull_r JOIN %s AS %s ON %s GROUP BY litepull_r.column1",
+			As("litepull_r.column1", "count(*)", "COALESCE(SUM("+hash+"), 0)"), strings.Join(rows, ", "), from(sch, name), q.Q(hashedAlias), strings.Join(conds, " AND ")))
 	}
 	if len(terms) == 0 {
-		return Statement{Text: "SELECT 0, 0, 0 WHERE 0"}, nil
+		return Statement{Text: "SELECT " + As("0", "0", "0") + " WHERE 0"}, nil
 	}
 	return Statement{Text: strings.Join(terms, " UNION ALL "), Args: q.Args}, nil
 }
@@ -322,15 +374,9 @@ func KeysIn(schema *litepull.TableSchema, pk []string, keys [][]litepull.Value, 
 	}
 	q := keyset.New(Dialect)
 	q.Bind = opts.Bind
-	sel := make([]string, len(pk))
-	for i, c := range pk {
-		if err := litepull.CheckIdent("primary key column", c); err != nil {
-			return Statement{}, err
-		}
-		sel[i] = q.Q(c)
-		if opts.Select != nil {
-			sel[i] = opts.Select(sel[i])
-		}
+	sel, err := selectList(q, schema, pk, "primary key column", opts)
+	if err != nil {
+		return Statement{}, err
 	}
 	return Statement{Text: q.KeysIn(sel, from(sch, name), pk, keys), Args: q.Args}, nil
 }

@@ -16,15 +16,17 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/remote"
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
 // DB is a SQLite file with one read-write connection, safe for concurrent
 // use (test servers answer from several goroutines).
 type DB struct {
-	Path string
-	mu   sync.Mutex
-	conn *sqlite3.Conn
+	Path   string
+	mu     sync.Mutex
+	conn   *sqlite3.Conn
+	limits remote.Limits
 }
 
 // New creates an empty database in tb's temporary directory.

@@ -43,7 +43,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	}
 	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()),
 		url: strings.TrimSuffix(base, "/") + "/accounts/" + cfg.AccountID + "/d1/database/" + cfg.DatabaseID + "/raw"}
-	return &Source{Source: remote.NewSource(e, remote.Options{Name: "d1", JSON: true, Skip: []string{"_cf_"}}), exec: e}, nil
+	return &Source{Source: remote.NewSource(e, remote.Options{Name: "d1", JSON: true, Skip: []string{"_cf_"}, Limits: remote.ServiceLimits["d1"]}), exec: e}, nil
 }
 
 // Client is the HTTP client, for tuning retries and limits.

@@ -41,7 +41,8 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("libsql source %s: %w", cfg.ID, err)
 	}
 	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()), base: base}
-	return &Source{Source: remote.NewSource(e, remote.Options{Name: "libsql", Skip: []string{"libsql_", "_litestream"}}), exec: e}, nil
+	return &Source{Source: remote.NewSource(e, remote.Options{Name: "libsql", Skip: []string{"libsql_", "_litestream"},
+		Limits: remote.ServiceLimits["libsql"]}), exec: e}, nil
 }
 
 // Client is the HTTP client, for tuning retries and limits.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ import (
 const token = "turso-test-token"
 
 // server speaks Hrana over HTTP (v2, and v3 when asked) over a real SQLite
-// database, following the spec's request and response shapes.
+// database, following the spec's request and response shapes. Its SQLite
+// answers like libSQL's Hrana test server's, 3.40.1 (no unhex(), no
+// 'subsec' modifier): see sqlitetest.DB.EmulateSQLite340.
 type server struct {
 	db     *sqlitetest.DB
 	faults sqlitetest.Faults
@@ -160,6 +163,7 @@ type harness struct {
 
 func newHarness(tb testing.TB) sourcetest.Harness {
 	db := sqlitetest.New(tb)
+	db.EmulateSQLite340(tb)
 	srv := &server{db: db, v3: true}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
@@ -224,5 +228,23 @@ func TestURL(t *testing.T) {
 	}
 	if _, err := libsql.New(litepull.SourceConfig{ID: "x", URL: "libsql://db.turso.io"}); err != nil {
 		t.Errorf("libsql:// url: %v", err)
+	}
+}
+
+// TestServerIsSQLite340 holds the test server to the SQLite of libSQL's
+// Hrana test server, which the suite's settle tests run against.
+func TestServerIsSQLite340(t *testing.T) {
+	h := newHarness(t).(*harness)
+	res, err := h.DB.Query(`SELECT sqlite_version(), unixepoch('now', 'subsec'), strftime('%f', 'now', 'SUBSEC'),
+		julianday('2024-01-01T00:00:00.500Z'), unixepoch('2024-01-01T00:00:00Z')`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"3.40.1", nil, nil, 2460310.5 + 0.5/86400, int64(1704067200)}
+	if !reflect.DeepEqual(res.Rows[0], want) {
+		t.Fatalf("server's SQLite answers %v, want %v", res.Rows[0], want)
+	}
+	if _, err := h.DB.Query("SELECT unhex('00')", nil); err == nil {
+		t.Fatal("unhex() answered: SQLite 3.40 has none")
 	}
 }

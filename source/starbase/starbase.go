@@ -35,7 +35,8 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	}
 	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()), url: strings.TrimSuffix(cfg.URL, "/") + "/query/raw"}
 	// tmp_ tables are StarbaseDB's own (its cache, its replication state).
-	return &Source{Source: remote.NewSource(e, remote.Options{Name: "starbase", JSON: true, Skip: []string{"tmp_"}}), exec: e}, nil
+	return &Source{Source: remote.NewSource(e, remote.Options{Name: "starbase", JSON: true, Skip: []string{"tmp_"},
+		Limits: remote.ServiceLimits["starbase"]}), exec: e}, nil
 }
 
 // Client is the HTTP client, for tuning retries and limits.

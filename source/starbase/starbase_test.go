@@ -2,13 +2,19 @@ package starbase_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/remote"
 	"github.com/litepull/litepull/internal/sourcetest"
 	"github.com/litepull/litepull/internal/sqlitetest"
 	"github.com/litepull/litepull/source/starbase"
@@ -19,10 +25,16 @@ const token = "starbase-admin-token"
 // server follows StarbaseDB's POST /query/raw over a real SQLite database,
 // with its quirks: integers become JavaScript numbers, BLOBs arrive as {},
 // REAL 2.0 as 2, numeric parameters are bound as REAL, an empty result has
-// "columns": [], a missing token is 401 and a wrong one 400.
+// "columns": [], a missing token is 401 and a wrong one 400. Each row passes
+// through a JavaScript object (see asObjects), and the Durable Object's
+// SQLite limits are enforced (remote.ServiceLimits), counting the rows of a
+// VALUES clause as terms of a compound SELECT, as the service was seen to.
 type server struct {
 	db     *sqlitetest.DB
 	faults sqlitetest.Faults
+
+	mu   sync.Mutex
+	last map[string]any // the last request's body
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,21 +62,65 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sqlitetest.Status(http.StatusBadRequest, `{"error": "Invalid JSON"}`)(w)
 		return
 	}
+	s.mu.Lock()
+	s.last = map[string]any{"sql": body.SQL, "params": body.Params}
+	s.mu.Unlock()
 	res, err := s.db.Query(body.SQL, body.Params) // JSON numbers are float64: bound as REAL
+	if lim := s.db.Limits(); lim.CompoundTerms > 0 && sqlitetest.ValuesRows(body.SQL) >= lim.CompoundTerms {
+		res, err = nil, errors.New("too many terms in compound SELECT: SQLITE_ERROR")
+	}
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		json.NewEncoder(w).Encode(map[string]any{"error": err.Error()})
 		return
 	}
-	cols := res.Columns
-	rows := sqlitetest.JSRows(res.Rows, func([]byte) any { return map[string]any{} }) // a BLOB arrives as {}
+	cols, rows := asObjects(res.Columns, sqlitetest.JSRows(res.Rows, func([]byte) any { return map[string]any{} })) // a BLOB arrives as {}
 	if len(rows) == 0 {
 		cols = []string{}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"result": map[string]any{"columns": cols, "rows": rows,
 		"meta": map[string]any{"rows_read": len(rows), "rows_written": 0}}})
+}
+
+// asObjects passes each row through a JavaScript object, as StarbaseDB's
+// /query/raw does (row to {column: value}, then Object.keys and the values
+// back): a later column of the same name overwrites an earlier one, in the
+// earlier one's place, and names that are array indexes ("0", "1", ...)
+// move first, in numeric order.
+func asObjects(cols []string, rows [][]any) ([]string, [][]any) {
+	var keys []string
+	last := map[string]int{}
+	for i, c := range cols {
+		if _, ok := last[c]; !ok {
+			keys = append(keys, c)
+		}
+		last[c] = i
+	}
+	sort.SliceStable(keys, func(a, b int) bool {
+		na, ia := arrayIndex(keys[a])
+		nb, ib := arrayIndex(keys[b])
+		if ia && ib {
+			return na < nb
+		}
+		return ia && !ib
+	})
+	out := make([][]any, len(rows))
+	for r, row := range rows {
+		out[r] = make([]any, len(keys))
+		for k, name := range keys {
+			out[r][k] = row[last[name]]
+		}
+	}
+	return keys, out
+}
+
+// arrayIndex reports whether JavaScript takes name for an array index: the
+// canonical decimal form of an integer below 2^32-1.
+func arrayIndex(name string) (uint64, bool) {
+	n, err := strconv.ParseUint(name, 10, 32)
+	return n, err == nil && n < 1<<32-1 && strconv.FormatUint(n, 10) == name
 }
 
 type harness struct {
@@ -75,6 +131,7 @@ type harness struct {
 
 func newHarness(tb testing.TB) *harness {
 	db := sqlitetest.New(tb)
+	db.SetLimits(remote.ServiceLimits["starbase"])
 	srv := &server{db: db}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
@@ -99,7 +156,7 @@ func (h *harness) Faults() *sqlitetest.Faults { return &h.srv.faults }
 
 func (h *harness) WrongTypes() func(http.ResponseWriter) {
 	// A BLOB as StarbaseDB renders it ({}) where hex text was asked for.
-	return sqlitetest.Status(http.StatusOK, `{"result": {"columns": ["a", "b", "c", "d"], "rows": [["blob", {}, "text", "a"]]}}`)
+	return sqlitetest.Status(http.StatusOK, `{"result": {"columns": ["c.0", "c.1", "c.2"], "rows": [[{}, "a", "bt"]]}}`)
 }
 
 func TestConformance(t *testing.T) {
@@ -121,5 +178,69 @@ func TestMissingTokenIs401(t *testing.T) {
 	err := h.Open(t, cfg).Ping(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("no token: %v, want HTTP 401", err)
+	}
+}
+
+func TestReconcileAtScale(t *testing.T) {
+	sourcetest.RunReconcileAtScale(t, func(tb testing.TB) sourcetest.Harness { return newHarness(tb) })
+}
+
+// BenchmarkReadPage reads pages of 5000 rows of a table of typical columns
+// from the test server and reports rows/s; SelectStar is the same rows
+// selected as they are (which JSON does not carry exactly), for scale.
+func BenchmarkReadPage(b *testing.B) {
+	h := newHarness(b)
+	h.Exec(b, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, name TEXT, price REAL, updated_at TIMESTAMP)")
+	const rows, page = 20000, 5000
+	h.Exec(b, fmt.Sprintf(`INSERT INTO t WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d)
+		SELECT i, i * 7, 'name ' || i, i / 4.0, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-' || i || ' seconds') FROM s`, rows))
+	src := h.Open(b, h.Config()).(*starbase.Source)
+	ts, err := src.Describe(b.Context(), "t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cols := []string{"id", "n", "name", "price", "updated_at"}
+	b.Run("Exact", func(b *testing.B) {
+		read := 0
+		for b.Loop() {
+			var after *litepull.Watermark
+			for {
+				p, err := src.ReadPage(b.Context(), litepull.PageRequest{Schema: ts, Columns: cols, Cursor: "id", After: after, Limit: page})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Rows) == 0 {
+					break
+				}
+				read += len(p.Rows)
+				after = &litepull.Watermark{Cursor: p.Rows[len(p.Rows)-1][0]}
+			}
+		}
+		b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "rows/s")
+	})
+	// The service's part alone: the statement of the first page, sent and
+	// its answer decoded as JSON, against a plain SELECT *.
+	if _, err := src.ReadPage(b.Context(), litepull.PageRequest{Schema: ts, Columns: cols, Cursor: "id", Limit: page}); err != nil {
+		b.Fatal(err)
+	}
+	exact := h.srv.last
+	star := map[string]any{"sql": fmt.Sprintf("SELECT * FROM t ORDER BY id LIMIT %d", page), "params": []any{}}
+	for name, body := range map[string]any{"ServiceExact": exact, "ServiceSelectStar": star} {
+		b.Run(name, func(b *testing.B) {
+			client := remote.NewClient(token)
+			read := 0
+			for b.Loop() {
+				data, err := client.PostJSON(b.Context(), h.url+"/query/raw", body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var answer struct{ Result remote.RawResult }
+				if err := remote.DecodeJSON(data, &answer); err != nil {
+					b.Fatal(err)
+				}
+				read += len(answer.Result.Rows)
+			}
+			b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }
