@@ -76,7 +76,7 @@ func openReadOnly(path string) (*sqlite3.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open replica read-only: %w", err)
 	}
-	err = errors.Join(c.BusyTimeout(time.Second), c.Exec("PRAGMA query_only = ON"),
+	err = errors.Join(c.BusyTimeout(time.Second), c.Exec("PRAGMA query_only = ON"), overrideSlowBuiltins(c),
 		c.SetAuthorizer(func(action sqlite3.AuthorizerActionCode, name3rd, _, _, _ string) sqlite3.AuthorizerReturnCode {
 			switch action {
 			case sqlite3.AUTH_SELECT, sqlite3.AUTH_READ, sqlite3.AUTH_FUNCTION, sqlite3.AUTH_RECURSIVE:
