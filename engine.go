@@ -289,7 +289,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	more := false
 	for pr := range pages {
 		if pr.err != nil {
-			return fmt.Errorf("read page of %s: %w", tc.Table, pr.err)
+			return pr.err // sources say "read page of <table>" themselves
 		}
 		n := int64(len(pr.page.Rows))
 		more = p.more(pr.page)

@@ -48,7 +48,7 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 	next := *st
 	for pr := range e.readPages(readCtx, kp, nil, true) {
 		if pr.err != nil {
-			return fmt.Errorf("read page of %s: %w", p.target.SourceTable, pr.err)
+			return pr.err // sources say "read page of <table>" themselves
 		}
 		if err := e.replica.WriteRows(ctx, shadow, pr.page.Rows); err != nil {
 			return fmt.Errorf("write page into %s: %w", shadow.Dest, err)

@@ -34,7 +34,7 @@ type plan struct {
 func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*plan, error) {
 	schema, err := bs.Source.Describe(ctx, tc.Table)
 	if err != nil {
-		return nil, fmt.Errorf("describe: %w", err)
+		return nil, err // sources say "describe <table>" themselves
 	}
 	available := func() string {
 		names := make([]string, len(schema.Columns))
