@@ -276,3 +276,19 @@ func TestDestClashesAcrossSources(t *testing.T) {
 		t.Fatalf("replica t has %v rows; want source a's 5", rows[0][0])
 	}
 }
+
+// TestNonIntegerInIntegerKey: a SQLite source may hold text in an INT key;
+// the replica's INTEGER key cannot, and the error says which key and what
+// to do.
+func TestNonIntegerInIntegerKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "src.db")
+	mustExec(path, "CREATE TABLE s (id INT PRIMARY KEY, v TEXT); INSERT INTO s VALUES (1, 'a'), ('abc', 'b')")
+	e, _ := newEngine(t, path, litepull.TableConfig{Table: "s", CursorColumn: "v"})
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := sum.Tables[0]; !strings.Contains(r.Error, "key id = abc is not an integer") {
+		t.Fatalf("error = %q; want it to name the key value that is not an integer", r.Error)
+	}
+}

@@ -64,6 +64,17 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Pages in key order never return a row whose first key column is NULL
+	// (the other key columns are checked row by row): count them, so that
+	// such rows fail the table instead of going missing.
+	nulls, err := bs.Source.CountNullCursor(ctx, p.target.SourceTable, p.pk[0])
+	if err != nil {
+		return fmt.Errorf("count NULL keys: %w", err)
+	}
+	if nulls > 0 {
+		return fmt.Errorf("%w: %d row(s) of %s have a NULL in key column %s: the replica's key must be unique and never NULL; set primaryKey to NOT NULL columns",
+			ErrNoPrimaryKey, nulls, p.target.SourceTable, p.pk[0])
+	}
 	now := e.now()
 	next.LastRun, next.LastSuccess, next.LastFullRefresh, next.LastError, next.ErrorCount = now, now, now, "", 0
 	next.LastRowsPulled = res.RowsPulled

@@ -17,7 +17,8 @@ type plan struct {
 	pk        []string
 	columns   []string
 	cursorIdx int
-	pkIdx     []int
+	pkIdx     []int // the key columns after the cursor in page order
+	keyIdx    []int // every key column: none may be NULL
 	pageSize  int
 	pageBytes int64 // a page's byte budget; 0: DefaultPageBytes
 	settle    time.Duration
@@ -185,6 +186,7 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		}
 	}
 	p.pkIdx = indexes(columns, pk)
+	p.keyIdx = p.pkIdx
 	p.target = t
 	return p, nil
 }

@@ -101,6 +101,12 @@ func (p *plan) checkPage(page *Page) error {
 		if len(row) != len(p.columns) {
 			return fmt.Errorf("source returned %d values in row %d, want %d", len(row), i, len(p.columns))
 		}
+		for _, k := range p.keyIdx {
+			if row[k] == nil {
+				return fmt.Errorf("%w: a row of %s has a NULL in key column %s: the replica's key must be unique and never NULL, or rows would merge or multiply; set primaryKey to NOT NULL columns",
+					ErrNoPrimaryKey, p.target.SourceTable, p.columns[k])
+			}
+		}
 		if row[p.cursorIdx] == nil {
 			return fmt.Errorf("source returned a NULL cursor in row %d", i)
 		}

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -133,6 +134,13 @@ func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepu
 			}
 		}
 		if err := stmt.Exec(); err != nil {
+			if errors.Is(err, sqlite3.MISMATCH) {
+				// A single INTEGER key column is SQLite's rowid: it takes
+				// integers only, and a SQLite source may hold other values
+				// in an INT key.
+				return fmt.Errorf("upsert into %s: key %s = %v is not an integer, and the replica's INTEGER key takes integers only; set primaryKey to other columns, or give the key a non-integer type at the source: %w",
+					t.Dest, strings.Join(t.PrimaryKey, ", "), keyOf(t, row), err)
+			}
 			return fmt.Errorf("upsert into %s: %w", t.Dest, err)
 		}
 		if testHookAfterRow != nil {
@@ -140,4 +148,17 @@ func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepu
 		}
 	}
 	return nil
+}
+
+// keyOf renders a row's key values, for messages.
+func keyOf(t *litepull.Target, row []litepull.Value) string {
+	var parts []string
+	for _, k := range t.PrimaryKey {
+		for j, c := range t.Columns {
+			if c.Name == k {
+				parts = append(parts, litepull.FormatValue(row[j]))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -572,12 +572,16 @@ func CheckValues(tb testing.TB, r *replica.Replica, table string, n int, want ma
 // unique would merge rows in the replica while the run counts them all; it
 // is refused, and accepted once a unique index proves it.
 func testKeyNotUnique(t *testing.T, h Harness) {
-	create(t, h, "nk", "id "+h.Type("int")+" PRIMARY KEY", "grp "+h.Type("int"), "code "+h.Type("int"))
+	create(t, h, "nk", "id "+h.Type("int")+" PRIMARY KEY", "grp "+h.Type("int"), "code "+h.Type("int"), "opt "+h.Type("int"))
 	var rows [][]any
 	for i := 1; i <= 30; i++ {
-		rows = append(rows, []any{int64(i), int64(i % 3), int64(1000 + i)})
+		var opt any = int64(i)
+		if i%10 == 5 {
+			opt = nil // a unique index lets many NULLs in
+		}
+		rows = append(rows, []any{int64(i), int64(i % 3), int64(1000 + i), opt})
 	}
-	h.Insert(t, "nk", []string{"id", "grp", "code"}, rows)
+	h.Insert(t, "nk", []string{"id", "grp", "code", "opt"}, rows)
 	f := newFixture(t, h, litepull.TableConfig{Table: "nk", CursorColumn: "id", PrimaryKey: []string{"grp"}})
 	r := result(t, f.run(t, true), "nk")
 	if !errors.Is(r.Err, litepull.ErrNoPrimaryKey) || !strings.Contains(r.Error, "not unique") {
@@ -592,5 +596,16 @@ func testKeyNotUnique(t *testing.T, h Harness) {
 	mustOK(t, f.run(t, true))
 	if got := f.rows(t, "SELECT count(*) FROM nk"); got[0][0] != int64(30) {
 		t.Fatalf("primaryKey [grp, code]: %v rows, want 30", got[0][0])
+	}
+	// A unique index on a column that holds NULLs does not make it a key:
+	// the NULL rows are refused loudly, never merged or numbered.
+	h.Exec(t, "CREATE UNIQUE INDEX nk_opt ON nk (opt)")
+	f.cfg.Tables[0].PrimaryKey = []string{"opt"}
+	r = result(t, f.run(t, true), "nk")
+	if !errors.Is(r.Err, litepull.ErrNoPrimaryKey) || !strings.Contains(r.Error, "NULL in key column opt") {
+		t.Fatalf("primaryKey [opt] with NULLs: %v; want ErrNoPrimaryKey naming the NULL key", r.Err)
+	}
+	if got := f.rows(t, "SELECT count(*) FROM nk"); got[0][0] != int64(30) {
+		t.Fatalf("after the refused key: the replica has %v rows, want the 30 it had", got[0][0])
 	}
 }
