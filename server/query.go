@@ -200,12 +200,19 @@ func (p *queryPool) query(ctx context.Context, req queryRequest) ([]byte, error)
 	}
 }
 
+// heavyAnswer is the answer size above which a query's connection is
+// closed rather than kept: SQLite's memory only grows, and a connection
+// that built large values would hold it until the daemon exits.
+const heavyAnswer = 8 << 20
+
 // run runs req on c, then gives c back, or closes it if the driver
-// panicked (running out of memory does that): its state is then unknown.
+// panicked (running out of memory does that: its state is then unknown),
+// or if the query failed or answered a lot (it may have grown the
+// connection's memory, which is only given back by closing it).
 func (p *queryPool) run(ctx context.Context, c *sqlite3.Conn, req queryRequest) (out []byte, err error) {
 	broken := true
 	defer func() {
-		if broken {
+		if broken || err != nil || len(out) > heavyAnswer {
 			closeQuietly(c)
 		} else {
 			p.put(c)

@@ -267,3 +267,22 @@ func TestInstrIsFastAndExact(t *testing.T) {
 		}
 	}
 }
+
+// TestHeavyQueryConnectionIsClosed: a connection whose query failed or
+// answered a lot is closed, not kept: SQLite's memory only grows, and the
+// daemon would hold what one large query took until it exits.
+func TestHeavyQueryConnectionIsClosed(t *testing.T) {
+	p, _ := newPool(t)
+	if _, err := p.query(context.Background(), read("SELECT 1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.idle); n != 1 {
+		t.Fatalf("after a small query: %d idle connections, want 1 (kept)", n)
+	}
+	if _, err := p.query(context.Background(), read("SELECT zeroblob(2000000)")); !errors.Is(err, errTooLarge) {
+		t.Fatalf("a 2 MB answer with a 1 MiB limit: %v, want errTooLarge", err)
+	}
+	if n := len(p.idle); n != 0 {
+		t.Fatalf("after a query over the limit: %d idle connections, want 0 (closed)", n)
+	}
+}
