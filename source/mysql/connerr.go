@@ -67,6 +67,12 @@ func (c explainer) Connect(ctx context.Context) (sqldriver.Conn, error) {
 		}
 		return nil, &notMySQLError{addr: c.addr, is: is, err: err}
 	}
+	// A Postgres server waits for the client to speak first, as a MySQL
+	// client waits for the server's greeting: the connect times out. Say
+	// what was there.
+	if err != nil && c.network == "tcp" && errors.Is(err, litepull.ErrTimeout) && ctx.Err() == nil && answersLikePostgres(ctx, c.addr) {
+		return nil, &notMySQLError{addr: c.addr, is: "Postgres", err: err}
+	}
 	return conn, err
 }
 

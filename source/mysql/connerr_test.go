@@ -61,6 +61,16 @@ func TestPostgresPortSaysWhatItReached(t *testing.T) {
 	if err := src.Ping(ctx); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Postgres") {
 		t.Errorf("Ping = %v\nwant %q, naming Postgres", err, want)
 	}
+	// Without a read timeout in the DSN, the connect timeout ends the wait;
+	// the message still says what answered.
+	src2, err := mysql.New(litepull.SourceConfig{ID: "my2", DSN: "app:hunter2@tcp(" + addr + ")/db", ConnectTimeout: litepull.Duration(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src2.Close()
+	if err := src2.Ping(ctx); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Postgres") {
+		t.Errorf("Ping after the connect timeout = %v\nwant %q, naming Postgres", err, want)
+	}
 	if !strings.Contains(logs.String(), "mysql driver") || !strings.Contains(logs.String(), "source=my") || strings.Contains(logs.String(), "hunter2") {
 		t.Errorf("driver messages not logged through the logger, or with the password:\n%s", logs.String())
 	}
