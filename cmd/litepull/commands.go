@@ -122,6 +122,10 @@ func (c *command) exec(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "litepull %s: %v\nRun \"litepull help %s\" for its flags and an example.\n", c.name, err, c.name)
 		return 2
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintf(stderr, "litepull %s: interrupted; what was committed stays, and the next run carries on from there\n", c.name)
+		return 130
+	}
 	fmt.Fprintf(stderr, "litepull %s: %v\n", c.name, err)
 	if e, ok := err.(exitCoder); ok {
 		return e.ExitCode()

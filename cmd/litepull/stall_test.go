@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,7 +138,8 @@ sources:
 		t.Run(args[0], func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
-			go func() { done <- Main(ctx, append(args, "-config", cfg), io.Discard, io.Discard) }()
+			var stderr syncBuf
+			go func() { done <- Main(ctx, append(args, "-config", cfg), io.Discard, &stderr) }()
 			time.Sleep(time.Second) // the first page's read is stuck by now
 			cancel()
 			start := time.Now()
@@ -148,6 +151,19 @@ sources:
 			if took := time.Since(start); took > 3*time.Second {
 				t.Errorf("stopped %s after the signal, want within 3s", took.Round(time.Millisecond))
 			}
+			if args[0] == "run" && !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("stderr after the signal: %q; want it to say the run was interrupted", stderr.String())
+			}
 		})
 	}
 }
+
+// syncBuf is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+
+func (s *syncBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

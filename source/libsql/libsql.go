@@ -75,17 +75,24 @@ type executor struct {
 	pipeline string // the pipeline endpoint, once known
 }
 
-// endpoint asks the server whether it speaks Hrana 3 (GET /v3), once.
-func (e *executor) endpoint(ctx context.Context) string {
+// endpoint asks the server whether it speaks Hrana 3 (GET /v3), once. A
+// server that does not answer at all is an error, not a "no": falling back
+// to /v2 would only wait for it a second time.
+func (e *executor) endpoint(ctx context.Context) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.pipeline == "" {
-		e.pipeline = e.base + "/v2/pipeline"
-		if _, err := e.client.Get(ctx, e.base+"/v3"); err == nil {
+		_, err := e.client.Get(ctx, e.base+"/v3")
+		switch {
+		case err == nil:
 			e.pipeline = e.base + "/v3/pipeline"
+		case errors.Is(err, litepull.ErrTimeout) || ctx.Err() != nil:
+			return "", err
+		default:
+			e.pipeline = e.base + "/v2/pipeline"
 		}
 	}
-	return e.pipeline
+	return e.pipeline, nil
 }
 
 // value is a Hrana value.
@@ -206,7 +213,11 @@ func (e *executor) Query(ctx context.Context, sql string, args []any) ([][]any, 
 		st.Args[i] = v
 	}
 	body := pipelineRequest{Requests: []request{{Type: "execute", Stmt: st}, {Type: "close"}}}
-	data, err := e.client.PostJSON(ctx, e.endpoint(ctx), body)
+	url, err := e.endpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := e.client.PostJSON(ctx, url, body)
 	if err != nil {
 		var se *remote.StatusError
 		if errors.As(err, &se) {

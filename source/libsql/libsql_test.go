@@ -1,7 +1,9 @@
 package libsql_test
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/sourcetest"
 	"github.com/litepull/litepull/internal/sqlitetest"
+	"github.com/litepull/litepull/internal/stall/stalltest"
 	"github.com/litepull/litepull/source/libsql"
 )
 
@@ -246,5 +249,25 @@ func TestServerIsSQLite340(t *testing.T) {
 	}
 	if _, err := h.DB.Query("SELECT unhex('00')", nil); err == nil {
 		t.Fatal("unhex() answered: SQLite 3.40 has none")
+	}
+}
+
+// TestSilentServerWaitsOnce: a libSQL server that accepts and never answers
+// costs one readTimeout, not one for /v3 and another for /v2.
+func TestSilentServerWaitsOnce(t *testing.T) {
+	src, err := libsql.New(litepull.SourceConfig{ID: "l", Kind: "libsql", URL: "http://" + stalltest.Silent(t), Token: "t",
+		ReadTimeout: litepull.Duration(2 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	start := time.Now()
+	var pingErr error
+	stalltest.Within(t, 6*time.Second, func(ctx context.Context) { pingErr = src.Ping(ctx) })
+	if !errors.Is(pingErr, litepull.ErrTimeout) {
+		t.Fatalf("Ping = %v, want a timeout", pingErr)
+	}
+	if d := time.Since(start); d >= 3500*time.Millisecond {
+		t.Fatalf("Ping took %s: it waited once per endpoint", d.Round(100*time.Millisecond))
 	}
 }
