@@ -33,7 +33,18 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 			if errors.Is(err, ErrTimeout) {
 				msg = WithTable(err, "").Error() // says what it was doing itself
 			}
-			out = append(out, TableCheck{SourceID: bs.Config.ID, Table: "*", Error: msg})
+			// Listed tables are named, each with the error; a source left
+			// to discovery has only "*" to show.
+			names := []string{"*"}
+			if len(bs.Config.Tables) > 0 {
+				names = names[:0]
+				for _, tc := range bs.Config.Tables {
+					names = append(names, tc.Table)
+				}
+			}
+			for _, n := range names {
+				out = append(out, TableCheck{SourceID: bs.Config.ID, Table: n, Error: msg})
+			}
 			continue
 		}
 		tables, skipped, err := e.Tables(ctx, bs)

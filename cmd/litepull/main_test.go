@@ -155,6 +155,14 @@ sources:
 	if code != 1 || !strings.Contains(out, "ERROR: connect") || strings.Contains(out, "config ok") {
 		t.Errorf("validate with a dead source exited %d:\n%s", code, out)
 	}
+	deadUsers := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		deadUsers = deadUsers || (len(f) > 2 && f[0] == "dead" && f[1] == "users" && strings.Contains(line, "ERROR"))
+	}
+	if !deadUsers {
+		t.Errorf("validate does not name the dead source's listed table users:\n%s", out)
+	}
 }
 
 func TestMalformedConfig(t *testing.T) {
