@@ -289,10 +289,14 @@ func checkOrigin(next http.Handler) http.Handler {
 func (s *Server) auth(next http.Handler, readOnly bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearer(r)
 			allowed := ok && tokenEqual(got, s.cfg.AdminToken)
 			if readOnly && s.cfg.QueryToken != "" {
 				allowed = allowed || (ok && tokenEqual(got, s.cfg.QueryToken))
+			}
+			if !allowed && !readOnly && ok && s.cfg.QueryToken != "" && tokenEqual(got, s.cfg.QueryToken) {
+				writeError(w, r, http.StatusForbidden, "forbidden: the query token reads /query only; this endpoint takes the admin token")
+				return
 			}
 			if !allowed {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="litepull"`)
@@ -575,3 +579,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Scheduler returns the server's scheduler (for status and tests).
 func (s *Server) Scheduler() *Scheduler { return s.scheduler }
+
+// bearer returns the token of an Authorization: Bearer header; the scheme
+// name is case-insensitive (RFC 9110).
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
