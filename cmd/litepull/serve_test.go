@@ -137,13 +137,13 @@ sources:
 		t.Fatalf("/healthz = %d", code)
 	}
 	var errBody map[string]any
-	for _, tok := range []string{"", "wrong", reader} {
-		if code := d.call(t, "GET", "/replicate/status", tok, "", &errBody); code != 401 || errBody["error"] == nil {
-			t.Errorf("status with token %q = %d %v, want 401 with a JSON error", tok, code, errBody)
+	for tok, want := range map[string]int{"": 401, "wrong": 401, reader: 403} {
+		if code := d.call(t, "GET", "/replicate/status", tok, "", &errBody); code != want || errBody["error"] == nil {
+			t.Errorf("status with token %q = %d %v, want %d with a JSON error", tok, code, errBody, want)
 		}
 	}
-	if code := d.call(t, "POST", "/replicate/run", reader, "", nil); code != 401 {
-		t.Errorf("run with the read-only token = %d, want 401", code)
+	if code := d.call(t, "POST", "/replicate/run", reader, "", nil); code != 403 {
+		t.Errorf("run with the read-only token = %d, want 403", code)
 	}
 
 	// The scheduler catches up on its own.
