@@ -8,16 +8,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
 )
 
+// runMainLimit bounds one command run by runMain: a broken guard fails the
+// test instead of hanging it.
+const runMainLimit = 2 * time.Minute
+
 // runMain runs the real command line and returns its exit code and output.
 func runMain(tb testing.TB, args ...string) (int, string, string) {
 	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runMainLimit)
+	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), args, &stdout, &stderr)
+	code := Main(ctx, args, &stdout, &stderr)
+	if ctx.Err() != nil {
+		tb.Fatalf("litepull %v did not end within %s\n%s\n%s", args, runMainLimit, stdout.String(), stderr.String())
+	}
 	return code, stdout.String(), stderr.String()
 }
 

@@ -248,7 +248,10 @@ sources:
 		}
 	}
 
-	// Reset forgets the watermark; the next run reads the table again.
+	// Reset forgets the watermark; the next run reads the table again. A
+	// change that did not move the cursor shows only if the table really is
+	// read again from the start.
+	pg.Exec(t, "UPDATE events SET kind = 'changed' WHERE id = 5")
 	if code := d.call(t, "POST", "/replicate/reset?source=pg&table=events", admin, "", nil); code != 200 {
 		t.Fatalf("reset = %d", code)
 	}
@@ -264,7 +267,13 @@ sources:
 		d.call(t, "GET", "/replicate/status", admin, "", &st)
 		for _, tb := range st.Sources[0].Tables {
 			if tb.Table == "events" && tb.RowsTotal == 1000 {
-				return true
+				var q struct {
+					Result []struct {
+						Kind string `json:"kind"`
+					} `json:"result"`
+				}
+				d.call(t, "POST", "/query", admin, `{"sql": "SELECT kind FROM events WHERE id = 5"}`, &q)
+				return len(q.Result) == 1 && q.Result[0].Kind == "changed"
 			}
 		}
 		return false
