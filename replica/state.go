@@ -114,8 +114,9 @@ func (r *Replica) ResetState(ctx context.Context, sourceID, table string) error 
 			return err
 		}
 		defer s.Close()
-		s.BindText(1, sourceID)
-		s.BindText(2, table)
+		if err := sqlitex.BindAll(s, sourceID, table); err != nil {
+			return err
+		}
 		return s.Exec()
 	})
 }
@@ -127,7 +128,9 @@ func readStates(c *sqlite3.Conn, where string, args ...string) ([]litepull.State
 	}
 	defer s.Close()
 	for i, a := range args {
-		s.BindText(i+1, a)
+		if err := s.BindText(i+1, a); err != nil {
+			return nil, err
+		}
 	}
 	var out []litepull.State
 	for s.Step() {

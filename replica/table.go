@@ -321,18 +321,12 @@ func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
 		for _, k := range t.PrimaryKey {
 			isPK = isPK || k == col.Name
 		}
-		stmt.BindText(1, t.Dest)
-		stmt.BindText(2, col.Name)
-		stmt.BindText(3, t.SourceID)
-		stmt.BindText(4, t.SourceTable)
-		stmt.BindText(5, col.SourceType)
-		stmt.BindText(6, string(col.Affinity))
-		stmt.BindInt(7, i)
-		stmt.BindBool(8, isPK)
+		var position any // NULL: unknown
 		if col.Position > 0 {
-			stmt.BindInt(9, col.Position)
-		} else {
-			stmt.BindNull(9)
+			position = col.Position
+		}
+		if err := sqlitex.BindAll(stmt, t.Dest, col.Name, t.SourceID, t.SourceTable, col.SourceType, string(col.Affinity), i, isPK, position); err != nil {
+			return err
 		}
 		if err := stmt.Exec(); err != nil {
 			return err

@@ -279,16 +279,16 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
 		col, typ := string(v[0]), string(v[1])
 		var oid uint32
-		fmt.Sscan(string(v[2]), &oid)
+		var attnum int
+		var ord int64
+		if _, err := fmt.Sscan(string(v[2])+" "+string(v[5])+" "+string(v[4]), &oid, &attnum, &ord); err != nil {
+			return fmt.Errorf("read the catalog entry of column %s: %w", col, err)
+		}
 		c := codecFor(oid, string(v[3]))
 		c.key, c.oid = keyFormat(oid, c), oid
 		codecs = append(codecs, c)
-		var attnum int
-		fmt.Sscan(string(v[5]), &attnum)
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
 			Resolution: resolution(oid, typ), Position: attnum})
-		var ord int64
-		fmt.Sscan(string(v[4]), &ord)
 		if ord > 0 {
 			pk[ord] = col
 		}
