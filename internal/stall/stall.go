@@ -228,3 +228,26 @@ func (c *Conn) Close() error {
 	c.d.mu.Unlock()
 	return c.Conn.Close()
 }
+
+// ProbeTimeout bounds a probe: a short look at a server that failed a
+// handshake, to say what answered instead.
+const ProbeTimeout = 2 * time.Second
+
+// Probe connects to addr over TCP with every read and write bounded by
+// ProbeTimeout (and ctx), for a look at what a server says. The caller
+// closes the connection.
+func Probe(ctx context.Context, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	if err := c.SetDeadline(deadline); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}

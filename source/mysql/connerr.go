@@ -7,18 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/stall"
 )
-
-// probeTimeout bounds the look at a server that failed the handshake.
-const probeTimeout = 2 * time.Second
 
 var logger atomic.Pointer[slog.Logger]
 
@@ -99,16 +95,11 @@ func (e *notMySQLError) Unwrap() error { return e.err }
 // answersLikePostgres asks the server at addr for TLS as a Postgres client
 // does first; a Postgres server answers one byte, S or N.
 func answersLikePostgres(ctx context.Context, addr string) bool {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := stall.Probe(ctx, addr)
 	if err != nil {
 		return false
 	}
 	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
 	if _, err := c.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil { // SSLRequest
 		return false
 	}

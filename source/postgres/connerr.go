@@ -7,13 +7,11 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// probeTimeout bounds the look at a server that failed the handshake.
-const probeTimeout = 2 * time.Second
+	"github.com/litepull/litepull/internal/stall"
+)
 
 // notPostgresError is a connection to a server that does not speak the
 // Postgres protocol: a DSN with another database's port, most often.
@@ -63,16 +61,11 @@ func explainConnect(ctx context.Context, err error) error {
 // MySQL greeting unasked: a packet header (3 bytes of length, sequence 0),
 // then protocol version 10, or an error packet (0xff).
 func greetsLikeMySQL(ctx context.Context, addr string) bool {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := stall.Probe(ctx, addr)
 	if err != nil {
 		return false
 	}
 	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
 	var h [5]byte
 	if _, err := io.ReadFull(c, h[:]); err != nil {
 		return false
