@@ -292,3 +292,37 @@ func TestNonIntegerInIntegerKey(t *testing.T) {
 		t.Fatalf("error = %q; want it to name the key value that is not an integer", r.Error)
 	}
 }
+
+// TestKeyContainingTheRowid: a primaryKey that contains SQLite's INTEGER
+// PRIMARY KEY (the rowid, which no index lists) is unique and accepted.
+func TestKeyContainingTheRowid(t *testing.T) {
+	path := sourceFile(t, 20)
+	e, _ := newEngine(t, path, litepull.TableConfig{Table: "t", CursorColumn: "id", PrimaryKey: []string{"id", "k"}})
+	if sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("primaryKey [id, k]: %v %+v", err, sum)
+	}
+}
+
+// TestDestCaseChangeIsNotASchemaChange: dest Users, then users (one SQLite
+// table): the column metadata keeps one spelling, and later runs copy
+// nothing whole.
+func TestDestCaseChangeIsNotASchemaChange(t *testing.T) {
+	path := sourceFile(t, 20)
+	e, r := newEngine(t, path, litepull.TableConfig{Table: "t", CursorColumn: "id", Dest: "Users"})
+	if sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil || sum.Failed() > 0 {
+		t.Fatalf("first run: %v %+v", err, sum)
+	}
+	bs := e.Sources()[0]
+	bs.Config.Tables = []litepull.TableConfig{{Table: "t", CursorColumn: "id", Dest: "users"}}
+	for i := 0; i < 3; i++ {
+		r2, err := replica.Open(r.Path()) // a new process: nothing cached
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := litepull.NewEngine(r2, []litepull.BoundSource{bs}, nil).Run(context.Background(), litepull.RunOptions{Drain: true})
+		r2.Close()
+		if err != nil || sum.Failed() > 0 || sum.Tables[0].FullRefresh {
+			t.Fatalf("run %d with dest users: %v %+v; want an incremental run", i, err, sum.Tables)
+		}
+	}
+}

@@ -56,7 +56,6 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 		n := int64(len(pr.page.Rows))
 		res.Pages++
 		res.RowsPulled += n
-		next.RowsTotal += n
 		if opts.Progress != nil && n > 0 {
 			opts.Progress(Progress{SourceID: bs.Config.ID, Table: p.target.SourceTable, Rows: res.RowsPulled})
 		}
@@ -78,6 +77,7 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 	now := e.now()
 	next.LastRun, next.LastSuccess, next.LastFullRefresh, next.LastError, next.ErrorCount = now, now, now, "", 0
 	next.LastRowsPulled = res.RowsPulled
+	next.RowsTotal = res.RowsPulled // the table now holds exactly these rows
 	next.Watermark, next.CursorValue, next.NullCursorRows = start, "", -1
 	if start != nil {
 		next.CursorValue = FormatValue(start.Cursor)

@@ -68,7 +68,7 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		}
 	}
 	if !sameNames(pk, schema.PrimaryKey) {
-		if err := checkUnique(ctx, bs.Source, tc.Table, pk); err != nil {
+		if err := checkUnique(ctx, bs.Source, schema, tc.Table, pk); err != nil {
 			return nil, err
 		}
 	}
@@ -272,7 +272,7 @@ func discoveredFullNote(cursor string) string {
 // unique there: a unique index or constraint covers some of its columns.
 // Rows that share a key would overwrite each other in the replica, and the
 // run would still count them all.
-func checkUnique(ctx context.Context, src Source, table string, pk []string) error {
+func checkUnique(ctx context.Context, src Source, schema *TableSchema, table string, pk []string) error {
 	uk, ok := src.(UniqueKeyer)
 	if !ok {
 		return fmt.Errorf("%w: this source cannot say whether (%s) is unique in %s; use its primary key", ErrNoPrimaryKey, strings.Join(pk, ", "), table)
@@ -280,6 +280,11 @@ func checkUnique(ctx context.Context, src Source, table string, pk []string) err
 	keys, err := uk.UniqueKeys(ctx, table)
 	if err != nil {
 		return fmt.Errorf("list unique keys: %w", err)
+	}
+	// The primary key is unique even where no index lists it (SQLite's
+	// INTEGER PRIMARY KEY is the rowid).
+	if len(schema.PrimaryKey) > 0 {
+		keys = append(keys, schema.PrimaryKey)
 	}
 	for _, k := range keys {
 		if len(k) > 0 && containsAll(pk, k) {

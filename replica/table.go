@@ -312,8 +312,9 @@ func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
 	if err != nil {
 		return err
 	}
-	// Columns the table no longer has (dropped at the source) go.
-	if err := sqlitex.Exec(c, "DELETE FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE AND column_name NOT IN (SELECT value FROM json_each(?))", t.Dest, string(enc)); err != nil {
+	// Columns the table no longer has (dropped at the source) go, and so do
+	// rows recorded under another spelling of its name (Users, users).
+	if err := sqlitex.Exec(c, "DELETE FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE AND (column_name NOT IN (SELECT value FROM json_each(?)) OR dest_table <> ?)", t.Dest, string(enc), t.Dest); err != nil {
 		return err
 	}
 	for i, col := range t.Columns {

@@ -269,7 +269,7 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	q := newQuery(byName)
 	q.Keyset(bound)
 	if req.Settle > 0 {
-		now, err := settleNow(q, byName[req.Cursor], req.SettleZone)
+		now, err := s.settleNow(ctx, q, byName[req.Cursor], req.SettleZone)
 		if err != nil {
 			return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 		}
@@ -312,25 +312,36 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 // (@@global.time_zone, which may be SYSTEM): the zone an application's
 // session writes DATETIME values in unless it sets its own. litepull's own
 // session is UTC.
-const defaultNow = "CONVERT_TZ(UTC_TIMESTAMP(6), '+00:00', @@global.time_zone)"
-
 // settleNow is the server's clock as the cursor's values are written:
 // TIMESTAMP values are read in UTC (the session's zone); DATETIME and DATE
 // values are wall-clock times of zone, or of the server's default zone.
-// A named zone is turned into its current offset here, so the server needs
-// no time zone tables.
-func settleNow(q *keyset.Query, c column, zone string) (string, error) {
-	switch {
-	case c.kind == kStamp:
+// Either zone is turned into its current offset here: a named zone needs
+// no time zone tables on the server, and a server default that cannot be
+// converted (a named global time_zone without the tables) is an error, not
+// a NULL horizon that would silently match no row.
+func (s *Source) settleNow(ctx context.Context, q *keyset.Query, c column, zone string) (string, error) {
+	if c.kind == kStamp {
 		return "UTC_TIMESTAMP(6)", nil
-	case zone == "":
-		return defaultNow, nil
 	}
-	off, err := litepull.ZoneOffset(zone, time.Now())
-	if err != nil {
-		return "", err
+	var off int64
+	if zone == "" {
+		var n sql.NullInt64
+		err := s.db.QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&n)
+		if err != nil {
+			return "", fmt.Errorf("read the server's time zone: %w", err)
+		}
+		if !n.Valid {
+			return "", errors.New("the server's global time_zone is a named zone and its time zone tables are not loaded, so settle cannot place DATETIME values; set timeZone on the table or source")
+		}
+		off = n.Int64
+	} else {
+		o, err := litepull.ZoneOffset(zone, time.Now())
+		if err != nil {
+			return "", err
+		}
+		off = int64(o)
 	}
-	return "(UTC_TIMESTAMP(6) + INTERVAL " + q.Arg(int64(off)) + " SECOND)", nil
+	return "(UTC_TIMESTAMP(6) + INTERVAL " + q.Arg(off) + " SECOND)", nil
 }
 
 // Now reads the server's clock, placed in zone, or in the server's default

@@ -649,12 +649,15 @@ const uniqueKeysSQL = `
 SELECT json_agg(a.attname ORDER BY k.ord)::text
 FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+  AND i.indisvalid AND i.indisready AND i.indislive
   AND a.attrelid = i.indrelid AND a.attnum = k.attnum
 GROUP BY i.indexrelid`
 
 // UniqueKeys lists the columns of the table's unique indexes (its primary
 // key and unique constraints among them), leaving out partial and
-// expression indexes, which do not make the columns unique.
+// expression indexes, which do not make the columns unique, and invalid
+// ones (a CREATE UNIQUE INDEX CONCURRENTLY that failed on duplicates
+// leaves one behind).
 func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, error) {
 	name, err := s.qualify(table)
 	if err != nil {

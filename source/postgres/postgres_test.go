@@ -249,3 +249,23 @@ func TestColumnsSwappedByRenames(t *testing.T) {
 		t.Fatalf("%v of 30 rows hold the swapped values", rows[0][0])
 	}
 }
+
+// TestInvalidUniqueIndexProvesNothing: a CREATE UNIQUE INDEX CONCURRENTLY
+// that failed on duplicates leaves an invalid index behind; it does not
+// make the key unique.
+func TestInvalidUniqueIndexProvesNothing(t *testing.T) {
+	h := &harness{testdb.Postgres(t)}
+	h.Exec(t, "CREATE TABLE t (id bigint PRIMARY KEY, k int)")
+	h.Exec(t, "INSERT INTO t VALUES (1, 5), (2, 5)")
+	if _, err := h.pg.Conn.Exec(context.Background(), "CREATE UNIQUE INDEX CONCURRENTLY t_k ON t (k)"); err == nil {
+		t.Fatal("the unique index was built over duplicates")
+	}
+	e, _ := engineFor(t, h, litepull.TableConfig{Table: "t", CursorColumn: "id", PrimaryKey: []string{"k"}})
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := sum.Tables[0]; !errors.Is(r.Err, litepull.ErrNoPrimaryKey) {
+		t.Fatalf("primaryKey [k] with only an invalid unique index: %+v; want ErrNoPrimaryKey", r)
+	}
+}
