@@ -231,3 +231,17 @@ func TestLoadConfigResolvesPaths(t *testing.T) {
 		t.Fatalf("paths = %q, want %q", got, want)
 	}
 }
+
+// TestShapeErrorHidesEnvValues: a value from the environment in a field of
+// the wrong shape is not echoed in the error: it may be a secret.
+func TestShapeErrorHidesEnvValues(t *testing.T) {
+	_, err := litepull.ParseConfig([]byte("sources:\n- id: a\n  kind: postgres\n  pageSize: ${PG_URL}\n"),
+		env(map[string]string{"PG_URL": "postgres://app:hunter2@db/x"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error = %v; want a shape error that does not show the value", err)
+	}
+	_, err = litepull.ParseConfig([]byte("sources:\n- id: a\n  kind: postgres\n  pageSize: lots\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), `"lots"`) {
+		t.Fatalf("error = %v; want a written value shown", err)
+	}
+}

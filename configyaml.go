@@ -83,6 +83,9 @@ func expandEnvValues(n *yaml.Node, path string, lookup func(string) (string, boo
 		if v != n.Value && n.Style == 0 && !yamlNull(v) {
 			n.Tag = "" // plain: typed by what it now holds (pageSize: ${PAGE} is a number)
 		}
+		if v != n.Value {
+			n.LineComment = fromEnv // never echoed in an error: it may be a secret
+		}
 		n.Value = v
 	}
 	return nil
@@ -234,8 +237,16 @@ func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
 	return names, types
 }
 
+// fromEnv marks (as its line comment, which decoding ignores) a value
+// that came from the environment.
+const fromEnv = "\x00litepull: from the environment"
+
 func shapeError(path string, n *yaml.Node, want string) error {
-	got := map[yaml.Kind]string{yaml.ScalarNode: fmt.Sprintf("the value %q", n.Value),
+	value := fmt.Sprintf("the value %q", n.Value)
+	if n.LineComment == fromEnv {
+		value = "the value of its environment variable"
+	}
+	got := map[yaml.Kind]string{yaml.ScalarNode: value,
 		yaml.SequenceNode: "a list", yaml.MappingNode: "key: value lines"}[n.Kind]
 	return &ConfigError{Path: path, Msg: fmt.Sprintf("want %s, not %s (line %d)", want, got, n.Line), Hint: "see the config example in the README"}
 }

@@ -44,7 +44,9 @@ func (r *Replica) WriteRows(ctx context.Context, t *litepull.Target, rows [][]li
 // again on the new table.
 func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *litepull.Target, st litepull.State) error {
 	err := r.inTx(ctx, func(c *sqlite3.Conn) error {
-		_, idx, err := sqlitex.QueryAll(c, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", t.Dest)
+		// The user's indexes and triggers on the table, made again on the
+		// new one (indexes first: a trigger may rely on one).
+		_, idx, err := sqlitex.QueryAll(c, "SELECT sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'trigger'", t.Dest)
 		if err != nil {
 			return err
 		}
@@ -56,7 +58,7 @@ func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *lite
 		}
 		for _, row := range idx {
 			if err := c.Exec(row[0].(string)); err != nil {
-				return fmt.Errorf("recreate your index on %s: %w; drop or change the index (%s), then run again", t.Dest, err, row[0])
+				return fmt.Errorf("recreate your index or trigger on %s: %w; drop or change it (%s), then run again", t.Dest, err, row[0])
 			}
 		}
 		if err := recordColumns(c, t); err != nil {

@@ -264,3 +264,45 @@ func TestUserTableIsNotADest(t *testing.T) {
 		t.Errorf("EnsureTable of a table the seed filled: %v; want it adopted", err)
 	}
 }
+
+// TestSwapKeepsUserIndexesAndTriggers: a full refresh (and so a rebuild for
+// a schema change) makes the user's indexes and triggers again.
+func TestSwapKeepsUserIndexesAndTriggers(t *testing.T) {
+	r, err := replica.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	tg := target("t", []string{"id"}, "id", "v")
+	if err := r.EnsureTable(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Query(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlite3.Open(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.Exec(`CREATE TABLE audit (v TEXT); CREATE INDEX t_v ON t (v);
+		CREATE TRIGGER t_audit AFTER INSERT ON t BEGIN INSERT INTO audit VALUES (new.v); END;`)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shadow, err := r.BeginFull(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteRows(ctx, shadow, [][]litepull.Value{{int64(1), "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SwapFull(ctx, tg, shadow, litepull.State{SourceID: "s", Table: "src_t", NullCursorRows: -1}); err != nil {
+		t.Fatal(err)
+	}
+	_, rows, _ := r.Query(ctx, "SELECT name FROM sqlite_schema WHERE tbl_name = 't' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name")
+	if !reflect.DeepEqual(rows, [][]any{{"t_audit"}, {"t_v"}}) {
+		t.Fatalf("after the swap: %v, want the index t_v and the trigger t_audit", rows)
+	}
+}
