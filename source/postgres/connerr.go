@@ -33,9 +33,10 @@ func (e *notPostgresError) Unwrap() error { return e.Err }
 
 // explainConnect turns a failed handshake with a server that is not
 // Postgres into a notPostgresError; other errors are returned as they are.
-// pgconn says only "received unexpected message" (or, asking for TLS, that
-// the server refused it), so the server is looked at once more: a MySQL
-// server greets first, unasked.
+// pgconn says only "received unexpected message" or "unknown message type"
+// (which byte it names depends on the length of the server's greeting), or,
+// asking for TLS, that the server refused it; so the server is looked at
+// once more: a MySQL server greets first, unasked.
 func explainConnect(ctx context.Context, err error) error {
 	var ce *pgconn.ConnectError
 	var pgErr *pgconn.PgError
@@ -43,7 +44,7 @@ func explainConnect(ctx context.Context, err error) error {
 		return err // a Postgres server answered, or not a handshake at all
 	}
 	msg := err.Error()
-	unexpected := strings.Contains(msg, "received unexpected message")
+	unexpected := strings.Contains(msg, "received unexpected message") || strings.Contains(msg, "unknown message type")
 	if !unexpected && !strings.Contains(msg, "server refused TLS connection") {
 		return err
 	}
