@@ -243,35 +243,53 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	p.pageBytes = opts.PageBytes
 	res.Note = p.note
 	e.warnConfig(bs, tc, p, res)
-	change, err := e.replica.SchemaChange(ctx, p.target)
+	full, err := e.prepare(ctx, p, st, res, opts)
 	if err != nil {
-		return fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
-	}
-	full := p.full || opts.Full || !change.IsZero()
-	if !change.IsZero() {
-		res.SchemaChange = &change
-		e.logger.Warn("the source table's shape changed: rebuilding the replica table from a full copy",
-			LogKeySource, bs.Config.ID, LogKeyTable, tc.Table, "change", change.String())
-	}
-	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
-		return fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",
-			ErrCursorChanged, st.CursorColumn, p.cursor)
-	}
-	if change.IsZero() {
-		if err := e.replica.EnsureTable(ctx, p.target); err != nil {
-			return fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
-		}
+		return err
 	}
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = bs.Config.ID, tc.Table, p.target.Dest, p.cursor
 	st.LastRowsPulled = 0
-	key := bs.Config.ID + "\x00" + tc.Table
 	if full {
-		if err := e.fullRefresh(ctx, bs, p, st, res, opts); err != nil {
-			return err
-		}
-		return e.checkAhead(ctx, p, st, res)
+		err = e.fullRefresh(ctx, bs, p, st, res, opts)
+	} else {
+		err = e.incremental(ctx, bs, p, st, res, opts)
 	}
+	if err != nil {
+		return err
+	}
+	return e.checkAhead(ctx, p, st, res)
+}
 
+// prepare readies the replica table for p and says whether this run copies
+// the table whole: mode full, asked for, or a shape change at the source
+// (a rebuild).
+func (e *Engine) prepare(ctx context.Context, p *plan, st *State, res *TableResult, opts RunOptions) (full bool, err error) {
+	change, err := e.replica.SchemaChange(ctx, p.target)
+	if err != nil {
+		return false, fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
+	}
+	if !change.IsZero() {
+		res.SchemaChange = &change
+		e.logger.Warn("the source table's shape changed: rebuilding the replica table from a full copy",
+			LogKeySource, p.target.SourceID, LogKeyTable, p.target.SourceTable, "change", change.String())
+		return true, nil
+	}
+	full = p.full || opts.Full
+	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
+		return false, fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",
+			ErrCursorChanged, st.CursorColumn, p.cursor)
+	}
+	if err := e.replica.EnsureTable(ctx, p.target); err != nil {
+		return false, fmt.Errorf("prepare replica table %s: %w", p.target.Dest, err)
+	}
+	return full, nil
+}
+
+// incremental reads pages from the watermark on (after re-reading the
+// lookback window), commits each with its new watermark, and once caught
+// up counts NULL cursors and reconciles deletes when due.
+func (e *Engine) incremental(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) error {
+	key := tableKey(bs.Config.ID, p.target.SourceTable)
 	e.mu.Lock()
 	caughtUp, seen := e.caughtUp[key]
 	e.mu.Unlock()
@@ -285,37 +303,14 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the reader when the writer gives up early
-	pages := e.readPages(readCtx, p, st.Watermark, opts.Drain)
 	more := false
-	for pr := range pages {
+	for pr := range e.readPages(readCtx, p, st.Watermark, opts.Drain) {
 		if pr.err != nil {
 			return pr.err // sources say "read page of <table>" themselves
 		}
-		n := int64(len(pr.page.Rows))
 		more = p.more(pr.page)
-		// The next state is built aside and adopted only once committed, so a
-		// failed commit never leaves a watermark ahead of its rows.
-		next := *st
-		now := e.now()
-		next.LastRun, next.LastSuccess, next.LastError, next.ErrorCount = now, now, "", 0
-		if n > 0 {
-			next.Watermark = p.watermarkOf(pr.page.Rows[n-1])
-			next.CursorValue = FormatValue(next.Watermark.Cursor)
-		}
-		next.LastRowsPulled += n
-		next.RowsTotal += n
-		deleted := p.softDeleted(pr.page.Rows)
-		next.RowsDeleted += deleted
-		if err := e.replica.CommitPage(ctx, p.target, pr.page.Rows, next); err != nil {
-			return fmt.Errorf("write page into %s: %w", p.target.Dest, err)
-		}
-		*st = next
-		res.Pages++
-		res.RowsPulled += n
-		res.RowsDeleted += deleted
-		res.CursorValue = st.CursorValue
-		if opts.Progress != nil && n > 0 {
-			opts.Progress(Progress{SourceID: bs.Config.ID, Table: tc.Table, Rows: res.RowsPulled})
+		if err := e.commitPage(ctx, p, st, res, pr.page, opts); err != nil {
+			return err
 		}
 		if more && ((opts.MaxPages > 0 && res.Pages >= opts.MaxPages) || (!opts.Deadline.IsZero() && !time.Now().Before(opts.Deadline))) {
 			break // budget spent: yield, the next run carries on from the watermark
@@ -328,30 +323,67 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 	e.mu.Lock()
 	e.caughtUp[key] = !more
 	e.mu.Unlock()
-	if !more {
-		nulls, err := bs.Source.CountNullCursor(ctx, tc.Table, p.cursor)
-		if err != nil {
-			return fmt.Errorf("count NULL cursors: %w", err)
-		}
-		if nulls > 0 && nulls != st.NullCursorRows {
-			e.logger.Warn("rows with a NULL cursor are not replicated incrementally",
-				LogKeySource, bs.Config.ID, LogKeyTable, tc.Table, "cursor", p.cursor, LogKeyRows, nulls)
-		}
-		st.NullCursorRows = nulls
-		res.NullCursorRows = nulls
-		if err := e.replica.SaveState(ctx, *st); err != nil {
-			return fmt.Errorf("save state: %w", err)
-		}
-		if opts.Reconcile || (p.reconcile && (st.LastReconcile.IsZero() || e.now().Sub(st.LastReconcile) >= p.reconcileEvery)) {
-			n, err := e.reconcile(ctx, p, st)
-			if err != nil {
-				return fmt.Errorf("reconcile deletes: %w", err)
-			}
-			res.RowsDeleted += n
-			res.Reconciled = true
-		}
+	if more {
+		return nil
 	}
-	return e.checkAhead(ctx, p, st, res)
+	return e.whenCaughtUp(ctx, bs, p, st, res, opts)
+}
+
+// commitPage writes one page and the watermark of its last row in one
+// replica transaction. The next state is built aside and adopted only once
+// committed, so a failed commit never leaves a watermark ahead of its rows.
+func (e *Engine) commitPage(ctx context.Context, p *plan, st *State, res *TableResult, page *Page, opts RunOptions) error {
+	n := int64(len(page.Rows))
+	next := *st
+	now := e.now()
+	next.LastRun, next.LastSuccess, next.LastError, next.ErrorCount = now, now, "", 0
+	if n > 0 {
+		next.Watermark = p.watermarkOf(page.Rows[n-1])
+		next.CursorValue = FormatValue(next.Watermark.Cursor)
+	}
+	next.LastRowsPulled += n
+	next.RowsTotal += n
+	deleted := p.softDeleted(page.Rows)
+	next.RowsDeleted += deleted
+	if err := e.replica.CommitPage(ctx, p.target, page.Rows, next); err != nil {
+		return fmt.Errorf("write page into %s: %w", p.target.Dest, err)
+	}
+	*st = next
+	res.Pages++
+	res.RowsPulled += n
+	res.RowsDeleted += deleted
+	res.CursorValue = st.CursorValue
+	if opts.Progress != nil && n > 0 {
+		opts.Progress(Progress{SourceID: p.target.SourceID, Table: p.target.SourceTable, Rows: res.RowsPulled})
+	}
+	return nil
+}
+
+// whenCaughtUp counts the rows a cursor cannot reach (NULL cursors), and
+// reconciles deletes when asked or due.
+func (e *Engine) whenCaughtUp(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) error {
+	nulls, err := bs.Source.CountNullCursor(ctx, p.target.SourceTable, p.cursor)
+	if err != nil {
+		return fmt.Errorf("count NULL cursors: %w", err)
+	}
+	if nulls > 0 && nulls != st.NullCursorRows {
+		e.logger.Warn("rows with a NULL cursor are not replicated incrementally",
+			LogKeySource, bs.Config.ID, LogKeyTable, p.target.SourceTable, "cursor", p.cursor, LogKeyRows, nulls)
+	}
+	st.NullCursorRows = nulls
+	res.NullCursorRows = nulls
+	if err := e.replica.SaveState(ctx, *st); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if opts.Reconcile || (p.reconcile && (st.LastReconcile.IsZero() || e.now().Sub(st.LastReconcile) >= p.reconcileEvery)) {
+		n, err := e.reconcile(ctx, p, st)
+		if err != nil {
+			return fmt.Errorf("reconcile deletes: %w", err)
+		}
+		res.RowsDeleted += n
+		res.Reconciled = true
+	}
+	return nil
 }
 
 // warnConfig puts the plan's config warnings in the table's result, and
