@@ -17,17 +17,9 @@ import (
 // by the next incremental run.
 func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) (err error) {
 	res.FullRefresh = true
-	var start *Watermark
-	if p.cursor != "" {
-		req := p.request(nil)
-		req.Descending, req.Limit = true, 1
-		last, err := p.readOne(ctx, req)
-		if err != nil {
-			return fmt.Errorf("read the last position before a full refresh: %w", err)
-		}
-		if len(last.Rows) == 1 {
-			start = p.watermarkOf(last.Rows[0])
-		}
+	start, err := startPosition(ctx, p)
+	if err != nil {
+		return err
 	}
 	shadow, err := e.replica.BeginFull(ctx, p.target)
 	if err != nil {
@@ -41,12 +33,45 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 			}
 		}
 	}()
+	if err := e.copyInto(ctx, p, shadow, res, opts); err != nil {
+		return err
+	}
+	next, err := e.afterCopy(ctx, bs, p, *st, start, res)
+	if err != nil {
+		return err
+	}
+	if err := e.replica.SwapFull(ctx, p.target, shadow, next); err != nil {
+		return fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
+	}
+	swapped = true
+	*st = next
+	res.CursorValue, res.NullCursorRows = next.CursorValue, next.NullCursorRows
+	return nil
+}
 
-	kp := p.keyOrder()
+// startPosition is the source's last (cursor, key) position before the
+// copy, inside the settle horizon: incremental runs carry on from it.
+func startPosition(ctx context.Context, p *plan) (*Watermark, error) {
+	if p.cursor == "" {
+		return nil, nil
+	}
+	req := p.request(nil)
+	req.Descending, req.Limit = true, 1
+	last, err := p.readOne(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("read the last position before a full refresh: %w", err)
+	}
+	if len(last.Rows) == 0 {
+		return nil, nil
+	}
+	return p.watermarkOf(last.Rows[0]), nil
+}
+
+// copyInto copies the whole table, in key order, into shadow.
+func (e *Engine) copyInto(ctx context.Context, p *plan, shadow *Target, res *TableResult, opts RunOptions) error {
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	next := *st
-	for pr := range e.readPages(readCtx, kp, nil, true) {
+	for pr := range e.readPages(readCtx, p.keyOrder(), nil, true) {
 		if pr.err != nil {
 			return pr.err // sources say "read page of <table>" themselves
 		}
@@ -57,21 +82,24 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 		res.Pages++
 		res.RowsPulled += n
 		if opts.Progress != nil && n > 0 {
-			opts.Progress(Progress{SourceID: bs.Config.ID, Table: p.target.SourceTable, Rows: res.RowsPulled})
+			opts.Progress(Progress{SourceID: p.target.SourceID, Table: p.target.SourceTable, Rows: res.RowsPulled})
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	return ctx.Err()
+}
+
+// afterCopy checks what pages in key order cannot see and builds the
+// state the swap writes: the start position, and counts.
+func (e *Engine) afterCopy(ctx context.Context, bs BoundSource, p *plan, next State, start *Watermark, res *TableResult) (State, error) {
 	// Pages in key order never return a row whose first key column is NULL
 	// (the other key columns are checked row by row): count them, so that
 	// such rows fail the table instead of going missing.
 	nulls, err := bs.Source.CountNullCursor(ctx, p.target.SourceTable, p.pk[0])
 	if err != nil {
-		return fmt.Errorf("count NULL keys: %w", err)
+		return next, fmt.Errorf("count NULL keys: %w", err)
 	}
 	if nulls > 0 {
-		return fmt.Errorf("%w: %d row(s) of %s have a NULL in key column %s: the replica's key must be unique and never NULL; set primaryKey to NOT NULL columns",
+		return next, fmt.Errorf("%w: %d row(s) of %s have a NULL in key column %s: the replica's key must be unique and never NULL; set primaryKey to NOT NULL columns",
 			ErrNoPrimaryKey, nulls, p.target.SourceTable, p.pk[0])
 	}
 	now := e.now()
@@ -84,14 +112,8 @@ func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *S
 	}
 	if p.cursor != "" {
 		if next.NullCursorRows, err = bs.Source.CountNullCursor(ctx, p.target.SourceTable, p.cursor); err != nil {
-			return fmt.Errorf("count NULL cursors: %w", err)
+			return next, fmt.Errorf("count NULL cursors: %w", err)
 		}
 	}
-	if err := e.replica.SwapFull(ctx, p.target, shadow, next); err != nil {
-		return fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
-	}
-	swapped = true
-	*st = next
-	res.CursorValue, res.NullCursorRows = next.CursorValue, next.NullCursorRows
-	return nil
+	return next, nil
 }
