@@ -116,49 +116,8 @@ func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, erro
 		}
 	}
 
-	// Look the keys of the differing leaves up at the source.
-	var keys, missing [][]Value
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
-		}
-		found, err := rc.ExistingKeys(ctx, p.schema, p.pk, keys)
-		if err != nil {
-			return err
-		}
-		have := map[string]bool{}
-		for _, k := range found {
-			enc, err := EncodeValues(k)
-			if err != nil {
-				return err
-			}
-			have[enc] = true
-		}
-		for _, k := range keys {
-			enc, err := EncodeValues(k)
-			if err != nil {
-				return err
-			}
-			if !have[enc] {
-				missing = append(missing, k)
-			}
-		}
-		keys = keys[:0]
-		return nil
-	}
-	for _, leaf := range level {
-		ks, err := e.replica.Keys(ctx, p.target, leaf.r)
-		if err != nil {
-			return 0, err
-		}
-		keys = append(keys, ks...)
-		if len(keys) >= keysPerQuery {
-			if err := flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	missing, err := e.missingKeys(ctx, rc, p, level)
+	if err != nil {
 		return 0, err
 	}
 
@@ -173,4 +132,59 @@ func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, erro
 		e.logger.Info("deleted rows gone from the source", LogKeySource, p.target.SourceID, LogKeyTable, p.target.SourceTable, LogKeyRows, len(missing))
 	}
 	return int64(len(missing)), nil
+}
+
+// missingKeys looks the replica's keys of leaves up at the source,
+// keysPerQuery at a time, and returns those the source no longer has.
+func (e *Engine) missingKeys(ctx context.Context, rc Reconciler, p *plan, leaves []*node) ([][]Value, error) {
+	var keys, missing [][]Value
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		gone, err := notFound(ctx, rc, p, keys)
+		missing = append(missing, gone...)
+		keys = keys[:0]
+		return err
+	}
+	for _, leaf := range leaves {
+		ks, err := e.replica.Keys(ctx, p.target, leaf.r)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, ks...)
+		if len(keys) >= keysPerQuery {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return missing, flush()
+}
+
+// notFound returns the keys, of those given, that the source does not have.
+func notFound(ctx context.Context, rc Reconciler, p *plan, keys [][]Value) ([][]Value, error) {
+	found, err := rc.ExistingKeys(ctx, p.schema, p.pk, keys)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, k := range found {
+		enc, err := EncodeValues(k)
+		if err != nil {
+			return nil, err
+		}
+		have[enc] = true
+	}
+	var gone [][]Value
+	for _, k := range keys {
+		enc, err := EncodeValues(k)
+		if err != nil {
+			return nil, err
+		}
+		if !have[enc] {
+			gone = append(gone, k)
+		}
+	}
+	return gone, nil
 }
