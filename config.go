@@ -22,11 +22,6 @@ const (
 	DefaultReplica = "replica.db"
 	// DefaultReconcileEvery is how often deletes: reconcile runs.
 	DefaultReconcileEvery = Duration(time.Hour)
-	// Table modes.
-	ModeIncremental = "incremental"
-	ModeFull        = "full"
-	// DeletesReconcile is the deletes: value that turns reconciliation on.
-	DeletesReconcile = "reconcile"
 	// DefaultRunBudget and DefaultRunPages bound one scheduled run of a table.
 	DefaultRunBudget = Duration(30 * time.Second)
 	DefaultRunPages  = 1000
@@ -36,6 +31,23 @@ const (
 	// read, or a statement waiting on a lock, fails within a minute.
 	DefaultReadTimeout = Duration(time.Minute)
 )
+
+// Mode is how a table is read: TableConfig.Mode.
+type Mode string
+
+// Table modes; "" is ModeIncremental.
+const (
+	ModeIncremental Mode = "incremental"
+	ModeFull        Mode = "full"
+)
+
+// DeleteMode is how rows deleted at the source leave the replica:
+// TableConfig.Deletes. "" is none (a soft-delete column or a full mode
+// may still delete).
+type DeleteMode string
+
+// DeletesReconcile is the deletes: value that turns reconciliation on.
+const DeletesReconcile DeleteMode = "reconcile"
 
 // Config is a litepull configuration file.
 type Config struct {
@@ -129,7 +141,7 @@ type TableConfig struct {
 	// Mode is incremental (pages on the cursor) or full (every run copies
 	// the whole table into a shadow table and swaps it in). Defaults to
 	// incremental.
-	Mode string `yaml:"mode" json:"mode,omitempty"`
+	Mode Mode `yaml:"mode" json:"mode,omitempty"`
 	// SoftDelete names a column that marks deleted rows at the source
 	// (deleted_at, is_deleted): a row whose value is not NULL, 0, false or
 	// empty is deleted from the replica instead of upserted.
@@ -137,8 +149,8 @@ type TableConfig struct {
 	// Deletes: "reconcile" finds rows deleted at the source by comparing
 	// per-range counts and checksums of primary keys, every ReconcileEvery.
 	// Defaults to none.
-	Deletes        string   `yaml:"deletes" json:"deletes,omitempty"`
-	ReconcileEvery Duration `yaml:"reconcileEvery" json:"reconcileEvery,omitempty"`
+	Deletes        DeleteMode `yaml:"deletes" json:"deletes,omitempty"`
+	ReconcileEvery Duration   `yaml:"reconcileEvery" json:"reconcileEvery,omitempty"`
 	// Settle and Lookback override the source's values for this table.
 	Settle   *Duration `yaml:"settle" json:"settle,omitempty"`
 	Lookback *Lookback `yaml:"lookback" json:"lookback,omitempty"`
@@ -303,12 +315,52 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, erro
 	return &c, nil
 }
 
-// Validate checks the config, fills in defaults, and returns the first
-// problem found as a *ConfigError.
+// Validate fills in defaults (ApplyDefaults) and checks the result
+// (Check), returning the first problem found as a *ConfigError.
 func (c *Config) Validate() error {
+	c.ApplyDefaults()
+	return c.Check()
+}
+
+// ApplyDefaults fills in the fields left out that have a default: the
+// replica path; each source's pageSize, runBudget, runPages and timeouts;
+// reconcileEvery of each table with deletes: reconcile. It checks nothing.
+func (c *Config) ApplyDefaults() {
 	if c.Replica == "" {
 		c.Replica = DefaultReplica
 	}
+	for i := range c.Sources {
+		c.Sources[i].applyDefaults()
+	}
+}
+
+func (s *SourceConfig) applyDefaults() {
+	if s.PageSize == 0 {
+		s.PageSize = DefaultPageSize
+	}
+	if s.RunBudget == 0 {
+		s.RunBudget = DefaultRunBudget
+	}
+	if s.RunPages == 0 {
+		s.RunPages = DefaultRunPages
+	}
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = DefaultConnectTimeout
+	}
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = DefaultReadTimeout
+	}
+	for j := range s.Tables {
+		t := &s.Tables[j]
+		if t.Deletes == DeletesReconcile && t.ReconcileEvery == 0 {
+			t.ReconcileEvery = DefaultReconcileEvery
+		}
+	}
+}
+
+// Check returns the first problem of the config as a *ConfigError, and
+// changes nothing. A field left out passes, as its default would.
+func (c *Config) Check() error {
 	if strings.HasPrefix(c.Replica, "file:") {
 		return &ConfigError{Path: "replica", Msg: fmt.Sprintf("%q is a URI", c.Replica), Hint: "give the replica as a file path"}
 	}
@@ -327,71 +379,66 @@ func (c *Config) Validate() error {
 			return &ConfigError{Path: p + ".id", Msg: fmt.Sprintf("duplicate id %q", s.ID), Hint: "source ids must be unique"}
 		}
 		ids[s.ID] = true
-		p = fmt.Sprintf("source %q", s.ID)
-		if s.Kind == "" {
-			return &ConfigError{Path: p + " kind", Msg: "missing", Hint: "one of postgres, mysql, sqlite, libsql, d1, starbase"}
+		if err := s.check(fmt.Sprintf("source %q", s.ID), dests); err != nil {
+			return err
 		}
-		if s.PageSize == 0 {
-			s.PageSize = DefaultPageSize
-		}
+	}
+	return nil
+}
+
+// check checks one source, at path p, and its tables, whose replica
+// tables it adds to dests.
+func (s *SourceConfig) check(p string, dests map[string]string) error {
+	if s.Kind == "" {
+		return &ConfigError{Path: p + " kind", Msg: "missing", Hint: "one of postgres, mysql, sqlite, libsql, d1, starbase"}
+	}
+	if s.PageSize != 0 { // 0: the default
 		if err := checkPageSize(p+" pageSize", s.PageSize); err != nil {
 			return err
 		}
-		if s.RunBudget == 0 {
-			s.RunBudget = DefaultRunBudget
+	}
+	if s.RunPages < 0 {
+		return &ConfigError{Path: p + " runPages", Msg: fmt.Sprintf("%d is less than 1", s.RunPages)}
+	}
+	if s.Schedule != "" {
+		if _, err := ParseSchedule(s.Schedule); err != nil {
+			return &ConfigError{Path: p + " schedule", Msg: err.Error(), Hint: "every 30s, or a cron expression such as */5 * * * *"}
 		}
-		if s.RunPages == 0 {
-			s.RunPages = DefaultRunPages
+	}
+	if s.CursorColumn != "" {
+		if err := CheckIdent("cursor column", s.CursorColumn); err != nil {
+			return &ConfigError{Path: p + " cursorColumn", Msg: err.Error(), Err: ErrBadIdentifier}
 		}
-		if s.ConnectTimeout == 0 {
-			s.ConnectTimeout = DefaultConnectTimeout
+	}
+	if s.Schema != "" {
+		if err := CheckIdent("schema", s.Schema); err != nil {
+			return &ConfigError{Path: p + " schema", Msg: err.Error(), Err: ErrBadIdentifier}
 		}
-		if s.ReadTimeout == 0 {
-			s.ReadTimeout = DefaultReadTimeout
+	}
+	if err := checkZone(s.TimeZone); err != nil {
+		return &ConfigError{Path: p + " timeZone", Msg: err.Error(), Hint: zoneHint}
+	}
+	listed := map[string]bool{}
+	for j := range s.Tables {
+		if err := s.Tables[j].validate(fmt.Sprintf("%s tables[%d]", p, j)); err != nil {
+			return err
 		}
-		if s.RunPages < 0 {
-			return &ConfigError{Path: p + " runPages", Msg: fmt.Sprintf("%d is less than 1", s.RunPages)}
-		}
-		if s.Schedule != "" {
-			if _, err := ParseSchedule(s.Schedule); err != nil {
-				return &ConfigError{Path: p + " schedule", Msg: err.Error(), Hint: "every 30s, or a cron expression such as */5 * * * *"}
-			}
-		}
-		if s.CursorColumn != "" {
-			if err := CheckIdent("cursor column", s.CursorColumn); err != nil {
-				return &ConfigError{Path: p + " cursorColumn", Msg: err.Error(), Err: ErrBadIdentifier}
-			}
-		}
-		if s.Schema != "" {
-			if err := CheckIdent("schema", s.Schema); err != nil {
-				return &ConfigError{Path: p + " schema", Msg: err.Error(), Err: ErrBadIdentifier}
-			}
-		}
-		if err := checkZone(s.TimeZone); err != nil {
-			return &ConfigError{Path: p + " timeZone", Msg: err.Error(), Hint: zoneHint}
-		}
-		listed := map[string]bool{}
-		for j := range s.Tables {
-			if err := s.Tables[j].validate(fmt.Sprintf("%s tables[%d]", p, j)); err != nil {
+		t := &s.Tables[j]
+		tp := fmt.Sprintf("%s table %q", p, t.Table)
+		if t.PageSize != 0 { // 0: the source's
+			if err := checkPageSize(tp+" pageSize", t.PageSize); err != nil {
 				return err
 			}
-			t := &s.Tables[j]
-			tp := fmt.Sprintf("%s table %q", p, t.Table)
-			if t.PageSize != 0 { // 0: the source's
-				if err := checkPageSize(tp+" pageSize", t.PageSize); err != nil {
-					return err
-				}
-			}
-			if listed[t.Table] {
-				return &ConfigError{Path: tp, Msg: "listed twice", Hint: "a source table's state is kept once per source: list it once, or add a second source with its own id for a second copy"}
-			}
-			listed[t.Table] = true
-			key := strings.ToLower(t.DestName())
-			if prev, dup := dests[key]; dup {
-				return &ConfigError{Path: tp, Msg: fmt.Sprintf("replica table %q is also the destination of %s (SQLite table names ignore case)", t.DestName(), prev), Hint: "set dest to tell them apart"}
-			}
-			dests[key] = s.ID + "/" + t.Table
 		}
+		if listed[t.Table] {
+			return &ConfigError{Path: tp, Msg: "listed twice", Hint: "a source table's state is kept once per source: list it once, or add a second source with its own id for a second copy"}
+		}
+		listed[t.Table] = true
+		key := strings.ToLower(t.DestName())
+		if prev, dup := dests[key]; dup {
+			return &ConfigError{Path: tp, Msg: fmt.Sprintf("replica table %q is also the destination of %s (SQLite table names ignore case)", t.DestName(), prev), Hint: "set dest to tell them apart"}
+		}
+		dests[key] = s.ID + "/" + t.Table
 	}
 	return nil
 }
@@ -459,6 +506,7 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// validate checks one table, at path p; it changes nothing.
 func (t *TableConfig) validate(p string) error {
 	bad := func(field string, err error) error {
 		return &ConfigError{Path: p + " " + field, Msg: err.Error(), Hint: "names may hold only letters, digits and _, and not start with a digit", Err: ErrBadIdentifier}
@@ -476,11 +524,7 @@ func (t *TableConfig) validate(p string) error {
 		return &ConfigError{Path: p + " mode", Msg: fmt.Sprintf("unknown mode %q", t.Mode), Hint: "incremental or full"}
 	}
 	switch t.Deletes {
-	case "":
-	case DeletesReconcile:
-		if t.ReconcileEvery == 0 {
-			t.ReconcileEvery = DefaultReconcileEvery
-		}
+	case "", DeletesReconcile:
 	default:
 		return &ConfigError{Path: p + " deletes", Msg: fmt.Sprintf("unknown value %q", t.Deletes), Hint: "deletes: reconcile, or leave it out"}
 	}

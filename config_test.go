@@ -1,6 +1,7 @@
 package litepull_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -49,6 +50,70 @@ sources:
 	}
 }
 
+// TestModesParse: mode and deletes read from YAML and JSON into their
+// types.
+func TestModesParse(t *testing.T) {
+	cfg, err := litepull.ParseConfig([]byte(`
+sources:
+  - id: a
+    kind: sqlite
+    tables:
+      - table: t
+        mode: full
+      - table: u
+        mode: incremental
+        deletes: reconcile
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := cfg.Sources[0].Tables
+	if tables[0].Mode != litepull.ModeFull || tables[1].Mode != litepull.ModeIncremental || tables[1].Deletes != litepull.DeletesReconcile {
+		t.Fatalf("YAML tables = %+v", tables)
+	}
+	var tc litepull.TableConfig
+	if err := json.Unmarshal([]byte(`{"table": "t", "mode": "full", "deletes": "reconcile"}`), &tc); err != nil {
+		t.Fatal(err)
+	}
+	if tc.Mode != litepull.ModeFull || tc.Deletes != litepull.DeletesReconcile {
+		t.Fatalf("JSON table = %+v", tc)
+	}
+}
+
+// TestCheckChangesNothing: Check only checks, whether the config is good
+// or not; ApplyDefaults fills in what Validate fills in.
+func TestCheckChangesNothing(t *testing.T) {
+	config := func(pageSize int) litepull.Config {
+		return litepull.Config{Sources: []litepull.SourceConfig{{ID: "a", Kind: "postgres", DSN: "x", PageSize: pageSize,
+			Tables: []litepull.TableConfig{{Table: "t", Deletes: litepull.DeletesReconcile}, {Table: "u", Mode: litepull.ModeFull}}}}}
+	}
+	for _, pageSize := range []int{0, -1} {
+		c := config(pageSize)
+		err := c.Check()
+		if (err != nil) != (pageSize < 0) {
+			t.Fatalf("pageSize %d: Check = %v", pageSize, err)
+		}
+		if want := config(pageSize); !reflect.DeepEqual(c, want) {
+			t.Fatalf("pageSize %d: Check changed the config:\n%+v\nwant\n%+v", pageSize, c, want)
+		}
+	}
+
+	validated, defaulted := config(0), config(0)
+	if err := validated.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	defaulted.ApplyDefaults()
+	if !reflect.DeepEqual(defaulted, validated) {
+		t.Fatalf("ApplyDefaults:\n%+v\nValidate:\n%+v", defaulted, validated)
+	}
+	s := defaulted.Sources[0]
+	if defaulted.Replica != litepull.DefaultReplica || s.PageSize != litepull.DefaultPageSize || s.RunBudget != litepull.DefaultRunBudget ||
+		s.RunPages != litepull.DefaultRunPages || s.ConnectTimeout != litepull.DefaultConnectTimeout || s.ReadTimeout != litepull.DefaultReadTimeout ||
+		s.Tables[0].ReconcileEvery != litepull.DefaultReconcileEvery || s.Tables[1].ReconcileEvery != 0 {
+		t.Fatalf("defaults not filled in: %+v", defaulted)
+	}
+}
+
 func TestParseConfigErrors(t *testing.T) {
 	for name, tc := range map[string]struct {
 		yaml, want string
@@ -77,6 +142,8 @@ func TestParseConfigErrors(t *testing.T) {
 		"ZeroTablePage":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    pageSize: 0\n", `table "t" pageSize`, nil},
 		"HugePageSize":          {"sources:\n- id: a\n  kind: sqlite\n  pageSize: 1000000000\n", "more than 1000000", nil},
 		"HugeTablePage":         {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    pageSize: 1000001\n", "more than 1000000", nil},
+		"UnknownMode":           {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    mode: Full\n", `unknown mode "Full"`, nil},
+		"UnknownDeletes":        {"sources:\n- id: a\n  kind: sqlite\n  tables:\n  - table: t\n    deletes: always\n", `unknown value "always"`, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := litepull.ParseConfig([]byte(tc.yaml), env(nil))

@@ -55,6 +55,11 @@ type TableSchema struct {
 	Name       string   // the source table as configured (may be schema-qualified)
 	Columns    []Column // in the source's column order
 	PrimaryKey []string // discovered primary key; empty when the table has none
+	// Handle is what the source needs to read this table (its columns'
+	// decoders, say); set by Describe, opaque to everyone else. Any
+	// instance of the same source reads with it. A schema built by hand
+	// has none: the source then describes the table itself, or fails.
+	Handle any
 }
 
 // Column returns the column called name, or false.

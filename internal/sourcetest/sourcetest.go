@@ -76,6 +76,7 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	})
 	runClock(t, newHarness)
 	t.Run("PagesCutByBytes", func(t *testing.T) { testPageBytes(t, newHarness(t)) })
+	t.Run("DescribedSchemaTravels", func(t *testing.T) { testSchemaTravels(t, newHarness(t)) })
 }
 
 // fixture is a harness with a fresh replica.

@@ -58,7 +58,12 @@ func (s *Source) KeyHash(schema *litepull.TableSchema, pk []string) litepull.Key
 
 // keyHashSQL renders the hash of a row's key in SQL.
 func (s *Source) keyHashSQL(schema *litepull.TableSchema, pk []string) (litepull.KeyHash, string, error) {
-	_, byName, _, sel, err := s.selection(schema, pk)
+	h, ok := schema.Handle.(*handle)
+	if !ok {
+		// Built by hand: no hash, here and in CountRanges alike.
+		return litepull.HashNone, "", fmt.Errorf("%s: schema not from Describe", schema.Name)
+	}
+	_, byName, _, sel, err := s.selection(h, schema, pk)
 	if err != nil {
 		return litepull.HashNone, "", err
 	}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
@@ -45,9 +44,6 @@ type Source struct {
 	schema string // database for unqualified names and discovery
 	db     *sql.DB
 	dialer *stall.Dialer // every connection's, for the read timeout and a bounded Close
-
-	mu      sync.Mutex
-	columns map[string][]column // by table, in column order, from the last Describe
 }
 
 // ParseDSN reads a DSN in the driver's form (user:pass@tcp(host:3306)/db?x=y)
@@ -129,7 +125,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if schema == "" {
 		schema = dc.DBName
 	}
-	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer, columns: map[string][]column{}}, nil
+	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer}, nil
 }
 
 // redact removes a password from an error message.
@@ -173,6 +169,24 @@ func (s *Source) quoted(table string) (string, error) {
 	return litepull.QuoteQualified([]string{schema, name}, '`'), nil
 }
 
+// handle is the TableSchema.Handle of a described table: each column's
+// kind, by name.
+type handle struct{ columns map[string]column }
+
+// described returns schema with its handle, describing the table afresh
+// when schema has none (built by hand): then the fresh schema, whose
+// columns are the ones the kinds were found for.
+func (s *Source) described(ctx context.Context, schema *litepull.TableSchema) (*litepull.TableSchema, *handle, error) {
+	if h, ok := schema.Handle.(*handle); ok {
+		return schema, h, nil
+	}
+	fresh, err := s.Describe(ctx, schema.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fresh, fresh.Handle.(*handle), nil
+}
+
 // Describe reads the table's columns and primary key from information_schema.
 func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableSchema, err error) {
 	defer s.watch(ctx, &err)()
@@ -188,7 +202,7 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 	}
 	defer rows.Close()
 	ts := &litepull.TableSchema{Name: table}
-	var cols []column
+	cols := map[string]column{}
 	for rows.Next() {
 		var col, dataType, colType string
 		var prec, scale, fsp int64
@@ -196,7 +210,7 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 			return nil, fmt.Errorf("describe %s: %w", table, err)
 		}
 		c := classify(strings.ToLower(dataType), strings.ToLower(colType), prec, scale)
-		cols = append(cols, c)
+		cols[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: colType, Affinity: c.affinity, Temporal: c.temporal,
 			Resolution: resolution(strings.ToLower(dataType), fsp), Position: len(ts.Columns) + 1})
 	}
@@ -210,9 +224,7 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", table, err)
 	}
-	s.mu.Lock()
-	s.columns[table] = cols
-	s.mu.Unlock()
+	ts.Handle = &handle{columns: cols}
 	return ts, nil
 }
 
@@ -254,7 +266,12 @@ var errPageDone = errors.New("page done")
 // as soon as it is full.
 func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) (err error) {
 	defer s.watch(ctx, &err)()
-	from, byName, cols, sel, err := s.selection(req.Schema, req.Columns)
+	schema, h, err := s.described(ctx, req.Schema)
+	if err != nil {
+		return err
+	}
+	req.Schema = schema
+	from, byName, cols, sel, err := s.selection(h, schema, req.Columns)
 	if err != nil {
 		return err
 	}
@@ -374,21 +391,12 @@ func (s *Source) Now(ctx context.Context, zone string) (_ time.Time, err error) 
 
 // selection resolves columns of a described table: the quoted table, the
 // table's columns by name, and the columns' kinds and select list.
-func (s *Source) selection(schema *litepull.TableSchema, columns []string) (string, map[string]column, []column, []string, error) {
-	s.mu.Lock()
-	all := s.columns[schema.Name]
-	s.mu.Unlock()
-	if len(all) != len(schema.Columns) {
-		return "", nil, nil, nil, fmt.Errorf("read %s: table not described", schema.Name)
-	}
+func (s *Source) selection(h *handle, schema *litepull.TableSchema, columns []string) (string, map[string]column, []column, []string, error) {
 	from, err := s.quoted(schema.Name)
 	if err != nil {
 		return "", nil, nil, nil, err
 	}
-	byName := map[string]column{}
-	for i, c := range schema.Columns {
-		byName[c.Name] = all[i]
-	}
+	byName := h.columns
 	cols := make([]column, len(columns))
 	sel := make([]string, len(columns))
 	for i, name := range columns {
@@ -442,7 +450,11 @@ var _ litepull.Reconciler = (*Source)(nil)
 // the sum of the KeyHash hash over the range's keys.
 func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, pk []string, ranges []litepull.KeyRange) (_ []litepull.RangeStat, err error) {
 	defer s.watch(ctx, &err)()
-	from, byName, _, _, err := s.selection(schema, pk)
+	described, h, err := s.described(ctx, schema)
+	if err != nil {
+		return nil, err
+	}
+	from, byName, _, _, err := s.selection(h, described, pk)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +496,11 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 // converted as pages are.
 func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) (_ [][]litepull.Value, err error) {
 	defer s.watch(ctx, &err)()
-	from, byName, cols, sel, err := s.selection(schema, pk)
+	schema, h, err := s.described(ctx, schema)
+	if err != nil {
+		return nil, err
+	}
+	from, byName, cols, sel, err := s.selection(h, schema, pk)
 	if err != nil {
 		return nil, err
 	}

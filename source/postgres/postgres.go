@@ -58,12 +58,10 @@ type Source struct {
 	connect time.Duration
 	addr    string // host:port, for errors
 
-	mu     sync.Mutex
-	codecs map[string][]codec // by table, in column order, from the last Describe
-
 	// probe connects as an application would (without litepull's UTC
 	// session time zone), to learn the database's default time zone once.
 	probe *pgx.ConnConfig
+	mu    sync.Mutex
 	zone  string // the default time zone, once known
 
 	bytesRead atomic.Int64 // from the server, over every connection
@@ -97,7 +95,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if pc.ConnConfig.ConnectTimeout == 0 { // the DSN's connect_timeout, if any, wins
 		pc.ConnConfig.ConnectTimeout = connect
 	}
-	src := &Source{id: cfg.ID, schema: cfg.Schema, codecs: map[string][]codec{},
+	src := &Source{id: cfg.ID, schema: cfg.Schema,
 		dialer:  &stall.Dialer{Idle: read, Dial: pc.ConnConfig.DialFunc},
 		connect: pc.ConnConfig.ConnectTimeout,
 		addr:    net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port)))}
@@ -265,6 +263,24 @@ LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
 
+// handle is the TableSchema.Handle of a described table: each column's
+// codec, by name.
+type handle struct{ codecs map[string]codec }
+
+// described returns schema with its handle, describing the table afresh
+// when schema has none (built by hand): then the fresh schema, whose
+// columns are the ones the codecs were picked for.
+func (s *Source) described(ctx context.Context, schema *litepull.TableSchema) (*litepull.TableSchema, *handle, error) {
+	if t, ok := schema.Handle.(*handle); ok {
+		return schema, t, nil
+	}
+	fresh, err := s.Describe(ctx, schema.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fresh, fresh.Handle.(*handle), nil
+}
+
 // Describe reads the table's columns, their types, and its primary key from
 // the catalog, and picks a lossless codec for each column.
 func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSchema, error) {
@@ -273,7 +289,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		return nil, err
 	}
 	ts := &litepull.TableSchema{Name: table}
-	var codecs []codec
+	codecs := map[string]codec{}
 	pk := map[int64]string{}
 	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat, textFormat}
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
@@ -286,7 +302,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		}
 		c := codecFor(oid, string(v[3]))
 		c.key, c.oid = keyFormat(oid, c), oid
-		codecs = append(codecs, c)
+		codecs[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
 			Resolution: resolution(oid, typ), Position: attnum})
 		if ord > 0 {
@@ -303,9 +319,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	for i := int64(1); i <= int64(len(pk)); i++ {
 		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
 	}
-	s.mu.Lock()
-	s.codecs[table] = codecs
-	s.mu.Unlock()
+	ts.Handle = &handle{codecs: codecs}
 	return ts, nil
 }
 
@@ -328,8 +342,13 @@ var errPageDone = errors.New("page done")
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
 func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, pages int, emit func(*litepull.Page) error) error {
+	schema, t, err := s.described(ctx, req.Schema)
+	if err != nil {
+		return err
+	}
+	req.Schema = schema
 	q := keyset.New(Dialect)
-	from, sel, formats, decoders, err := s.selection(q, req.Schema, req.Columns)
+	from, sel, formats, decoders, err := s.selection(q, t, schema, req.Columns)
 	if err != nil {
 		return err
 	}
@@ -392,13 +411,7 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 
 // selection renders the select list of columns of a described table, with
 // the result format and decoder of each.
-func (s *Source) selection(q *keyset.Query, schema *litepull.TableSchema, columns []string) (from string, sel []string, formats []int16, decoders []decoder, err error) {
-	s.mu.Lock()
-	all := s.codecs[schema.Name]
-	s.mu.Unlock()
-	if len(all) != len(schema.Columns) {
-		return "", nil, nil, nil, fmt.Errorf("read %s: table not described", schema.Name)
-	}
+func (s *Source) selection(q *keyset.Query, t *handle, schema *litepull.TableSchema, columns []string) (from string, sel []string, formats []int16, decoders []decoder, err error) {
 	if from, err = s.qualify(schema.Name); err != nil {
 		return "", nil, nil, nil, err
 	}
@@ -406,19 +419,13 @@ func (s *Source) selection(q *keyset.Query, schema *litepull.TableSchema, column
 	formats = make([]int16, len(columns))
 	decoders = make([]decoder, len(columns))
 	for i, name := range columns {
-		idx := -1
-		for j, c := range schema.Columns {
-			if c.Name == name {
-				idx = j
-			}
-		}
-		if idx < 0 {
+		c, ok := t.codecs[name]
+		if !ok {
 			return "", nil, nil, nil, fmt.Errorf("%w: %s has no column %q", litepull.ErrUnknownColumn, schema.Name, name)
 		}
 		if err := litepull.CheckIdent("column", name); err != nil {
 			return "", nil, nil, nil, err
 		}
-		c := all[idx]
 		sel[i] = q.Q(name)
 		if c.cast != "" {
 			sel[i] = fmt.Sprintf(c.cast, q.Q(name)) + " AS " + q.Q(name)
@@ -466,8 +473,12 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 // ExistingKeys returns the keys, of those given, that the table has,
 // decoded as pages are.
 func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema, pk []string, keys [][]litepull.Value) ([][]litepull.Value, error) {
+	schema, t, err := s.described(ctx, schema)
+	if err != nil {
+		return nil, err
+	}
 	q := keyset.New(Dialect)
-	from, sel, formats, decoders, err := s.selection(q, schema, pk)
+	from, sel, formats, decoders, err := s.selection(q, t, schema, pk)
 	if err != nil {
 		return nil, err
 	}
