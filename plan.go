@@ -37,25 +37,63 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	if err != nil {
 		return nil, err // sources say "describe <table>" themselves
 	}
-	available := func() string {
-		names := make([]string, len(schema.Columns))
-		for i, c := range schema.Columns {
-			names[i] = c.Name
+	q := &planner{bs: bs, tc: tc, schema: schema}
+	pk, err := q.key(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{src: bs.Source, schema: schema, pk: pk}
+	if err := q.cursor(p); err != nil {
+		return nil, err
+	}
+	if p.columns, err = q.columns(pk, p.cursor); err != nil {
+		return nil, err
+	}
+	if err := q.timing(p); err != nil {
+		return nil, err
+	}
+	p.reconcile, p.reconcileEvery = tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
+	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk, SoftDelete: tc.SoftDelete}
+	for i, name := range p.columns {
+		c, _ := schema.Column(name)
+		t.Columns = append(t.Columns, c)
+		if name == p.cursor {
+			p.cursorIdx = i
 		}
-		return strings.Join(names, ", ")
 	}
-	has := func(name string) bool { _, ok := schema.Column(name); return ok }
-	unknown := func(what, name string) error {
-		return fmt.Errorf("%w: %s %q is not a column of %s; it has: %s", ErrUnknownColumn, what, name, tc.Table, available())
-	}
+	p.pkIdx = indexes(p.columns, pk)
+	p.keyIdx = p.pkIdx
+	p.target = t
+	return p, nil
+}
 
-	pk := tc.PrimaryKey
+// planner resolves one table's plan from its config and described schema.
+type planner struct {
+	bs     BoundSource
+	tc     TableConfig
+	schema *TableSchema
+}
+
+func (q *planner) has(name string) bool { _, ok := q.schema.Column(name); return ok }
+
+func (q *planner) unknown(what, name string) error {
+	names := make([]string, len(q.schema.Columns))
+	for i, c := range q.schema.Columns {
+		names[i] = c.Name
+	}
+	return fmt.Errorf("%w: %s %q is not a column of %s; it has: %s", ErrUnknownColumn, what, name, q.tc.Table, strings.Join(names, ", "))
+}
+
+// key is the configured primary key, else the source's, else "id"; a key
+// other than the source's own must be proven unique there.
+func (q *planner) key(ctx context.Context) ([]string, error) {
+	pk := q.tc.PrimaryKey
 	if len(pk) == 0 {
-		pk = schema.PrimaryKey
+		pk = q.schema.PrimaryKey
 	}
 	if len(pk) == 0 {
-		if !has("id") {
-			return nil, fmt.Errorf("%w: %s has no primary key and no id column; set primaryKey in the config", ErrNoPrimaryKey, tc.Table)
+		if !q.has("id") {
+			return nil, fmt.Errorf("%w: %s has no primary key and no id column; set primaryKey in the config", ErrNoPrimaryKey, q.tc.Table)
 		}
 		pk = []string{"id"}
 	}
@@ -63,74 +101,90 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		if err := CheckIdent("primary key column", c); err != nil {
 			return nil, err
 		}
-		if !has(c) {
-			return nil, unknown("primary key column", c)
+		if !q.has(c) {
+			return nil, q.unknown("primary key column", c)
 		}
 	}
-	if !sameNames(pk, schema.PrimaryKey) {
-		if err := checkUnique(ctx, bs.Source, schema, tc.Table, pk); err != nil {
+	if !sameNames(pk, q.schema.PrimaryKey) {
+		if err := checkUnique(ctx, q.bs.Source, q.schema, q.tc.Table, pk); err != nil {
 			return nil, err
 		}
 	}
+	return pk, nil
+}
 
+// cursor picks the cursor column (configured, the source's, or a single
+// key) and whether the table is copied whole.
+func (q *planner) cursor(p *plan) error {
+	tc, src := q.tc, q.bs.Config
 	cursor := tc.CursorColumn
-	if cursor == "" && bs.Config.CursorColumn != "" && has(bs.Config.CursorColumn) {
-		cursor = bs.Config.CursorColumn
+	if cursor == "" && src.CursorColumn != "" && q.has(src.CursorColumn) {
+		cursor = src.CursorColumn
 	}
-	full := tc.Mode == ModeFull
-	var note string
-	if cursor == "" && tc.discovered && !full {
+	p.full = tc.Mode == ModeFull
+	if cursor == "" && tc.discovered && !p.full {
 		// Paging a discovered table on its key would never see an update:
 		// without a cursor column that changes with each write, only a whole
 		// copy is right.
-		full = true
-		note = discoveredFullNote(bs.Config.CursorColumn)
+		p.full = true
+		p.note = discoveredFullNote(src.CursorColumn)
 	}
-	if cursor == "" && len(pk) == 1 && !full {
-		cursor = pk[0]
+	if cursor == "" && len(p.pk) == 1 && !p.full {
+		cursor = p.pk[0]
 	}
-	if cursor == "" && !full {
-		return nil, errMissingCursor
+	if cursor == "" && !p.full {
+		return errMissingCursor
 	}
-	var cursorCol Column
 	if cursor != "" {
 		if err := CheckIdent("cursor column", cursor); err != nil {
-			return nil, err
+			return err
 		}
 		var ok bool
-		if cursorCol, ok = schema.Column(cursor); !ok {
-			return nil, unknown("cursor column", cursor)
+		if p.cursorCol, ok = q.schema.Column(cursor); !ok {
+			return q.unknown("cursor column", cursor)
 		}
 	}
-	if tc.SoftDelete != "" && !has(tc.SoftDelete) {
-		return nil, unknown("soft-delete column", tc.SoftDelete)
+	if tc.SoftDelete != "" && !q.has(tc.SoftDelete) {
+		return q.unknown("soft-delete column", tc.SoftDelete)
 	}
+	p.cursor = cursor
+	return nil
+}
 
-	var columns []string
-	if len(tc.Columns) > 0 {
-		for _, c := range tc.Columns {
-			if !has(c) {
-				return nil, unknown("column", c)
-			}
-		}
-		columns = appendMissing(append([]string(nil), tc.Columns...), pk...)
-		if cursor != "" {
-			columns = appendMissing(columns, cursor)
-		}
-		if tc.SoftDelete != "" {
-			columns = appendMissing(columns, tc.SoftDelete)
-		}
-	} else {
-		for _, c := range schema.Columns {
+// columns are the projection (with the key, cursor and soft-delete columns
+// added), or every column of the table.
+func (q *planner) columns(pk []string, cursor string) ([]string, error) {
+	tc := q.tc
+	if len(tc.Columns) == 0 {
+		var columns []string
+		for _, c := range q.schema.Columns {
 			if err := CheckIdent("column", c.Name); err != nil {
 				return nil, fmt.Errorf("%w; list the columns to replicate under columns", err)
 			}
 			columns = append(columns, c.Name)
 		}
+		return columns, nil
 	}
+	for _, c := range tc.Columns {
+		if !q.has(c) {
+			return nil, q.unknown("column", c)
+		}
+	}
+	columns := appendMissing(append([]string(nil), tc.Columns...), pk...)
+	if cursor != "" {
+		columns = appendMissing(columns, cursor)
+	}
+	if tc.SoftDelete != "" {
+		columns = appendMissing(columns, tc.SoftDelete)
+	}
+	return columns, nil
+}
 
-	p := &plan{src: bs.Source, schema: schema, cursor: cursor, cursorCol: cursorCol, pk: pk, columns: columns,
-		pageSize: bs.Config.PageSize, settle: time.Duration(bs.Config.Settle), lookback: bs.Config.Lookback}
+// timing sets the page size, settle, lookback and time zone: the source's,
+// overridden by the table's, applied to the cursors they fit.
+func (q *planner) timing(p *plan) error {
+	tc, src, cc := q.tc, q.bs.Config, p.cursorCol
+	p.pageSize, p.settle, p.lookback = src.PageSize, time.Duration(src.Settle), src.Lookback
 	if tc.PageSize > 0 {
 		p.pageSize = tc.PageSize
 	}
@@ -139,29 +193,27 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	}
 	if tc.Settle != nil {
 		p.settle = time.Duration(*tc.Settle)
-		if p.settle > 0 && !cursorCol.Temporal {
-			return nil, fmt.Errorf("%w: settle needs a timestamp cursor, and %s.%s is %s", ErrUnsupported, tc.Table, cursor, cursorCol.SourceType)
+		if p.settle > 0 && !cc.Temporal {
+			return fmt.Errorf("%w: settle needs a timestamp cursor, and %s.%s is %s", ErrUnsupported, tc.Table, p.cursor, cc.SourceType)
 		}
 	}
-	if !cursorCol.Temporal {
+	if !cc.Temporal {
 		p.settle = 0 // a source-wide settle applies to timestamp cursors only
 	}
 	// A source-wide lookback applies to the cursors it fits: a duration to
 	// timestamp cursors, an amount to numeric ones. A table's own must fit.
-	fits := func(lb Lookback) bool {
-		return lb.IsZero() || (lb.Duration != 0) == cursorCol.Temporal
-	}
+	fits := func(lb Lookback) bool { return lb.IsZero() || (lb.Duration != 0) == cc.Temporal }
 	if !fits(p.lookback) {
 		p.lookback = Lookback{}
 	}
 	if tc.Lookback != nil {
 		if !fits(*tc.Lookback) {
-			return nil, fmt.Errorf("%w: lookback %s does not fit cursor %s.%s (%s): give a duration for timestamp cursors, a number of cursor units for others",
-				ErrUnsupported, tc.Lookback, tc.Table, cursor, cursorCol.SourceType)
+			return fmt.Errorf("%w: lookback %s does not fit cursor %s.%s (%s): give a duration for timestamp cursors, a number of cursor units for others",
+				ErrUnsupported, tc.Lookback, tc.Table, p.cursor, cc.SourceType)
 		}
 		p.lookback = *tc.Lookback
 	}
-	if res := cursorCol.Resolution; cursorCol.Temporal && res > 0 && p.lookback.IsZero() {
+	if res := cc.Resolution; cc.Temporal && res > 0 && p.lookback.IsZero() {
 		// A cursor that steps in whole seconds (or days) puts many rows on
 		// the watermark's value; one of them changed later in that step
 		// with a lower key sorts behind the watermark. Re-reading the step
@@ -169,26 +221,14 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		if tc.Lookback == nil {
 			p.lookback = Lookback{Duration: res}
 		} else {
-			p.warnings = append(p.warnings, coarseCursorWarning(tc.Table, cursor, cursorCol))
+			p.warnings = append(p.warnings, coarseCursorWarning(tc.Table, p.cursor, cc))
 		}
 	}
-	p.zone = bs.Config.TimeZone
+	p.zone = src.TimeZone
 	if tc.TimeZone != "" {
 		p.zone = tc.TimeZone
 	}
-	p.full, p.note, p.reconcile, p.reconcileEvery = full, note, tc.Deletes == DeletesReconcile, time.Duration(tc.ReconcileEvery)
-	t := &Target{SourceID: bs.Config.ID, SourceTable: tc.Table, Dest: tc.DestName(), PrimaryKey: pk, SoftDelete: tc.SoftDelete}
-	for i, name := range columns {
-		c, _ := schema.Column(name)
-		t.Columns = append(t.Columns, c)
-		if name == cursor {
-			p.cursorIdx = i
-		}
-	}
-	p.pkIdx = indexes(columns, pk)
-	p.keyIdx = p.pkIdx
-	p.target = t
-	return p, nil
+	return nil
 }
 
 // indexes returns the positions of names in columns.
