@@ -176,7 +176,7 @@ func (e *Engine) checkAhead(ctx context.Context, p *plan, st *State, res *TableR
 	if st.CursorAhead == prev {
 		return nil
 	}
-	return e.replica.SaveState(ctx, *st)
+	return e.replica.Apply(ctx, stateBatch(*st))
 }
 
 // checkHeld records a warning when the source's last cursor is ahead of

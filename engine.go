@@ -224,7 +224,7 @@ func (e *Engine) runTable(ctx context.Context, bs BoundSource, tc TableConfig, o
 		st.LastRun = e.now()
 		st.LastRowsPulled = res.RowsPulled
 		st.ErrorCount++
-		if serr := e.replica.SaveState(context.WithoutCancel(ctx), st); serr != nil {
+		if serr := e.replica.Apply(context.WithoutCancel(ctx), stateBatch(st)); serr != nil {
 			log.Error("record table error", LogKeyError, serr)
 		}
 		log.Error("replicate table", LogKeyError, err)
@@ -345,7 +345,7 @@ func (e *Engine) commitPage(ctx context.Context, p *plan, st *State, res *TableR
 	next.RowsTotal += n
 	deleted := p.softDeleted(page.Rows)
 	next.RowsDeleted += deleted
-	if err := e.replica.CommitPage(ctx, p.target, page.Rows, next); err != nil {
+	if err := e.replica.Apply(ctx, pageBatch(p.target, page.Rows, next)); err != nil {
 		return fmt.Errorf("write page into %s: %w", p.target.Dest, err)
 	}
 	*st = next
@@ -372,7 +372,7 @@ func (e *Engine) whenCaughtUp(ctx context.Context, bs BoundSource, p *plan, st *
 	}
 	st.NullCursorRows = nulls
 	res.NullCursorRows = nulls
-	if err := e.replica.SaveState(ctx, *st); err != nil {
+	if err := e.replica.Apply(ctx, stateBatch(*st)); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	if opts.Reconcile || (p.reconcile && (st.LastReconcile.IsZero() || e.now().Sub(st.LastReconcile) >= p.reconcileEvery)) {
@@ -421,7 +421,7 @@ func (e *Engine) reread(ctx context.Context, p *plan, st *State) (int64, error) 
 			return n, err
 		}
 		if len(page.Rows) > 0 {
-			if err := e.replica.CommitPage(ctx, p.target, page.Rows, *st); err != nil {
+			if err := e.replica.Apply(ctx, pageBatch(p.target, page.Rows, *st)); err != nil {
 				return n, err
 			}
 		}

@@ -75,7 +75,7 @@ func (e *Engine) copyInto(ctx context.Context, p *plan, shadow *Target, res *Tab
 		if pr.err != nil {
 			return pr.err // sources say "read page of <table>" themselves
 		}
-		if err := e.replica.WriteRows(ctx, shadow, pr.page.Rows); err != nil {
+		if err := e.replica.Apply(ctx, Batch{Changes: []TableChanges{{Target: shadow, Upserts: pr.page.Rows}}}); err != nil {
 			return fmt.Errorf("write page into %s: %w", shadow.Dest, err)
 		}
 		n := int64(len(pr.page.Rows))

@@ -124,7 +124,7 @@ func (e *Engine) reconcile(ctx context.Context, p *plan, st *State) (int64, erro
 	next := *st
 	next.LastReconcile = e.now()
 	next.RowsDeleted += int64(len(missing))
-	if err := e.replica.DeleteKeys(ctx, p.target, missing, next); err != nil {
+	if err := e.replica.Apply(ctx, Batch{Changes: []TableChanges{{Target: p.target, Deletes: missing}}, States: []State{next}}); err != nil {
 		return 0, fmt.Errorf("delete %d rows: %w", len(missing), err)
 	}
 	*st = next

@@ -92,30 +92,61 @@ type Replica interface {
 	State(ctx context.Context, sourceID, table string) (State, error)
 	// States lists every state row, ordered by source and table.
 	States(ctx context.Context) ([]State, error)
-	// CommitPage upserts rows into t.Dest and writes st, in one transaction.
-	CommitPage(ctx context.Context, t *Target, rows [][]Value, st State) error
-	// SaveState writes st alone (errors, counts).
-	SaveState(ctx context.Context, st State) error
+	// Apply writes a batch in one transaction: after a crash the replica
+	// has all of it or none. Every mode writes through it: a page with its
+	// new watermark, a reconciliation's deletes, a shadow table's rows, a
+	// state on its own.
+	Apply(ctx context.Context, b Batch) error
 	// ResetState forgets a table's watermark.
 	ResetState(ctx context.Context, sourceID, table string) error
 
 	// BeginFull creates an empty shadow of t for a full refresh and returns
-	// the target to write into; WriteRows fills it; SwapFull replaces t with
-	// it, records t's columns and writes st in one transaction; DropShadow
+	// the target to write into (with Apply); SwapFull replaces t with it,
+	// records t's columns and writes st in one transaction; DropShadow
 	// abandons it.
 	BeginFull(ctx context.Context, t *Target) (*Target, error)
-	WriteRows(ctx context.Context, t *Target, rows [][]Value) error
 	SwapFull(ctx context.Context, t, shadow *Target, st State) error
 	DropShadow(ctx context.Context, shadow *Target) error
 
 	// KeyRanges cuts the replica's keys (all, or within a range) into ranges
 	// of size keys with their counts and checksums of hash; Keys lists the
-	// keys of a range; DeleteKeys deletes rows by key and writes st in one
-	// transaction.
+	// keys of a range.
 	KeyRanges(ctx context.Context, t *Target, size int, within *KeyRange, hash KeyHash) ([]KeyRange, []RangeStat, error)
 	Keys(ctx context.Context, t *Target, within KeyRange) ([][]Value, error)
-	DeleteKeys(ctx context.Context, t *Target, keys [][]Value, st State) error
 }
+
+// Batch is what the replica applies in one transaction: rows to upsert and
+// keys to delete in one or more tables, and the states that say how far
+// each table has been read. A polling page is one table's upserts and its
+// new watermark; a reconciliation, deletes and a state; a change stream's
+// source transaction, the changes of every table it touched and its commit
+// position.
+type Batch struct {
+	// Changes are applied in order, each one's upserts before its deletes;
+	// a producer whose operations must keep another order (a change
+	// stream's delete, then insert, of one key) puts them in successive
+	// entries.
+	Changes []TableChanges
+	States  []State
+}
+
+// TableChanges are one table's part of a batch.
+type TableChanges struct {
+	Target *Target
+	// Upserts are rows in Target.Columns order; a row that Target's
+	// soft-delete column marks is deleted instead.
+	Upserts [][]Value
+	// Deletes are primary keys, in Target.PrimaryKey order.
+	Deletes [][]Value
+}
+
+// pageBatch is one table's rows and its state.
+func pageBatch(t *Target, rows [][]Value, st State) Batch {
+	return Batch{Changes: []TableChanges{{Target: t, Upserts: rows}}, States: []State{st}}
+}
+
+// stateBatch is a state on its own.
+func stateBatch(st State) Batch { return Batch{States: []State{st}} }
 
 // SchemaChange is how a source table's shape differs from its replica
 // table's: columns added, dropped or retyped at the source (or by a new

@@ -93,20 +93,34 @@ func deleteRow(del *sqlite3.Stmt, t *litepull.Target, row []litepull.Value) erro
 // written and before the page commits: the crash test kills the process there.
 var testHookAfterRow func()
 
-// CommitPage upserts rows into t.Dest and writes st, in one transaction:
-// after a crash the replica has both or neither.
-func (r *Replica) CommitPage(ctx context.Context, t *litepull.Target, rows [][]litepull.Value, st litepull.State) error {
+// Apply writes a batch in one transaction: every table's upserts and
+// deletes, then the states. After a crash the replica has all of it or
+// none.
+func (r *Replica) Apply(ctx context.Context, b litepull.Batch) error {
 	return r.inTx(ctx, func(c *sqlite3.Conn) error {
-		if err := r.writeRows(c, t, rows); err != nil {
-			return err
+		for _, ch := range b.Changes {
+			if err := r.writeRows(c, ch.Target, ch.Upserts); err != nil {
+				return err
+			}
+			if err := r.deleteKeys(c, ch.Target, ch.Deletes); err != nil {
+				return err
+			}
 		}
-		return r.saveState(c, st)
+		for _, st := range b.States {
+			if err := r.saveState(c, st); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
 // writeRows upserts rows into t.Dest (deleting soft-deleted ones) inside
 // the caller's transaction.
 func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepull.Value) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	stmt, err := r.upsert(c, t)
 	if err != nil {
 		return err

@@ -31,12 +31,6 @@ func (r *Replica) BeginFull(ctx context.Context, t *litepull.Target) (*litepull.
 	return &shadow, nil
 }
 
-// WriteRows upserts rows into t.Dest in one transaction, state untouched:
-// for shadow tables and re-read windows.
-func (r *Replica) WriteRows(ctx context.Context, t *litepull.Target, rows [][]litepull.Value) error {
-	return r.inTx(ctx, func(c *sqlite3.Conn) error { return r.writeRows(c, t, rows) })
-}
-
 // SwapFull replaces t.Dest with its filled shadow, records t's columns and
 // writes st, in one transaction: a reader sees the old table or the new
 // one, never an empty or half-copied one, and the column metadata always

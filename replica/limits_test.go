@@ -28,7 +28,7 @@ func TestDriverPanicIsAnError(t *testing.T) {
 	oom := errors.New("sqlite3: out of memory")
 	replica.SetTestHookAfterRow(func() { panic(oom) })
 	st := litepull.State{SourceID: "s", Table: "src_t", Watermark: &litepull.Watermark{Cursor: int64(1), PK: []litepull.Value{int64(1)}}}
-	err = r.CommitPage(ctx, tg, [][]litepull.Value{{int64(1), "a"}}, st)
+	err = commitPage(ctx, r, tg, [][]litepull.Value{{int64(1), "a"}}, st)
 	replica.SetTestHookAfterRow(nil)
 	if !errors.Is(err, oom) || !strings.Contains(err.Error(), "out of memory") {
 		t.Fatalf("CommitPage with a driver panic = %v, want the panic as an error", err)
@@ -37,7 +37,7 @@ func TestDriverPanicIsAnError(t *testing.T) {
 		t.Fatalf("the failed page left a watermark %v", got.Watermark)
 	}
 	// The replica works on: same statement, a new page.
-	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(2), "b"}}, st); err != nil {
+	if err := commitPage(ctx, r, tg, [][]litepull.Value{{int64(2), "b"}}, st); err != nil {
 		t.Fatalf("CommitPage after a recovered panic: %v", err)
 	}
 	_, rows, err := r.Query(ctx, "SELECT id, v FROM t")
@@ -63,7 +63,7 @@ func TestHugeValuesCommit(t *testing.T) {
 	const size = 100_000_000
 	big := make([]byte, size)
 	st := litepull.State{SourceID: "s", Table: "src_t"}
-	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(1), big}, {int64(2), big}}, st); err != nil {
+	if err := commitPage(ctx, r, tg, [][]litepull.Value{{int64(1), big}, {int64(2), big}}, st); err != nil {
 		t.Fatalf("commit two %d-byte values: %v", size, err)
 	}
 	_, rows, err := r.Query(ctx, "SELECT id, length(v) FROM t ORDER BY id")

@@ -117,21 +117,22 @@ func (r *Replica) Keys(ctx context.Context, t *litepull.Target, within litepull.
 	return out, err
 }
 
-// DeleteKeys deletes rows by primary key and writes st, in one transaction.
-func (r *Replica) DeleteKeys(ctx context.Context, t *litepull.Target, keys [][]litepull.Value, st litepull.State) error {
-	return r.inTx(ctx, func(c *sqlite3.Conn) error {
-		s, err := r.deleter(c, t)
-		if err != nil {
+// deleteKeys deletes rows by primary key inside the caller's transaction.
+func (r *Replica) deleteKeys(c *sqlite3.Conn, t *litepull.Target, keys [][]litepull.Value) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	s, err := r.deleter(c, t)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := sqlitex.BindAll(s, k...); err != nil {
 			return err
 		}
-		for _, k := range keys {
-			if err := sqlitex.BindAll(s, k...); err != nil {
-				return err
-			}
-			if err := s.Exec(); err != nil {
-				return err
-			}
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("delete from %s: %w", t.Dest, err)
 		}
-		return r.saveState(c, st)
-	})
+	}
+	return nil
 }

@@ -68,11 +68,11 @@ func TestCommitPageAndState(t *testing.T) {
 	}
 	st := litepull.State{SourceID: "s", Table: "src_t", CursorColumn: "id", CursorValue: "2",
 		Watermark: &litepull.Watermark{Cursor: int64(2), PK: []litepull.Value{int64(2)}}, RowsTotal: 2}
-	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(1), "a"}, {int64(2), "b"}}, st); err != nil {
+	if err := commitPage(ctx, r, tg, [][]litepull.Value{{int64(1), "a"}, {int64(2), "b"}}, st); err != nil {
 		t.Fatal(err)
 	}
 	// Upsert: the same key again updates in place.
-	if err := r.CommitPage(ctx, tg, [][]litepull.Value{{int64(2), "B"}}, st); err != nil {
+	if err := commitPage(ctx, r, tg, [][]litepull.Value{{int64(2), "B"}}, st); err != nil {
 		t.Fatal(err)
 	}
 	_, rows, _ := r.Query(ctx, "SELECT id, v FROM t ORDER BY id")
@@ -86,7 +86,7 @@ func TestCommitPageAndState(t *testing.T) {
 
 	// A page that cannot be stored leaves rows and state as they were.
 	bad := litepull.State{SourceID: "s", Table: "src_t", Watermark: &litepull.Watermark{Cursor: int64(9), PK: []litepull.Value{int64(9)}}}
-	err = r.CommitPage(ctx, tg, [][]litepull.Value{{int64(3), "c"}, {int64(4), struct{}{}}}, bad)
+	err = commitPage(ctx, r, tg, [][]litepull.Value{{int64(3), "c"}, {int64(4), struct{}{}}}, bad)
 	if err == nil {
 		t.Fatal("a page with an unstorable value committed")
 	}
@@ -295,7 +295,7 @@ func TestSwapKeepsUserIndexesAndTriggers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.WriteRows(ctx, shadow, [][]litepull.Value{{int64(1), "a"}}); err != nil {
+	if err := r.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: shadow, Upserts: [][]litepull.Value{{int64(1), "a"}}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.SwapFull(ctx, tg, shadow, litepull.State{SourceID: "s", Table: "src_t", NullCursorRows: -1}); err != nil {
@@ -304,5 +304,45 @@ func TestSwapKeepsUserIndexesAndTriggers(t *testing.T) {
 	_, rows, _ := r.Query(ctx, "SELECT name FROM sqlite_schema WHERE tbl_name = 't' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name")
 	if !reflect.DeepEqual(rows, [][]any{{"t_audit"}, {"t_v"}}) {
 		t.Fatalf("after the swap: %v, want the index t_v and the trigger t_audit", rows)
+	}
+}
+
+// commitPage applies one table's rows with its state, as a polling page is.
+func commitPage(ctx context.Context, r *replica.Replica, t *litepull.Target, rows [][]litepull.Value, st litepull.State) error {
+	return r.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: t, Upserts: rows}}, States: []litepull.State{st}})
+}
+
+// TestBatchIsAtomicAcrossTables: a batch touching two tables (as one source
+// transaction of a change stream does) commits whole or not at all.
+func TestBatchIsAtomicAcrossTables(t *testing.T) {
+	r, err := replica.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	a, b := target("a", []string{"id"}, "id", "v"), target("b", []string{"id"}, "id", "v")
+	for _, tg := range []*litepull.Target{a, b} {
+		if err := r.EnsureTable(ctx, tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed := litepull.Batch{Changes: []litepull.TableChanges{
+		{Target: a, Upserts: [][]litepull.Value{{int64(1), "a1"}, {int64(2), "a2"}}},
+		{Target: b, Upserts: [][]litepull.Value{{int64(1), "b1"}}},
+	}}
+	if err := r.Apply(ctx, seed); err != nil {
+		t.Fatal(err)
+	}
+	bad := litepull.Batch{Changes: []litepull.TableChanges{
+		{Target: a, Deletes: [][]litepull.Value{{int64(1)}}, Upserts: [][]litepull.Value{{int64(3), "a3"}}},
+		{Target: b, Upserts: [][]litepull.Value{{int64(2), struct{}{}}}}, // cannot be stored
+	}, States: []litepull.State{{SourceID: "s", Table: "src_a", NullCursorRows: -1, LastError: "x"}}}
+	if err := r.Apply(ctx, bad); err == nil {
+		t.Fatal("a batch with a value that cannot be stored was applied")
+	}
+	_, rows, _ := r.Query(ctx, "SELECT (SELECT group_concat(v) FROM (SELECT v FROM a ORDER BY id)), (SELECT group_concat(v) FROM b), (SELECT count(*) FROM tmp_replication_state)")
+	if !reflect.DeepEqual(rows, [][]any{{"a1,a2", "b1", int64(0)}}) {
+		t.Fatalf("after a failed batch: %v; want both tables and the state as they were", rows)
 	}
 }

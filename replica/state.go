@@ -76,11 +76,6 @@ func timeText(t time.Time) any {
 	return t.UTC().Format(timeLayout)
 }
 
-// SaveState writes st on its own.
-func (r *Replica) SaveState(ctx context.Context, st litepull.State) error {
-	return r.locked(ctx, func(c *sqlite3.Conn) error { return r.saveState(c, st) })
-}
-
 // State returns the state of one table; a table never run has a zero State
 // with NullCursorRows -1.
 func (r *Replica) State(ctx context.Context, sourceID, table string) (litepull.State, error) {

@@ -147,7 +147,7 @@ func Ceiling(ctx context.Context, dir string, n, pageSize int) (Result, error) {
 		st.CursorValue = last[1].(string)
 		st.RowsTotal += int64(len(page))
 		start := time.Now()
-		if err := r.CommitPage(ctx, t, page, st); err != nil {
+		if err := r.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: t, Upserts: page}}, States: []litepull.State{st}}); err != nil {
 			return Result{}, err
 		}
 		spent += time.Since(start)
