@@ -39,18 +39,25 @@ type Options struct {
 	Skip []string
 }
 
-// Source is a litepull.Source over an Executor.
+// Source is a litepull.Source over an Executor, which posts through a
+// Client.
 type Source struct {
-	exec Executor
-	opts Options
+	exec   Executor
+	client *Client
+	opts   Options
 }
 
 var (
 	_ litepull.Source = (*Source)(nil)
 )
 
-// NewSource returns a source over exec.
-func NewSource(exec Executor, opts Options) *Source { return &Source{exec: exec, opts: opts} }
+// NewSource returns a source over exec, which posts through client.
+func NewSource(exec Executor, client *Client, opts Options) *Source {
+	return &Source{exec: exec, client: client, opts: opts}
+}
+
+// Client is the HTTP client, for tuning retries and limits.
+func (s *Source) Client() *Client { return s.client }
 
 // Close does nothing: HTTP sources hold no connection of their own.
 func (s *Source) Close() error { return nil }
