@@ -248,19 +248,8 @@ func (s *Source) primaryKey(ctx context.Context, schema, name string) ([]string,
 
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
-	var page *litepull.Page
-	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error {
-		page = p
-		return errPageDone // a page cut by bytes leaves rows of the query unread
-	})
-	if errors.Is(err, errPageDone) {
-		err = nil
-	}
-	return page, err
+	return litepull.FirstPage(ctx, s, req)
 }
-
-// errPageDone stops a one-page stream after its page.
-var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
@@ -301,28 +290,14 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	defer rows.Close()
-	cut := litepull.NewPageCut(req)
-	page := &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
-	total := 0
-	err = scanRows(rows, cols, func(row []litepull.Value) error {
-		total++
-		if cut.Add(page, row) {
-			done := page
-			page = &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
-			return emit(done)
-		}
-		return nil
-	})
-	if err != nil {
+	split := litepull.NewPageSplitter(req, emit)
+	if err := scanRows(rows, cols, split.Add); err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
-	if rest := cut.Rest(page, total, whole.Limit); rest != nil {
-		return emit(rest)
-	}
-	return nil
+	return split.End(whole.Limit)
 }
 
 // defaultNow is the server's clock in its default time zone

@@ -325,19 +325,8 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
-	var page *litepull.Page
-	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error {
-		page = p
-		return errPageDone // a page cut by bytes leaves rows of the query unread
-	})
-	if errors.Is(err, errPageDone) {
-		err = nil
-	}
-	return page, err
+	return litepull.FirstPage(ctx, s, req)
 }
-
-// errPageDone stops a one-page stream after its page.
-var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
@@ -368,17 +357,12 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	// and strings one arena: a handful of allocations per page instead of
 	// several per row.
 	ncol := len(req.Columns)
-	cut := litepull.NewPageCut(req)
+	split := litepull.NewPageSplitter(req, emit)
 	var slab []litepull.Value
-	newPage := func() *litepull.Page {
-		return &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
-	}
-	page := newPage()
 	var strs arena.Arena
-	total := 0
 	err = s.run(ctx, text, s.prepare, q.Args, formats, func(raw [][]byte) error {
 		if len(slab) < ncol {
-			slab = make([]litepull.Value, cut.Capacity()*ncol)
+			slab = make([]litepull.Value, split.Capacity()*ncol)
 		}
 		row := slab[:ncol:ncol]
 		slab = slab[ncol:]
@@ -392,21 +376,12 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 			}
 			row[i] = v
 		}
-		total++
-		if cut.Add(page, row) {
-			done := page
-			page = newPage()
-			return emit(done)
-		}
-		return nil
+		return split.Add(row)
 	})
 	if err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
-	if rest := cut.Rest(page, total, whole.Limit); rest != nil {
-		return emit(rest)
-	}
-	return nil
+	return split.End(whole.Limit)
 }
 
 // selection renders the select list of columns of a described table, with
