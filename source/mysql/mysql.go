@@ -525,11 +525,12 @@ func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (_ i
 	if err != nil {
 		return 0, err
 	}
-	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+	q, err := Dialect.CountNull(from, cursor)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
-	err = s.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s IS NULL", from, litepull.QuoteIdent(cursor, '`'))).Scan(&n)
+	err = s.db.QueryRowContext(ctx, q).Scan(&n)
 	return n, err
 }
 

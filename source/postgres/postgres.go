@@ -569,11 +569,11 @@ func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int
 	if err != nil {
 		return 0, err
 	}
-	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+	q, err := Dialect.CountNull(name, cursor)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
-	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", name, litepull.QuoteIdent(cursor, '"'))
 	err = s.exec(ctx, q, nil, []int16{textFormat}, func(v [][]byte) error {
 		_, err := fmt.Sscan(string(v[0]), &n)
 		return err
