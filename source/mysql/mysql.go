@@ -21,6 +21,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 	"github.com/litepull/litepull/internal/stall"
 )
@@ -443,10 +444,7 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 		}
 	}
 	q := newQuery(byName)
-	ck := "0"
-	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
-		ck = "COALESCE(SUM(" + hash + "), 0)"
-	}
+	ck := keyhash.Checksum(s.keyHashSQL(schema, pk))
 	rows, err := s.db.QueryContext(ctx, q.RangeCounts(from, keyset.KeyOrder(schema, pk), bound, ck), q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 	"github.com/litepull/litepull/internal/stall"
 )
@@ -419,10 +420,7 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 	if err != nil {
 		return nil, err
 	}
-	ck := "0"
-	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
-		ck = "COALESCE(SUM(" + hash + "), 0)"
-	}
+	ck := keyhash.Checksum(s.keyHashSQL(schema, pk))
 	q := keyset.New(Dialect)
 	text := q.RangeCounts(from, keyset.KeyOrder(schema, pk), ranges, ck)
 	out := make([]litepull.RangeStat, len(ranges))
