@@ -23,6 +23,7 @@ import (
 	"github.com/litepull/litepull/internal/arena"
 	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/redact"
 	"github.com/litepull/litepull/internal/stall"
 )
 
@@ -98,7 +99,7 @@ func ParseDSN(dsn string) (*driver.Config, error) {
 func New(cfg litepull.SourceConfig) (*Source, error) {
 	dc, err := ParseDSN(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	dc.Logger = driverLogger{source: cfg.ID, secret: dc.Passwd}
 	connect, read := cfg.Timeouts()
@@ -117,7 +118,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	}
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	db := sql.OpenDB(explainer{Connector: connector{Connector: conn, timeout: connect, addr: dc.Addr, dialer: dialer}, network: dc.Net, addr: dc.Addr})
 	db.SetMaxOpenConns(DefaultMaxConns)
@@ -129,13 +130,13 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer}, nil
 }
 
-// redact removes a password from an error message.
-func redact(err error, dsn string) error {
+// redactDSN removes a password from an error message.
+func redactDSN(err error, dsn string) error {
 	c, perr := driver.ParseDSN(dsn)
-	if perr != nil || c.Passwd == "" || !strings.Contains(err.Error(), c.Passwd) {
+	if perr != nil {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.Passwd, "xxxxx"))
+	return redact.Error(err, c.Passwd)
 }
 
 // Close closes the pool, within about 2*closeWait. Close twice is safe.

@@ -29,6 +29,7 @@ import (
 	"github.com/litepull/litepull/internal/arena"
 	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/redact"
 	"github.com/litepull/litepull/internal/stall"
 )
 
@@ -89,7 +90,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		// pgconn's parse errors redact the password; say which source it was.
-		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	pc.MaxConns = DefaultMaxConns
 	connect, read := cfg.Timeouts()
@@ -112,7 +113,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
-		return nil, fmt.Errorf("postgres source %s: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("postgres source %s: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	// Named prepared statements do not survive a transaction-mode pooler
 	// (pgbouncer, Supavisor, Hyperdrive): default_query_exec_mode=exec (or
@@ -122,14 +123,14 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	return src, nil
 }
 
-// redact removes the DSN's password from an error message, in case a
+// redactDSN removes the DSN's password from an error message, in case a
 // driver ever echoes it.
-func redact(err error, dsn string) error {
+func redactDSN(err error, dsn string) error {
 	cfg, perr := pgconn.ParseConfig(dsn)
-	if perr != nil || cfg.Password == "" || !strings.Contains(err.Error(), cfg.Password) {
+	if perr != nil {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), cfg.Password, "xxxxx"))
+	return redact.Error(err, cfg.Password)
 }
 
 // closeWait is how long Close lets the pool say goodbye to the server
