@@ -21,6 +21,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/catalog"
 	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 	"github.com/litepull/litepull/internal/redact"
@@ -556,13 +557,7 @@ func (s *Source) Tables(ctx context.Context) (_ []litepull.TableInfo, err error)
 		if err := rows.Scan(&name, &col); err != nil {
 			return nil, err
 		}
-		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, litepull.TableInfo{Name: name})
-		}
-		if col.Valid {
-			t := &out[len(out)-1]
-			t.PrimaryKey = append(t.PrimaryKey, col.String)
-		}
+		out = catalog.AddKeyColumn(out, name, col.String, col.Valid)
 	}
 	return out, rows.Err()
 }

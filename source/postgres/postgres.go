@@ -27,6 +27,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/catalog"
 	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
 	"github.com/litepull/litepull/internal/redact"
@@ -292,7 +293,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	}
 	ts := &litepull.TableSchema{Name: table}
 	codecs := map[string]codec{}
-	pk := map[int64]string{}
+	pk := catalog.Key{}
 	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat, textFormat}
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
 		col, typ := string(v[0]), string(v[1])
@@ -307,9 +308,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		codecs[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
 			Resolution: resolution(oid, typ), Position: attnum})
-		if ord > 0 {
-			pk[ord] = col
-		}
+		pk.Add(ord, col)
 		return nil
 	})
 	if err != nil {
@@ -318,9 +317,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	if len(ts.Columns) == 0 {
 		return nil, fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, table, name)
 	}
-	for i := int64(1); i <= int64(len(pk)); i++ {
-		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
-	}
+	ts.PrimaryKey = pk.Columns()
 	ts.Handle = &handle{codecs: codecs}
 	return ts, nil
 }
