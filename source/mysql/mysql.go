@@ -180,14 +180,7 @@ type handle struct{ columns map[string]column }
 // when schema has none (built by hand): then the fresh schema, whose
 // columns are the ones the kinds were found for.
 func (s *Source) described(ctx context.Context, schema *litepull.TableSchema) (*litepull.TableSchema, *handle, error) {
-	if h, ok := schema.Handle.(*handle); ok {
-		return schema, h, nil
-	}
-	fresh, err := s.Describe(ctx, schema.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fresh, fresh.Handle.(*handle), nil
+	return litepull.Described[*handle](ctx, schema, s.Describe)
 }
 
 // Describe reads the table's columns and primary key from information_schema.

@@ -274,14 +274,7 @@ type handle struct{ codecs map[string]codec }
 // when schema has none (built by hand): then the fresh schema, whose
 // columns are the ones the codecs were picked for.
 func (s *Source) described(ctx context.Context, schema *litepull.TableSchema) (*litepull.TableSchema, *handle, error) {
-	if t, ok := schema.Handle.(*handle); ok {
-		return schema, t, nil
-	}
-	fresh, err := s.Describe(ctx, schema.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fresh, fresh.Handle.(*handle), nil
+	return litepull.Described[*handle](ctx, schema, s.Describe)
 }
 
 // Describe reads the table's columns, their types, and its primary key from
