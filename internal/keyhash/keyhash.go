@@ -134,6 +134,25 @@ func IntSQL(quoted []string, xor func(a, b string) string) string {
 	return fmt.Sprintf("((%s) * %d) & %d", xor(x, "("+x+" >> 15)"), mix2, mask31)
 }
 
+// Kind is a server source's KeyHash from its rendering of the hash in SQL
+// (the kind, the SQL, and why it has none): HashNone when it has none.
+func Kind(kind litepull.KeyHash, _ string, err error) litepull.KeyHash {
+	if err != nil {
+		return litepull.HashNone
+	}
+	return kind
+}
+
+// Checksum is the SQL of a key range's checksum from a server source's
+// rendering of the hash (as Kind takes it): the sum of the hash over the
+// range's rows, or 0 when the source has no hash.
+func Checksum(_ litepull.KeyHash, hash string, err error) string {
+	if err != nil {
+		return "0"
+	}
+	return "COALESCE(SUM(" + hash + "), 0)"
+}
+
 // FuncName is the SQL function a connection of this process can register
 // to compute Hash in Go, with the key's values then their QuoteSQL as
 // arguments: a local SQLite source does, for speed.

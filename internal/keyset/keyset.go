@@ -27,6 +27,15 @@ func Question(int) string { return "?" }
 // Dollar is the $n placeholder of Postgres.
 func Dollar(n int) string { return "$" + strconv.Itoa(n) }
 
+// CountNull is the query that counts the rows of from (a quoted table)
+// whose cursor column is NULL: the rows no keyset page reaches.
+func (d Dialect) CountNull(from, cursor string) (string, error) {
+	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", from, litepull.QuoteIdent(cursor, d.Quote)), nil
+}
+
 // Query is a page query under construction: SQL text and its bind values.
 type Query struct {
 	d     Dialect

@@ -56,6 +56,12 @@ func NewClient(token string) *Client {
 		ConnectTimeout: time.Duration(litepull.DefaultConnectTimeout), ReadTimeout: time.Duration(litepull.DefaultReadTimeout)}
 }
 
+// ClientFor returns a client for a source's config: its token and its
+// timeouts.
+func ClientFor(cfg litepull.SourceConfig) *Client {
+	return NewClient(cfg.Token).WithTimeouts(cfg.Timeouts())
+}
+
 // WithTimeouts sets the connect and read timeouts (as a source's config
 // gives them: cfg.Timeouts()) and returns c. A request's whole time stays
 // bounded by DefaultTimeout, or connect+read when that is longer.
@@ -95,6 +101,16 @@ func (c *Client) PostJSON(ctx context.Context, target string, body any) ([]byte,
 		return nil, err
 	}
 	return c.do(ctx, http.MethodPost, target, payload)
+}
+
+// PostStatement posts one statement as {"sql": sql, "params": args}, the
+// body of D1's and StarbaseDB's raw query endpoints (params always an
+// array, never null), and returns the response body as PostJSON does.
+func (c *Client) PostStatement(ctx context.Context, target, sql string, args []any) ([]byte, error) {
+	if args == nil {
+		args = []any{}
+	}
+	return c.PostJSON(ctx, target, map[string]any{"sql": sql, "params": args})
 }
 
 // Get sends a GET and returns the body of a 2xx answer.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/catalog"
 	"github.com/litepull/litepull/internal/sqlitedialect"
 )
 
@@ -39,18 +40,25 @@ type Options struct {
 	Skip []string
 }
 
-// Source is a litepull.Source over an Executor.
+// Source is a litepull.Source over an Executor, which posts through a
+// Client.
 type Source struct {
-	exec Executor
-	opts Options
+	exec   Executor
+	client *Client
+	opts   Options
 }
 
 var (
 	_ litepull.Source = (*Source)(nil)
 )
 
-// NewSource returns a source over exec.
-func NewSource(exec Executor, opts Options) *Source { return &Source{exec: exec, opts: opts} }
+// NewSource returns a source over exec, which posts through client.
+func NewSource(exec Executor, client *Client, opts Options) *Source {
+	return &Source{exec: exec, client: client, opts: opts}
+}
+
+// Client is the HTTP client, for tuning retries and limits.
+func (s *Source) Client() *Client { return s.client }
 
 // Close does nothing: HTTP sources hold no connection of their own.
 func (s *Source) Close() error { return nil }
@@ -72,7 +80,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		return nil, fmt.Errorf("describe %s: %w", table, err)
 	}
 	ts := &litepull.TableSchema{Name: table}
-	pk := map[int64]string{}
+	pk := catalog.Key{}
 	for _, r := range rows {
 		if len(r) != 3 {
 			return nil, fmt.Errorf("describe %s: %s answered %d columns, want 3", table, s.opts.Name, len(r))
@@ -85,16 +93,12 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		}
 		ts.Columns = append(ts.Columns, litepull.Column{Name: name, SourceType: decl,
 			Affinity: sqlitedialect.Affinity(decl), Temporal: sqlitedialect.Temporal(decl), Position: len(ts.Columns) + 1})
-		if n > 0 {
-			pk[n] = name
-		}
+		pk.Add(n, name)
 	}
 	if len(ts.Columns) == 0 {
 		return nil, fmt.Errorf("%w: %s", litepull.ErrNoTable, table)
 	}
-	for i := int64(1); i <= int64(len(pk)); i++ {
-		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
-	}
+	ts.PrimaryKey = pk.Columns()
 	return ts, nil
 }
 
@@ -222,17 +226,13 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, litepull.TableInfo{Name: name})
-		}
+		var col string
 		if r[1] != nil {
-			col, err := asString(r[1])
-			if err != nil {
+			if col, err = asString(r[1]); err != nil {
 				return nil, err
 			}
-			t := &out[len(out)-1]
-			t.PrimaryKey = append(t.PrimaryKey, col)
 		}
+		out = catalog.AddKeyColumn(out, name, col, r[1] != nil)
 	}
 	return out, nil
 }

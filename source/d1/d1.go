@@ -22,10 +22,7 @@ import (
 const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
 
 // Source reads a D1 database.
-type Source struct {
-	*remote.Source
-	exec *executor
-}
+type Source struct{ *remote.Source }
 
 var _ litepull.Source = (*Source)(nil)
 
@@ -41,13 +38,10 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()),
+	e := &executor{client: remote.ClientFor(cfg),
 		url: strings.TrimSuffix(base, "/") + "/accounts/" + cfg.AccountID + "/d1/database/" + cfg.DatabaseID + "/raw"}
-	return &Source{Source: remote.NewSource(e, remote.Options{Name: "d1", JSON: true, Skip: []string{"_cf_"}, Limits: remote.ServiceLimits["d1"]}), exec: e}, nil
+	return &Source{remote.NewSource(e, e.client, remote.Options{Name: "d1", JSON: true, Skip: []string{"_cf_"}, Limits: remote.ServiceLimits["d1"]})}, nil
 }
-
-// Client is the HTTP client, for tuning retries and limits.
-func (s *Source) Client() *remote.Client { return s.exec.client }
 
 type executor struct {
 	client *remote.Client
@@ -79,10 +73,7 @@ func (r *response) err() error {
 
 // Query runs one statement.
 func (e *executor) Query(ctx context.Context, sql string, args []any) ([][]any, error) {
-	if args == nil {
-		args = []any{}
-	}
-	data, err := e.client.PostJSON(ctx, e.url, map[string]any{"sql": sql, "params": args})
+	data, err := e.client.PostStatement(ctx, e.url, sql, args)
 	if err != nil {
 		var se *remote.StatusError
 		if errors.As(err, &se) {

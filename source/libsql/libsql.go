@@ -26,10 +26,7 @@ import (
 )
 
 // Source reads a libSQL database.
-type Source struct {
-	*remote.Source
-	exec *executor
-}
+type Source struct{ *remote.Source }
 
 var _ litepull.Source = (*Source)(nil)
 
@@ -40,13 +37,10 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libsql source %s: %w", cfg.ID, err)
 	}
-	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()), base: base}
-	return &Source{Source: remote.NewSource(e, remote.Options{Name: "libsql", Skip: []string{"libsql_", "_litestream"},
-		Limits: remote.ServiceLimits["libsql"]}), exec: e}, nil
+	e := &executor{client: remote.ClientFor(cfg), base: base}
+	return &Source{remote.NewSource(e, e.client, remote.Options{Name: "libsql", Skip: []string{"libsql_", "_litestream"},
+		Limits: remote.ServiceLimits["libsql"]})}, nil
 }
-
-// Client is the HTTP client, for tuning retries and limits.
-func (s *Source) Client() *remote.Client { return s.exec.client }
 
 func baseURL(raw string) (string, error) {
 	if raw == "" {

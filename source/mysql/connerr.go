@@ -13,6 +13,7 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/redact"
 	"github.com/litepull/litepull/internal/stall"
 )
 
@@ -36,10 +37,7 @@ func (d driverLogger) Print(v ...any) {
 	if l == nil {
 		l = slog.Default()
 	}
-	msg := strings.TrimSpace(fmt.Sprint(v...))
-	if d.secret != "" {
-		msg = strings.ReplaceAll(msg, d.secret, "xxxxx")
-	}
+	msg := redact.String(strings.TrimSpace(fmt.Sprint(v...)), d.secret)
 	l.Debug("mysql driver", litepull.LogKeySource, d.source, "message", msg)
 }
 

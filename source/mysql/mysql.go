@@ -21,7 +21,10 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/catalog"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/redact"
 	"github.com/litepull/litepull/internal/stall"
 )
 
@@ -97,7 +100,7 @@ func ParseDSN(dsn string) (*driver.Config, error) {
 func New(cfg litepull.SourceConfig) (*Source, error) {
 	dc, err := ParseDSN(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("mysql source %s: bad dsn: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	dc.Logger = driverLogger{source: cfg.ID, secret: dc.Passwd}
 	connect, read := cfg.Timeouts()
@@ -116,7 +119,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	}
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("mysql source %s: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	db := sql.OpenDB(explainer{Connector: connector{Connector: conn, timeout: connect, addr: dc.Addr, dialer: dialer}, network: dc.Net, addr: dc.Addr})
 	db.SetMaxOpenConns(DefaultMaxConns)
@@ -128,13 +131,13 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer}, nil
 }
 
-// redact removes a password from an error message.
-func redact(err error, dsn string) error {
+// redactDSN removes a password from an error message.
+func redactDSN(err error, dsn string) error {
 	c, perr := driver.ParseDSN(dsn)
-	if perr != nil || c.Passwd == "" || !strings.Contains(err.Error(), c.Passwd) {
+	if perr != nil {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.Passwd, "xxxxx"))
+	return redact.Error(err, c.Passwd)
 }
 
 // Close closes the pool, within about 2*closeWait. Close twice is safe.
@@ -177,14 +180,7 @@ type handle struct{ columns map[string]column }
 // when schema has none (built by hand): then the fresh schema, whose
 // columns are the ones the kinds were found for.
 func (s *Source) described(ctx context.Context, schema *litepull.TableSchema) (*litepull.TableSchema, *handle, error) {
-	if h, ok := schema.Handle.(*handle); ok {
-		return schema, h, nil
-	}
-	fresh, err := s.Describe(ctx, schema.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fresh, fresh.Handle.(*handle), nil
+	return litepull.Described[*handle](ctx, schema, s.Describe)
 }
 
 // Describe reads the table's columns and primary key from information_schema.
@@ -248,19 +244,8 @@ func (s *Source) primaryKey(ctx context.Context, schema, name string) ([]string,
 
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
-	var page *litepull.Page
-	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error {
-		page = p
-		return errPageDone // a page cut by bytes leaves rows of the query unread
-	})
-	if errors.Is(err, errPageDone) {
-		err = nil
-	}
-	return page, err
+	return litepull.FirstPage(ctx, s, req)
 }
-
-// errPageDone stops a one-page stream after its page.
-var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
@@ -301,28 +286,14 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	defer rows.Close()
-	cut := litepull.NewPageCut(req)
-	page := &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
-	total := 0
-	err = scanRows(rows, cols, func(row []litepull.Value) error {
-		total++
-		if cut.Add(page, row) {
-			done := page
-			page = &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
-			return emit(done)
-		}
-		return nil
-	})
-	if err != nil {
+	split := litepull.NewPageSplitter(req, emit)
+	if err := scanRows(rows, cols, split.Add); err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
-	if rest := cut.Rest(page, total, whole.Limit); rest != nil {
-		return emit(rest)
-	}
-	return nil
+	return split.End(whole.Limit)
 }
 
 // defaultNow is the server's clock in its default time zone
@@ -468,10 +439,7 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 		}
 	}
 	q := newQuery(byName)
-	ck := "0"
-	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
-		ck = "COALESCE(SUM(" + hash + "), 0)"
-	}
+	ck := keyhash.Checksum(s.keyHashSQL(schema, pk))
 	rows, err := s.db.QueryContext(ctx, q.RangeCounts(from, keyset.KeyOrder(schema, pk), bound, ck), q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
@@ -550,11 +518,12 @@ func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (_ i
 	if err != nil {
 		return 0, err
 	}
-	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+	q, err := Dialect.CountNull(from, cursor)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
-	err = s.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s IS NULL", from, litepull.QuoteIdent(cursor, '`'))).Scan(&n)
+	err = s.db.QueryRowContext(ctx, q).Scan(&n)
 	return n, err
 }
 
@@ -581,13 +550,7 @@ func (s *Source) Tables(ctx context.Context) (_ []litepull.TableInfo, err error)
 		if err := rows.Scan(&name, &col); err != nil {
 			return nil, err
 		}
-		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, litepull.TableInfo{Name: name})
-		}
-		if col.Valid {
-			t := &out[len(out)-1]
-			t.PrimaryKey = append(t.PrimaryKey, col.String)
-		}
+		out = catalog.AddKeyColumn(out, name, col.String, col.Valid)
 	}
 	return out, rows.Err()
 }

@@ -62,11 +62,7 @@ func intKeyFormat(oid uint32) string {
 // than MD5), else HashMD5 when every key column has a canonical text in
 // SQL, else HashNone.
 func (s *Source) KeyHash(schema *litepull.TableSchema, pk []string) litepull.KeyHash {
-	h, _, err := s.keyHashSQL(schema, pk)
-	if err != nil {
-		return litepull.HashNone
-	}
-	return h
+	return keyhash.Kind(s.keyHashSQL(schema, pk))
 }
 
 // keyHashSQL renders the hash of a row's key in SQL.

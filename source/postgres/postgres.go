@@ -27,7 +27,10 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/arena"
+	"github.com/litepull/litepull/internal/catalog"
+	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/keyset"
+	"github.com/litepull/litepull/internal/redact"
 	"github.com/litepull/litepull/internal/stall"
 )
 
@@ -88,7 +91,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		// pgconn's parse errors redact the password; say which source it was.
-		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("postgres source %s: bad dsn: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	pc.MaxConns = DefaultMaxConns
 	connect, read := cfg.Timeouts()
@@ -111,7 +114,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
-		return nil, fmt.Errorf("postgres source %s: %w", cfg.ID, redact(err, cfg.DSN))
+		return nil, fmt.Errorf("postgres source %s: %w", cfg.ID, redactDSN(err, cfg.DSN))
 	}
 	// Named prepared statements do not survive a transaction-mode pooler
 	// (pgbouncer, Supavisor, Hyperdrive): default_query_exec_mode=exec (or
@@ -121,14 +124,14 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	return src, nil
 }
 
-// redact removes the DSN's password from an error message, in case a
+// redactDSN removes the DSN's password from an error message, in case a
 // driver ever echoes it.
-func redact(err error, dsn string) error {
+func redactDSN(err error, dsn string) error {
 	cfg, perr := pgconn.ParseConfig(dsn)
-	if perr != nil || cfg.Password == "" || !strings.Contains(err.Error(), cfg.Password) {
+	if perr != nil {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), cfg.Password, "xxxxx"))
+	return redact.Error(err, cfg.Password)
 }
 
 // closeWait is how long Close lets the pool say goodbye to the server
@@ -271,14 +274,7 @@ type handle struct{ codecs map[string]codec }
 // when schema has none (built by hand): then the fresh schema, whose
 // columns are the ones the codecs were picked for.
 func (s *Source) described(ctx context.Context, schema *litepull.TableSchema) (*litepull.TableSchema, *handle, error) {
-	if t, ok := schema.Handle.(*handle); ok {
-		return schema, t, nil
-	}
-	fresh, err := s.Describe(ctx, schema.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fresh, fresh.Handle.(*handle), nil
+	return litepull.Described[*handle](ctx, schema, s.Describe)
 }
 
 // Describe reads the table's columns, their types, and its primary key from
@@ -290,7 +286,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	}
 	ts := &litepull.TableSchema{Name: table}
 	codecs := map[string]codec{}
-	pk := map[int64]string{}
+	pk := catalog.Key{}
 	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat, textFormat}
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
 		col, typ := string(v[0]), string(v[1])
@@ -305,9 +301,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		codecs[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
 			Resolution: resolution(oid, typ), Position: attnum})
-		if ord > 0 {
-			pk[ord] = col
-		}
+		pk.Add(ord, col)
 		return nil
 	})
 	if err != nil {
@@ -316,28 +310,15 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	if len(ts.Columns) == 0 {
 		return nil, fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, table, name)
 	}
-	for i := int64(1); i <= int64(len(pk)); i++ {
-		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
-	}
+	ts.PrimaryKey = pk.Columns()
 	ts.Handle = &handle{codecs: codecs}
 	return ts, nil
 }
 
 // ReadPage reads one keyset page.
 func (s *Source) ReadPage(ctx context.Context, req litepull.PageRequest) (*litepull.Page, error) {
-	var page *litepull.Page
-	err := s.StreamPages(ctx, req, 1, func(p *litepull.Page) error {
-		page = p
-		return errPageDone // a page cut by bytes leaves rows of the query unread
-	})
-	if errors.Is(err, errPageDone) {
-		err = nil
-	}
-	return page, err
+	return litepull.FirstPage(ctx, s, req)
 }
-
-// errPageDone stops a one-page stream after its page.
-var errPageDone = errors.New("page done")
 
 // StreamPages reads up to pages pages with one query, handing each to emit
 // as soon as it is full.
@@ -368,17 +349,12 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	// and strings one arena: a handful of allocations per page instead of
 	// several per row.
 	ncol := len(req.Columns)
-	cut := litepull.NewPageCut(req)
+	split := litepull.NewPageSplitter(req, emit)
 	var slab []litepull.Value
-	newPage := func() *litepull.Page {
-		return &litepull.Page{Rows: make([][]litepull.Value, 0, cut.Capacity())}
-	}
-	page := newPage()
 	var strs arena.Arena
-	total := 0
 	err = s.run(ctx, text, s.prepare, q.Args, formats, func(raw [][]byte) error {
 		if len(slab) < ncol {
-			slab = make([]litepull.Value, cut.Capacity()*ncol)
+			slab = make([]litepull.Value, split.Capacity()*ncol)
 		}
 		row := slab[:ncol:ncol]
 		slab = slab[ncol:]
@@ -392,21 +368,12 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 			}
 			row[i] = v
 		}
-		total++
-		if cut.Add(page, row) {
-			done := page
-			page = newPage()
-			return emit(done)
-		}
-		return nil
+		return split.Add(row)
 	})
 	if err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
-	if rest := cut.Rest(page, total, whole.Limit); rest != nil {
-		return emit(rest)
-	}
-	return nil
+	return split.End(whole.Limit)
 }
 
 // selection renders the select list of columns of a described table, with
@@ -444,10 +411,7 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 	if err != nil {
 		return nil, err
 	}
-	ck := "0"
-	if _, hash, err := s.keyHashSQL(schema, pk); err == nil {
-		ck = "COALESCE(SUM(" + hash + "), 0)"
-	}
+	ck := keyhash.Checksum(s.keyHashSQL(schema, pk))
 	q := keyset.New(Dialect)
 	text := q.RangeCounts(from, keyset.KeyOrder(schema, pk), ranges, ck)
 	out := make([]litepull.RangeStat, len(ranges))
@@ -594,11 +558,11 @@ func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (int
 	if err != nil {
 		return 0, err
 	}
-	if err := litepull.CheckIdent("cursor column", cursor); err != nil {
+	q, err := Dialect.CountNull(name, cursor)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
-	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", name, litepull.QuoteIdent(cursor, '"'))
 	err = s.exec(ctx, q, nil, []int16{textFormat}, func(v [][]byte) error {
 		_, err := fmt.Sscan(string(v[0]), &n)
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/catalog"
 	"github.com/litepull/litepull/internal/keyhash"
 	"github.com/litepull/litepull/internal/sqlitedialect"
 	"github.com/litepull/litepull/internal/sqlitex"
@@ -104,14 +105,12 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		return nil, err
 	}
 	ts := &litepull.TableSchema{Name: table}
-	pk := map[int]string{}
+	pk := catalog.Key{}
 	err = s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
 		col, decl := st.ColumnText(0), st.ColumnText(1)
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: decl, Affinity: sqlitedialect.Affinity(decl),
 			Temporal: sqlitedialect.Temporal(decl), Position: len(ts.Columns) + 1})
-		if n := st.ColumnInt(2); n > 0 {
-			pk[n] = col
-		}
+		pk.Add(st.ColumnInt64(2), col)
 		return nil
 	})
 	if err != nil {
@@ -120,9 +119,7 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	if len(ts.Columns) == 0 {
 		return nil, fmt.Errorf("%w: %s in %s", litepull.ErrNoTable, table, s.path)
 	}
-	for i := 1; i <= len(pk); i++ {
-		ts.PrimaryKey = append(ts.PrimaryKey, pk[i])
-	}
+	ts.PrimaryKey = pk.Columns()
 	return ts, nil
 }
 
@@ -170,14 +167,7 @@ func (s *Source) Tables(ctx context.Context) ([]litepull.TableInfo, error) {
 	var out []litepull.TableInfo
 	q := sqlitedialect.Tables(s.schema)
 	err := s.query(ctx, q.Text, q.Args, func(st *sqlite3.Stmt) error {
-		name := st.ColumnText(0)
-		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, litepull.TableInfo{Name: name})
-		}
-		if st.ColumnType(1) != sqlite3.NULL {
-			t := &out[len(out)-1]
-			t.PrimaryKey = append(t.PrimaryKey, st.ColumnText(1))
-		}
+		out = catalog.AddKeyColumn(out, st.ColumnText(0), st.ColumnText(1), st.ColumnType(1) != sqlite3.NULL)
 		return nil
 	})
 	return out, err

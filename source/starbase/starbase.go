@@ -20,10 +20,7 @@ import (
 )
 
 // Source reads a StarbaseDB instance.
-type Source struct {
-	*remote.Source
-	exec *executor
-}
+type Source struct{ *remote.Source }
 
 var _ litepull.Source = (*Source)(nil)
 
@@ -33,14 +30,11 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("starbase source %s: url must look like https://starbasedb.example.workers.dev", cfg.ID)
 	}
-	e := &executor{client: remote.NewClient(cfg.Token).WithTimeouts(cfg.Timeouts()), url: strings.TrimSuffix(cfg.URL, "/") + "/query/raw"}
+	e := &executor{client: remote.ClientFor(cfg), url: strings.TrimSuffix(cfg.URL, "/") + "/query/raw"}
 	// tmp_ tables are StarbaseDB's own (its cache, its replication state).
-	return &Source{Source: remote.NewSource(e, remote.Options{Name: "starbase", JSON: true, Skip: []string{"tmp_"},
-		Limits: remote.ServiceLimits["starbase"]}), exec: e}, nil
+	return &Source{remote.NewSource(e, e.client, remote.Options{Name: "starbase", JSON: true, Skip: []string{"tmp_"},
+		Limits: remote.ServiceLimits["starbase"]})}, nil
 }
-
-// Client is the HTTP client, for tuning retries and limits.
-func (s *Source) Client() *remote.Client { return s.exec.client }
 
 type executor struct {
 	client *remote.Client
@@ -49,10 +43,7 @@ type executor struct {
 
 // Query runs one statement.
 func (e *executor) Query(ctx context.Context, sql string, args []any) ([][]any, error) {
-	if args == nil {
-		args = []any{}
-	}
-	data, err := e.client.PostJSON(ctx, e.url, map[string]any{"sql": sql, "params": args})
+	data, err := e.client.PostStatement(ctx, e.url, sql, args)
 	if err != nil {
 		var se *remote.StatusError
 		if errors.As(err, &se) {
