@@ -64,7 +64,7 @@ func startPosition(ctx context.Context, p *plan) (*Watermark, error) {
 	if len(last.Rows) == 0 {
 		return nil, nil
 	}
-	return p.watermarkOf(last.Rows[0]), nil
+	return p.watermarkOf(last.Rows[0]), nil // the last position: the page is in descending order
 }
 
 // copyInto copies the whole table, in key order, into shadow.

@@ -159,7 +159,10 @@ func (e *Engine) missingKeys(ctx context.Context, rc Reconciler, p *plan, leaves
 			}
 		}
 	}
-	return missing, flush()
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return missing, nil
 }
 
 // notFound returns the keys, of those given, that the source does not have.
