@@ -227,6 +227,9 @@ func TestOneErrorShape(t *testing.T) {
 		{request{method: "POST", path: "/replicate/reset", header: admin}, 400},
 		{request{method: "POST", path: "/replicate/reset?source=s&table=t", header: admin}, 404},
 		{request{method: "POST", path: "/replicate/run?source=nope", header: admin}, 400},
+		{request{method: "POST", path: "/replicate/run?drain=yes", header: admin}, 400},
+		{request{method: "POST", path: "/replicate/run?full=1&full=0", header: admin}, 400},
+		{request{method: "POST", path: "/replicate/reset?source=s&table=a&table=b", header: admin}, 400},
 		{request{method: "POST", path: "/query", header: map[string]string{"Authorization": "Bearer secret", "Origin": "http://evil.example"}}, 403},
 	} {
 		a := call(t, ts, c.req)

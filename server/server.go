@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -350,8 +351,16 @@ type runResult struct {
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := litepull.RunOptions{SourceID: q.Get("source"), Table: q.Get("table"), Drain: q.Get("drain") == "1",
-		Full: q.Get("full") == "1", Reconcile: q.Get("reconcile") == "1"}
+	flags, err := queryFlags(q, "drain", "full", "reconcile")
+	if err == nil {
+		err = single(q, "source", "table")
+	}
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	opts := litepull.RunOptions{SourceID: q.Get("source"), Table: q.Get("table"), Drain: flags["drain"],
+		Full: flags["full"], Reconcile: flags["reconcile"]}
 	if opts.Drain {
 		opts.Deadline = time.Now().Add(ManualDrainBudget)
 	}
@@ -469,6 +478,10 @@ func (s *Server) backlogEstimate(ctx context.Context, st litepull.State) *int64 
 }
 
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
+	if err := single(r.URL.Query(), "source", "table"); err != nil {
+		writeError(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
 	source, table := r.URL.Query().Get("source"), r.URL.Query().Get("table")
 	if source == "" || table == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "source and table are required: /replicate/reset?source=ID&table=NAME"})
@@ -588,4 +601,39 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(token), true
+}
+
+// queryFlags reads the named on/off parameters of a request: "1" or "true"
+// is on, "0", "false" or absent off; anything else, or a name given twice,
+// is an error, never a silent off ("?drain=yes" must not run one tick).
+func queryFlags(q url.Values, names ...string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, n := range names {
+		vs := q[n]
+		if err := single(q, n); err != nil {
+			return nil, err
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		switch vs[0] {
+		case "1", "true":
+			out[n] = true
+		case "0", "false", "":
+		default:
+			return nil, fmt.Errorf("%s=%q: want 1 or 0", n, vs[0])
+		}
+	}
+	return out, nil
+}
+
+// single refuses a parameter given more than once: which one counts would
+// be a guess ("reset?table=a&table=b" must not reset a alone).
+func single(q url.Values, names ...string) error {
+	for _, n := range names {
+		if len(q[n]) > 1 {
+			return fmt.Errorf("%s is given %d times; give it once", n, len(q[n]))
+		}
+	}
+	return nil
 }
