@@ -17,24 +17,30 @@ import (
 // returns host:port; everything is closed when the test ends.
 func Silent(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
+	ln, keep := listen(tb)
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
+			keep(c)
 			go io.Copy(io.Discard, c) // reads what it is sent, says nothing
 		}
 	}()
+	return ln.Addr().String()
+}
+
+// listen listens on 127.0.0.1; keep records connections to close, with
+// the listener, when the test ends.
+func listen(tb testing.TB) (ln net.Listener, keep func(...net.Conn)) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
 	tb.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
@@ -43,7 +49,11 @@ func Silent(tb testing.TB) string {
 			c.Close()
 		}
 	})
-	return ln.Addr().String()
+	return ln, func(c ...net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		conns = append(conns, c...)
+	}
 }
 
 // Proxy forwards connections to target, but each connection's answers only
@@ -52,17 +62,7 @@ func Silent(tb testing.TB) string {
 // It returns its own host:port.
 func Proxy(tb testing.TB, target string, limit int64) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	keep := func(c ...net.Conn) {
-		mu.Lock()
-		defer mu.Unlock()
-		conns = append(conns, c...)
-	}
+	ln, keep := listen(tb)
 	go func() {
 		for {
 			client, err := ln.Accept()
@@ -83,14 +83,6 @@ func Proxy(tb testing.TB, target string, limit int64) string {
 			}()
 		}
 	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
 	return ln.Addr().String()
 }
 
