@@ -97,6 +97,12 @@ type Replica interface {
 	// new watermark, a reconciliation's deletes, a shadow table's rows, a
 	// state on its own.
 	Apply(ctx context.Context, b Batch) error
+	// Begin opens a transaction that several Applies write into, for a
+	// change stream's source transaction too large to hold in memory:
+	// readers see all of it, once committed, or none.
+	Begin(ctx context.Context) (ReplicaTx, error)
+	// StreamStates lists where each source's change stream stands.
+	StreamStates(ctx context.Context) ([]StreamState, error)
 	// ResetState forgets a table's watermark.
 	ResetState(ctx context.Context, sourceID, table string) error
 
@@ -128,13 +134,27 @@ type Batch struct {
 	// entries.
 	Changes []TableChanges
 	States  []State
+	// Stream, when set, records where the source's change stream stands.
+	Stream *StreamState
+}
+
+// ReplicaTx is an open replica transaction (Replica.Begin). Rollback after
+// Commit does nothing.
+type ReplicaTx interface {
+	Apply(ctx context.Context, b Batch) error
+	Commit() error
+	Rollback() error
 }
 
 // TableChanges are one table's part of a batch.
 type TableChanges struct {
 	Target *Target
+	// Truncate empties the table first.
+	Truncate bool
 	// Upserts are rows in Target.Columns order; a row that Target's
-	// soft-delete column marks is deleted instead.
+	// soft-delete column marks is deleted instead. A Keep value keeps the
+	// replica's value of its column (see Keep); rows with one are written
+	// before the others, so that they read values the batch replaces.
 	Upserts [][]Value
 	// Deletes are primary keys, in Target.PrimaryKey order.
 	Deletes [][]Value
