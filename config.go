@@ -115,8 +115,45 @@ type SourceConfig struct {
 	// statements that legitimately run longer before their first row.
 	// Defaults to DefaultReadTimeout.
 	ReadTimeout Duration `yaml:"readTimeout" json:"readTimeout,omitempty"`
+	// Changes is how changes are found: cursor (poll each table by its
+	// cursor column) or logical (stream a Postgres source's write-ahead
+	// log). Defaults to cursor.
+	Changes ChangeMode `yaml:"changes" json:"changes,omitempty"`
+	// Slot and Publication name the replication slot and publication of
+	// changes: logical; both are created if absent. Default to
+	// litepull_<id> (lower case, other characters as _).
+	Slot        string `yaml:"slot" json:"slot,omitempty"`
+	Publication string `yaml:"publication" json:"publication,omitempty"`
 	// Tables to replicate. Empty means discover every table with a primary key.
 	Tables []TableConfig `yaml:"tables" json:"tables,omitempty"`
+}
+
+// Logical reports whether the source streams its changes.
+func (s SourceConfig) Logical() bool { return s.Changes == ChangesLogical }
+
+// ChangeOptions are the slot, publication and tables of the source's
+// change stream, defaults filled in.
+func (s SourceConfig) ChangeOptions(tables []string) ChangeOptions {
+	o := ChangeOptions{Slot: s.Slot, Publication: s.Publication, Tables: tables}
+	if o.Slot == "" {
+		o.Slot = defaultSlotName(s.ID)
+	}
+	if o.Publication == "" {
+		o.Publication = defaultSlotName(s.ID)
+	}
+	return o
+}
+
+// defaultSlotName is litepull_<id> as a slot name may spell it: lower-case
+// letters, digits and _, at most 63 bytes.
+func defaultSlotName(id string) string {
+	b := []byte("litepull_" + strings.ToLower(id))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b[:min(len(b), 63)])
 }
 
 // TableConfig is one table to replicate.
@@ -418,6 +455,9 @@ func (s *SourceConfig) check(p string, dests map[string]string) error {
 	if err := checkZone(s.TimeZone); err != nil {
 		return &ConfigError{Path: p + " timeZone", Msg: err.Error(), Hint: zoneHint}
 	}
+	if err := s.checkChanges(p); err != nil {
+		return err
+	}
 	listed := map[string]bool{}
 	for j := range s.Tables {
 		if err := s.Tables[j].validate(fmt.Sprintf("%s tables[%d]", p, j)); err != nil {
@@ -439,6 +479,59 @@ func (s *SourceConfig) check(p string, dests map[string]string) error {
 			return &ConfigError{Path: tp, Msg: fmt.Sprintf("replica table %q is also the destination of %s (SQLite table names ignore case)", t.DestName(), prev), Hint: "set dest to tell them apart"}
 		}
 		dests[key] = s.ID + "/" + t.Table
+	}
+	return nil
+}
+
+// checkChanges checks changes:, slot: and publication:, and that a
+// streamed source sets nothing that only polling uses.
+func (s *SourceConfig) checkChanges(p string) error {
+	switch s.Changes {
+	case "", ChangesCursor:
+		if s.Slot != "" || s.Publication != "" {
+			return &ConfigError{Path: p + " slot", Msg: "slot and publication are for changes: logical", Hint: "set changes: logical, or leave them out"}
+		}
+		return nil
+	case ChangesLogical:
+	default:
+		return &ConfigError{Path: p + " changes", Msg: fmt.Sprintf("unknown value %q", s.Changes), Hint: "cursor (the default) or logical"}
+	}
+	if s.Kind != "postgres" {
+		return &ConfigError{Path: p + " changes", Msg: "changes: logical needs a postgres source", Hint: "other kinds poll by cursor: leave changes out"}
+	}
+	for field, name := range map[string]string{"slot": s.Slot, "publication": s.Publication} {
+		if name == "" {
+			continue
+		}
+		if err := CheckIdent(field, name); err != nil || len(name) > 63 || strings.ToLower(name) != name {
+			return &ConfigError{Path: p + " " + field, Msg: fmt.Sprintf("%q is not a slot or publication name", name), Hint: "lower-case letters, digits and _, at most 63 characters"}
+		}
+	}
+	polling := func(path, what string) error {
+		return &ConfigError{Path: path + " " + what, Msg: what + " is for polling by cursor; a streamed source sees every change without it", Hint: "leave it out with changes: logical"}
+	}
+	switch {
+	case s.CursorColumn != "":
+		return polling(p, "cursorColumn")
+	case s.Settle != 0:
+		return polling(p, "settle")
+	case !s.Lookback.IsZero():
+		return polling(p, "lookback")
+	}
+	for _, t := range s.Tables {
+		tp := fmt.Sprintf("%s table %q", p, t.Table)
+		switch {
+		case t.CursorColumn != "":
+			return polling(tp, "cursorColumn")
+		case t.Mode != "":
+			return polling(tp, "mode")
+		case t.Deletes != "":
+			return polling(tp, "deletes")
+		case t.Settle != nil:
+			return polling(tp, "settle")
+		case t.Lookback != nil:
+			return polling(tp, "lookback")
+		}
 	}
 	return nil
 }

@@ -31,10 +31,12 @@ type Engine struct {
 	logger  *slog.Logger
 	now     func() time.Time
 
-	mu       sync.Mutex
-	running  map[string]chan struct{} // per source/table lock: never two runs (or a run and a reset) at once
-	caughtUp map[string]bool          // per source/table: last run ended with no more pages
-	warned   map[string]bool          // per source/table: config warnings logged once
+	mu        sync.Mutex
+	running   map[string]chan struct{} // per source/table lock: never two runs (or a run and a reset) at once
+	caughtUp  map[string]bool          // per source/table: last run ended with no more pages
+	warned    map[string]bool          // per source/table: config warnings logged once
+	streaming map[string]bool          // per source: a change stream is open
+	streams   map[string]StreamInfo    // per source: its stream's last status
 }
 
 // NewEngine returns an engine over an open replica and open sources.
@@ -66,6 +68,11 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
 	dests := destClaims{}
 	for _, bs := range e.sources {
 		if opts.SourceID != "" && bs.Config.ID != opts.SourceID {
+			continue
+		}
+		if bs.Config.Logical() {
+			matched = true
+			sum.Tables = append(sum.Tables, e.runLogical(ctx, bs, opts)...)
 			continue
 		}
 		tables, skipped, err := e.Tables(ctx, bs)

@@ -46,6 +46,11 @@ var (
 	// within its connectTimeout, or no data for its readTimeout. Every
 	// *TimeoutError matches it.
 	ErrTimeout = errors.New("timed out")
+
+	// ErrStreamLost reports a change stream the source can no longer
+	// stream (a slot invalidated because it held too much WAL): every
+	// table must be copied again.
+	ErrStreamLost = errors.New("change stream lost")
 )
 
 // TimeoutOp is what a source was doing when its time ran out.

@@ -110,6 +110,9 @@ func (e *Engine) afterCopy(ctx context.Context, bs BoundSource, p *plan, next St
 	if start != nil {
 		next.CursorValue = FormatValue(start.Cursor)
 	}
+	if p.position != "" {
+		next.CursorValue = string(p.position)
+	}
 	if p.cursor != "" {
 		if next.NullCursorRows, err = bs.Source.CountNullCursor(ctx, p.target.SourceTable, p.cursor); err != nil {
 			return next, fmt.Errorf("count NULL cursors: %w", err)

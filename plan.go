@@ -28,6 +28,10 @@ type plan struct {
 
 	full           bool   // mode: full, or a discovered table without a cursor
 	note           string // why the table is replicated as it is, for the summary
+	// position, for a copy taken from a change stream's snapshot, is the
+	// stream position it holds: the table's state records it.
+	position Position
+
 	reconcile      bool   // deletes: reconcile
 	reconcileEvery time.Duration
 }
@@ -43,7 +47,12 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		return nil, err
 	}
 	p := &plan{src: bs.Source, schema: schema, pk: pk}
-	if err := q.cursor(p); err != nil {
+	if bs.Config.Logical() {
+		err = q.streamed(p)
+	} else {
+		err = q.cursor(p)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if p.columns, err = q.columns(pk, p.cursor); err != nil {
@@ -148,6 +157,16 @@ func (q *planner) cursor(p *plan) error {
 		return q.unknown("soft-delete column", tc.SoftDelete)
 	}
 	p.cursor = cursor
+	return nil
+}
+
+// streamed readies the plan of a table whose changes are streamed: no
+// cursor; copies (the first, and after a shape change) go in key order.
+func (q *planner) streamed(p *plan) error {
+	if q.tc.SoftDelete != "" && !q.has(q.tc.SoftDelete) {
+		return q.unknown("soft-delete column", q.tc.SoftDelete)
+	}
+	p.full = true
 	return nil
 }
 

@@ -1,0 +1,281 @@
+package litepull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Tuning of a change stream's writes.
+const (
+	// groupWait is how long the writer waits for the next source
+	// transaction before it commits the ones it holds: source transactions
+	// that arrive together share one replica transaction.
+	groupWait = 2 * time.Millisecond
+	// groupTime and groupRows bound one replica transaction of several
+	// source transactions (one larger source transaction is never split).
+	groupTime = 100 * time.Millisecond
+	groupRows = 50_000
+	// statusEvery is how often a stream reads its slot's status (lag,
+	// retained WAL) for status and metrics.
+	statusEvery = 10 * time.Second
+	// RetainedWarn is how much WAL a slot may hold back at the source
+	// before the stream warns: a slot that falls behind fills the
+	// source's disk (max_slot_wal_keep_size bounds it).
+	RetainedWarn = 1 << 30
+	// flushRows is how many rows of a source transaction are held in
+	// memory before they are written into the open replica transaction.
+	flushRows = 5000
+	// ackEvery is how often the source is told what the replica holds;
+	// recordEvery, how often a position reached with nothing to apply
+	// (keepalives: other tables' writes) is recorded so it can be acked.
+	ackEvery    = time.Second
+	recordEvery = 5 * time.Second
+)
+
+// streamTable is one table of a change stream.
+type streamTable struct {
+	tc  TableConfig
+	p   *plan
+	st  State
+	res *TableResult
+	// copy: the table is copied from a snapshot before its changes apply
+	// (first run, a shape change, a lost stream, -full).
+	copy bool
+	// stale: its shape changed mid-stream, or it failed: its changes are
+	// ignored until it is copied again.
+	stale bool
+	cols  []string // the stream's column names that idx maps
+	idx   []int    // per target column, its index in the stream's rows
+}
+
+// position is how far the table's replica rows go in the stream.
+func (t *streamTable) position() Position { return Position(t.st.CursorValue) }
+
+// streamRun is one session of a source's change stream: it copies the
+// tables that need it, then applies source transactions in commit order,
+// each whole in one replica transaction with its position.
+type streamRun struct {
+	e      *Engine
+	bs     BoundSource
+	src    ChangeSource
+	cs     ChangeStream
+	copts  ChangeOptions
+	log    *slog.Logger
+	tables map[string]*streamTable
+	order  []*streamTable
+	// skipped are discovered tables that cannot be streamed.
+	skipped  []TableResult
+	progress func(Progress)
+	unlock   func()
+
+	pos      Position // applied through (committed or in the open replica transaction)
+	durable  Position // committed through
+	recorded time.Time
+	acked    Position
+	ackedAt  time.Time
+
+	// The source transaction being read.
+	inTx    bool
+	begin   Position // its commit position
+	batch   Batch    // its changes not yet written
+	touched map[*streamTable]int64
+	held    int // rows in batch
+	recopy  []*streamTable
+
+	tx      ReplicaTx // the open replica transaction, if any
+	txStart time.Time
+	txRows  int
+
+	statusAt time.Time
+	commitTs time.Time // the source's commit time of the last transaction applied
+}
+
+// StreamInfo is what the engine knows of a source's change stream, for
+// status and metrics: the slot as the source last described it, and lag.
+type StreamInfo struct {
+	SourceID string       `json:"sourceId"`
+	Status   StreamStatus `json:"slot"`
+	Position Position     `json:"position"` // applied through
+	// LagSeconds is how long ago the source committed the last
+	// transaction applied, when the stream is behind (0 when it is
+	// caught up: the source sent nothing more).
+	LagSeconds float64   `json:"lagSeconds"`
+	Updated    time.Time `json:"updatedTs"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// StreamInfos lists the change streams this engine has run, by source.
+func (e *Engine) StreamInfos() []StreamInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]StreamInfo, 0, len(e.streams))
+	for _, bs := range e.sources {
+		if si, ok := e.streams[bs.Config.ID]; ok {
+			out = append(out, si)
+		}
+	}
+	return out
+}
+
+// refreshStatus reads the slot's status every statusEvery, and warns when
+// it holds back more WAL than RetainedWarn.
+func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
+	if time.Since(s.statusAt) < statusEvery {
+		return
+	}
+	s.statusAt = time.Now()
+	si := StreamInfo{SourceID: s.bs.Config.ID, Position: s.durable, Updated: s.statusAt}
+	st, err := s.cs.Status(ctx)
+	if err != nil {
+		si.Error = err.Error()
+	}
+	si.Status = st
+	if !caughtUp && !s.commitTs.IsZero() {
+		si.LagSeconds = s.statusAt.Sub(s.commitTs).Seconds()
+	}
+	if st.RetainedBytes > RetainedWarn {
+		s.log.Warn("the slot holds back much WAL at the source; if the stream cannot keep up, set max_slot_wal_keep_size there (see the README)",
+			"slot", st.Slot, "retainedBytes", st.RetainedBytes)
+	}
+	s.e.mu.Lock()
+	if s.e.streams == nil {
+		s.e.streams = map[string]StreamInfo{}
+	}
+	s.e.streams[s.bs.Config.ID] = si
+	s.e.mu.Unlock()
+}
+
+// runLogical brings a streamed source's tables up to the source's position
+// when it starts (copying those that need it) and returns their results.
+func (e *Engine) runLogical(ctx context.Context, bs BoundSource, opts RunOptions) []TableResult {
+	s, err := e.openStream(ctx, bs, opts)
+	if err != nil {
+		return []TableResult{sourceError(bs, err)}
+	}
+	defer s.close()
+	until, err := s.cs.Current(ctx)
+	if err == nil {
+		err = s.follow(ctx, until)
+	}
+	return s.results(err)
+}
+
+// Follow streams a source's changes into the replica until ctx ends or
+// the stream fails. The daemon runs it for each source with changes:
+// logical, again after a failure.
+func (e *Engine) Follow(ctx context.Context, sourceID string) ([]TableResult, error) {
+	var bs *BoundSource
+	for i := range e.sources {
+		if e.sources[i].Config.ID == sourceID && e.sources[i].Config.Logical() {
+			bs = &e.sources[i]
+		}
+	}
+	if bs == nil {
+		return nil, fmt.Errorf("no source %q with changes: logical", sourceID)
+	}
+	s, err := e.openStream(ctx, *bs, RunOptions{})
+	if err != nil {
+		return []TableResult{sourceError(*bs, err)}, err
+	}
+	defer s.close()
+	err = s.follow(ctx, "")
+	return s.results(err), err
+}
+
+// sourceError is the result of a source that failed as a whole.
+func sourceError(bs BoundSource, err error) TableResult {
+	return TableResult{SourceID: bs.Config.ID, Table: "*", NullCursorRows: -1, Error: err.Error(), Err: err}
+}
+
+// results are the tables' results; a stream error that ended the session
+// is every table's that did not fail on its own.
+func (s *streamRun) results(err error) []TableResult {
+	out := append(make([]TableResult, 0, len(s.order)+len(s.skipped)), s.skipped...)
+	for _, t := range s.order {
+		r := *t.res
+		r.CursorValue = t.st.CursorValue
+		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) {
+			r.Err, r.Error = err, err.Error()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// follow copies what needs it, starts the stream at the recorded position
+// and applies it: until ctx ends, or, with until set, until the replica
+// holds every transaction committed before until.
+func (s *streamRun) follow(ctx context.Context, until Position) error {
+	if err := s.copyTables(ctx, s.needCopy()); err != nil {
+		return err
+	}
+	if err := s.cs.Start(ctx, s.pos); err != nil {
+		return fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
+	}
+	err := s.loop(ctx, until)
+	if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
+		err = cerr
+	}
+	if s.durable != s.acked {
+		if aerr := s.cs.Ack(context.WithoutCancel(ctx), s.durable); err == nil {
+			err = aerr
+		}
+	}
+	return err
+}
+
+// loop reads events and applies them.
+func (s *streamRun) loop(ctx context.Context, until Position) error {
+	for {
+		if until != "" && s.reached(until) {
+			return nil
+		}
+		wait, cancel := ctx, context.CancelFunc(func() {})
+		if s.tx != nil && !s.inTx {
+			wait, cancel = context.WithTimeout(ctx, groupWait)
+		}
+		ev, err := s.cs.Next(wait)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && wait != ctx && errors.Is(err, context.DeadlineExceeded) {
+				err = s.commitTx(ctx) // nothing more came: commit what is held
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.handle(ctx, ev, until); err != nil {
+			return err
+		}
+	}
+}
+
+// reached reports whether the replica holds everything before until.
+func (s *streamRun) reached(until Position) bool {
+	return s.tx == nil && !s.cs.Includes(until, s.durable)
+}
+
+// handle applies one event.
+func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) error {
+	switch ev.Kind {
+	case ChangeBegin:
+		s.inTx, s.begin = true, ev.Position
+		s.touched = map[*streamTable]int64{}
+	case ChangeRelation:
+		s.relation(ev)
+	case ChangeInsert, ChangeUpdate, ChangeDelete:
+		return s.change(ctx, ev)
+	case ChangeTruncate:
+		s.truncate(ev)
+	case ChangeCommit:
+		return s.commit(ctx, ev)
+	case ChangeKeepalive:
+		s.refreshStatus(ctx, true)
+		return s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position))
+	}
+	return nil
+}

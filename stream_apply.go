@@ -1,0 +1,352 @@
+package litepull
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// skips reports whether the open source transaction's changes to t are
+// already in the replica (t's copy or the stream holds it), or t is not
+// streamed now.
+func (s *streamRun) skips(t *streamTable) bool {
+	return t == nil || t.stale || t.p == nil || s.cs.Includes(t.position(), s.begin) || s.cs.Includes(s.pos, s.begin)
+}
+
+// relation notes a table's shape as the stream now sends it. A shape
+// other than the one the replica table was made for (a column added,
+// dropped or retyped at the source; DDL is not in the stream) makes the
+// table stale: it is copied again after this transaction, so existing
+// rows get the new column's real values.
+func (s *streamRun) relation(ev ChangeEvent) {
+	t := s.tables[ev.Table]
+	if t == nil || t.stale || t.p == nil {
+		return
+	}
+	t.cols = nil
+	if ev.Schema == nil || sameShape(t.p.schema, ev.Schema, len(t.tc.PrimaryKey) == 0) {
+		return
+	}
+	s.log.Warn("the source table's shape changed: copying it again", LogKeyTable, t.tc.Table)
+	t.stale = true
+	s.recopy = append(s.recopy, t)
+}
+
+// sameShape compares two descriptions of a table by column names and
+// types (and keys, when the source's key is the replica's).
+func sameShape(a, b *TableSchema, keys bool) bool {
+	if len(a.Columns) != len(b.Columns) || (keys && !slices.Equal(a.PrimaryKey, b.PrimaryKey)) {
+		return false
+	}
+	for i, c := range a.Columns {
+		if c.Name != b.Columns[i].Name || c.SourceType != b.Columns[i].SourceType {
+			return false
+		}
+	}
+	return true
+}
+
+// mapColumns finds each target column among the stream's columns.
+func (t *streamTable) mapColumns(cols []string) error {
+	idx := make([]int, len(t.p.target.Columns))
+	for i, c := range t.p.target.Columns {
+		idx[i] = slices.Index(cols, c.Name)
+		if idx[i] < 0 {
+			return fmt.Errorf("the change stream sends no column %s (it sends %v)", c.Name, cols)
+		}
+	}
+	t.cols, t.idx = cols, idx
+	return nil
+}
+
+// row picks the target's columns from a stream row.
+func (t *streamTable) row(values []Value) []Value {
+	row := make([]Value, len(t.idx))
+	for i, j := range t.idx {
+		row[i] = values[j]
+	}
+	return row
+}
+
+// key is row's primary key; every value must be there and not NULL.
+func (t *streamTable) key(row []Value) ([]Value, error) {
+	key := make([]Value, len(t.p.pkIdx))
+	for i, j := range t.p.pkIdx {
+		switch row[j].(type) {
+		case nil:
+			return nil, fmt.Errorf("%w: the change stream sent no value for key column %s: the key must be NOT NULL, and the source's replica identity must hold it (its primary key, or REPLICA IDENTITY FULL)",
+				ErrNoPrimaryKey, t.p.pk[i])
+		case Keep:
+			return nil, fmt.Errorf("the change stream left out key column %s (an unchanged TOAST value): copy the table again (litepull run -full -table %s)", t.p.pk[i], t.tc.Table)
+		}
+		key[i] = row[j]
+	}
+	return key, nil
+}
+
+// change adds one row change of the open source transaction.
+func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
+	t := s.tables[ev.Table]
+	if s.skips(t) {
+		return nil
+	}
+	if !slices.Equal(t.cols, ev.Columns) {
+		if err := t.mapColumns(ev.Columns); err != nil {
+			s.fail(t, err)
+			return nil
+		}
+	}
+	if err := s.add(t, ev); err != nil {
+		s.fail(t, err)
+		return nil
+	}
+	s.touched[t]++
+	if s.held >= flushRows {
+		return s.write(ctx)
+	}
+	return nil
+}
+
+// add puts an insert, update or delete into the batch. An update that
+// moves a row to a new key is an upsert of the new key, its unchanged
+// values kept from the old, and a delete of the old key.
+func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
+	var old []Value
+	if ev.Old != nil {
+		k, err := t.key(t.row(ev.Old))
+		if err != nil {
+			return err
+		}
+		old = k
+	}
+	if ev.Kind == ChangeDelete {
+		if old == nil {
+			return fmt.Errorf("%w: the change stream sent a delete without its key: set the source table's REPLICA IDENTITY to its primary key (DEFAULT) or FULL", ErrNoPrimaryKey)
+		}
+		e := s.entry(t, false)
+		e.Deletes = append(e.Deletes, old)
+		s.held++
+		return nil
+	}
+	row := t.row(ev.Row)
+	key, err := t.key(row)
+	if err != nil {
+		return err
+	}
+	moved := old != nil && !slices.Equal(old, key)
+	keep := false
+	for i, v := range row {
+		if _, ok := v.(Keep); ok {
+			keep = true
+			if moved {
+				row[i] = Keep{From: old}
+			}
+		}
+	}
+	e := s.entry(t, true)
+	if keep && len(e.Upserts)+len(e.Deletes) > 0 {
+		e = s.newEntry(t) // a row that reads the replica goes first in its entry
+	}
+	e.Upserts = append(e.Upserts, row)
+	if moved {
+		e.Deletes = append(e.Deletes, old)
+	}
+	s.held++
+	return nil
+}
+
+// entry is the batch entry t's next change goes into: the last one, if
+// it is t's and keeps the order (an upsert after a delete starts a new
+// entry, since an entry's deletes come after its upserts).
+func (s *streamRun) entry(t *streamTable, upsert bool) *TableChanges {
+	if n := len(s.batch.Changes); n > 0 {
+		last := &s.batch.Changes[n-1]
+		if last.Target == t.p.target && !(upsert && len(last.Deletes) > 0) {
+			return last
+		}
+	}
+	return s.newEntry(t)
+}
+
+func (s *streamRun) newEntry(t *streamTable) *TableChanges {
+	s.batch.Changes = append(s.batch.Changes, TableChanges{Target: t.p.target})
+	return &s.batch.Changes[len(s.batch.Changes)-1]
+}
+
+// truncate empties the tables a TRUNCATE names, in order with the rest.
+func (s *streamRun) truncate(ev ChangeEvent) {
+	for _, name := range ev.Tables {
+		t := s.tables[name]
+		if s.skips(t) {
+			continue
+		}
+		s.newEntry(t).Truncate = true
+		s.touched[t] += 0
+	}
+}
+
+// fail makes a table stale for the rest of the session and records why
+// with its next state: it is copied again when the stream next opens.
+func (s *streamRun) fail(t *streamTable, err error) {
+	err = WithTable(err, t.tc.Table)
+	t.stale = true
+	t.res.Err = &TableError{SourceID: s.bs.Config.ID, Table: t.tc.Table, Err: err}
+	t.res.Error = err.Error()
+	t.st.SourceID, t.st.Table, t.st.Dest = s.bs.Config.ID, t.tc.Table, t.tc.DestName()
+	t.st.LastError, t.st.LastRun, t.st.CursorValue = err.Error(), s.e.now(), ""
+	t.st.ErrorCount++
+	if s.touched != nil {
+		s.touched[t] += 0
+	}
+	s.log.Error("replicate table", LogKeyTable, t.tc.Table, LogKeyError, err)
+}
+
+// failNow fails a table and records its state at once (no replica
+// transaction is open).
+func (s *streamRun) failNow(ctx context.Context, t *streamTable, err error) {
+	s.fail(t, err)
+	if aerr := s.e.replica.Apply(context.WithoutCancel(ctx), stateBatch(t.st)); aerr != nil {
+		s.log.Error("record table error", LogKeyTable, t.tc.Table, LogKeyError, aerr)
+	}
+}
+
+// commit ends a source transaction: its rows, the states of the tables
+// it touched and its position go into the replica transaction, which is
+// committed unless more source transactions may share it.
+func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
+	s.inTx = false
+	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
+		s.batch, s.held = Batch{}, 0
+		return s.idle(ctx, ev.Position, false)
+	}
+	now := s.e.now()
+	for t, n := range s.touched {
+		if !t.stale {
+			t.st.SourceID, t.st.Table, t.st.Dest, t.st.CursorColumn = s.bs.Config.ID, t.tc.Table, t.p.target.Dest, ""
+			t.st.CursorValue, t.st.LastRun, t.st.LastSuccess = string(ev.Position), now, now
+			t.st.LastError, t.st.ErrorCount, t.st.LastRowsPulled = "", 0, n
+			t.st.RowsTotal += n
+			t.res.RowsPulled += n
+		}
+		s.batch.States = append(s.batch.States, t.st)
+	}
+	s.batch.Stream = s.streamState(ev.Position, ev.Time)
+	s.pos, s.commitTs = ev.Position, ev.Time
+	if err := s.write(ctx); err != nil {
+		return err
+	}
+	if time.Since(s.txStart) >= groupTime || s.txRows >= groupRows || len(s.recopy) > 0 {
+		if err := s.commitTx(ctx); err != nil {
+			return err
+		}
+	}
+	s.refreshStatus(ctx, false)
+	list := s.recopy
+	s.recopy = nil
+	return s.copyTables(ctx, list)
+}
+
+func (s *streamRun) streamState(pos Position, commit time.Time) *StreamState {
+	return &StreamState{SourceID: s.bs.Config.ID, Slot: s.copts.Slot, Position: pos, Commit: commit, Applied: s.e.now()}
+}
+
+// write puts the batch held in memory into the open replica transaction,
+// opening one if needed. A failure rolls it back and ends the session:
+// the next one resumes from the last committed position.
+func (s *streamRun) write(ctx context.Context) error {
+	if len(s.batch.Changes) == 0 && len(s.batch.States) == 0 && s.batch.Stream == nil {
+		return nil
+	}
+	if s.tx == nil {
+		tx, err := s.e.replica.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin replica transaction: %w", err)
+		}
+		s.tx, s.txStart, s.txRows = tx, time.Now(), 0
+	}
+	err := s.tx.Apply(ctx, s.batch)
+	s.txRows += s.held
+	s.batch, s.held = Batch{}, 0
+	if err != nil {
+		s.rollback()
+		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
+	}
+	return nil
+}
+
+func (s *streamRun) rollback() {
+	if s.tx == nil {
+		return
+	}
+	if err := s.tx.Rollback(); err != nil {
+		s.log.Error("roll back replica transaction", LogKeyError, err)
+	}
+	s.tx, s.pos = nil, s.durable
+}
+
+// commitTx commits the open replica transaction, then tells the source
+// (at most every ackEvery) that it may recycle what the replica now holds.
+func (s *streamRun) commitTx(ctx context.Context) error {
+	if s.tx == nil {
+		return nil
+	}
+	err := s.tx.Commit()
+	s.tx = nil
+	if err != nil {
+		s.pos = s.durable
+		return fmt.Errorf("commit replica transaction: %w", err)
+	}
+	s.durable = s.pos
+	return s.ack(ctx, false)
+}
+
+func (s *streamRun) ack(ctx context.Context, now bool) error {
+	if s.durable == s.acked || (!now && time.Since(s.ackedAt) < ackEvery) {
+		return nil
+	}
+	if err := s.cs.Ack(ctx, s.durable); err != nil {
+		return fmt.Errorf("acknowledge %s to source %s: %w", s.durable, s.bs.Config.ID, err)
+	}
+	s.acked, s.ackedAt = s.durable, time.Now()
+	return nil
+}
+
+// idle notes that the source stands at pos with nothing more for the
+// replica (other tables' writes move it): recorded every recordEvery, or
+// now, so that the slot is acknowledged and releases its WAL.
+func (s *streamRun) idle(ctx context.Context, pos Position, now bool) error {
+	if s.inTx || !s.cs.Includes(pos, s.pos) || (!now && time.Since(s.recorded) < recordEvery) {
+		return nil
+	}
+	if err := s.commitTx(ctx); err != nil {
+		return err
+	}
+	if err := s.record(ctx, pos, time.Time{}); err != nil {
+		return err
+	}
+	return s.ack(ctx, true)
+}
+
+// record writes the stream's position alone.
+func (s *streamRun) record(ctx context.Context, pos Position, commit time.Time) error {
+	if err := s.e.replica.Apply(ctx, Batch{Stream: s.streamState(pos, commit)}); err != nil {
+		return fmt.Errorf("record the stream position of source %s: %w", s.bs.Config.ID, err)
+	}
+	s.pos, s.durable, s.recorded = pos, pos, time.Now()
+	return nil
+}
+
+// close ends the session: an open replica transaction is rolled back
+// (whole source transactions only ever commit), the stream closed.
+func (s *streamRun) close() {
+	s.rollback()
+	if s.cs != nil {
+		if err := s.cs.Close(); err != nil {
+			s.log.Warn("close change stream", LogKeyError, err)
+		}
+	}
+	if s.unlock != nil {
+		s.unlock()
+	}
+}

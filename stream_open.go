@@ -1,0 +1,252 @@
+package litepull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// openStream opens a source's change stream and readies its tables: plans,
+// states, which need a copy, and where the stream resumes.
+func (e *Engine) openStream(ctx context.Context, bs BoundSource, opts RunOptions) (*streamRun, error) {
+	src, ok := bs.Source.(ChangeSource)
+	if !ok {
+		return nil, fmt.Errorf("%w: source %s (%s) cannot stream its changes; leave changes: out to poll it by cursor", ErrUnsupported, bs.Config.ID, bs.Config.Kind)
+	}
+	unlock, err := e.claimStream(bs.Config.ID)
+	if err != nil {
+		return nil, err
+	}
+	s := &streamRun{e: e, bs: bs, src: src, log: e.logger.With(LogKeySource, bs.Config.ID),
+		tables: map[string]*streamTable{}, unlock: unlock, progress: opts.Progress}
+	if err := s.open(ctx, opts); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// claimStream makes sure one stream per source runs in this process: a
+// second (a run asked for while the daemon streams) is refused at once.
+func (e *Engine) claimStream(sourceID string) (func(), error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.streaming == nil {
+		e.streaming = map[string]bool{}
+	}
+	if e.streaming[sourceID] {
+		return nil, fmt.Errorf("source %s is already streaming in this process: its tables follow the source continuously", sourceID)
+	}
+	e.streaming[sourceID] = true
+	return func() {
+		e.mu.Lock()
+		delete(e.streaming, sourceID)
+		e.mu.Unlock()
+	}, nil
+}
+
+// open plans the tables, opens the stream and finds where it resumes.
+func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
+	tables, skipped, err := s.e.Tables(ctx, s.bs)
+	if err != nil {
+		return err
+	}
+	s.skipped = skipped
+	var names []string
+	for _, tc := range tables {
+		t, err := s.addTable(ctx, tc, opts)
+		if err != nil {
+			return err
+		}
+		if !t.stale {
+			names = append(names, tc.Table)
+		}
+	}
+	s.copts = s.bs.Config.ChangeOptions(names)
+	if err := s.openChanges(ctx); err != nil {
+		return err
+	}
+	return s.resume(ctx)
+}
+
+// addTable plans one table and decides whether it needs a copy. A table
+// that cannot be planned fails alone (it is not streamed); an error
+// reading the replica fails the stream.
+func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOptions) (*streamTable, error) {
+	id := s.bs.Config.ID
+	t := &streamTable{tc: tc, res: &TableResult{SourceID: id, Table: tc.Table, Dest: tc.DestName(), NullCursorRows: -1}}
+	s.tables[tc.Table] = t
+	s.order = append(s.order, t)
+	st, err := s.e.replica.State(ctx, id, tc.Table)
+	if err != nil {
+		return nil, fmt.Errorf("load state of %s: %w", tc.Table, err)
+	}
+	t.st = st
+	if t.p, err = s.e.plan(ctx, s.bs, tc); err != nil {
+		s.failNow(ctx, t, err)
+		return t, nil
+	}
+	named := opts.Table == "" || opts.Table == tc.Table || opts.Table == tc.DestName()
+	t.copy = (opts.Full && named) || st.CursorValue == "" || st.CursorColumn != "" ||
+		(st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()))
+	if t.copy {
+		return t, nil
+	}
+	change, err := s.e.replica.SchemaChange(ctx, t.p.target)
+	if err == nil && change.IsZero() {
+		err = s.e.replica.EnsureTable(ctx, t.p.target)
+	}
+	if err != nil {
+		s.failNow(ctx, t, fmt.Errorf("prepare replica table %s: %w", tc.DestName(), err))
+	} else if !change.IsZero() {
+		t.res.SchemaChange, t.copy = &change, true
+	}
+	return t, nil
+}
+
+// openChanges opens the stream; a stream the source lost (its slot can
+// no longer stream) is made again, and every table copied.
+func (s *streamRun) openChanges(ctx context.Context) error {
+	cs, err := s.src.OpenChanges(ctx, s.copts)
+	if errors.Is(err, ErrStreamLost) {
+		s.log.Warn("the change stream was lost at the source: making it again and copying every table", LogKeyError, err)
+		if derr := s.src.DropChanges(ctx, s.copts); derr != nil {
+			return fmt.Errorf("drop the lost change stream of source %s: %w", s.bs.Config.ID, derr)
+		}
+		s.copyAll()
+		cs, err = s.src.OpenChanges(ctx, s.copts)
+	}
+	if err != nil {
+		return fmt.Errorf("open the change stream of source %s: %w", s.bs.Config.ID, err)
+	}
+	s.cs = cs
+	return nil
+}
+
+// resume finds where the stream resumes: the position the replica
+// recorded, unless the slot moved past it (another consumer, or a slot
+// made again), or the replica has none; then every table is copied and
+// the stream starts where the slot is.
+func (s *streamRun) resume(ctx context.Context) error {
+	confirmed, err := s.cs.Confirmed(ctx)
+	if err != nil {
+		return fmt.Errorf("read the slot of source %s: %w", s.bs.Config.ID, err)
+	}
+	rec, ok, err := s.recordedStream(ctx)
+	if err != nil {
+		return err
+	}
+	gap := ""
+	switch {
+	case !ok && s.anyStreamed():
+		gap = "the replica holds streamed tables but no record of the stream"
+	case ok && rec.Slot != s.copts.Slot:
+		gap = fmt.Sprintf("the replica followed slot %s, the config names %s", rec.Slot, s.copts.Slot)
+	case ok && s.cs.Includes(confirmed, rec.Position):
+		gap = fmt.Sprintf("slot %s is at %s, past what the replica holds (%s): another consumer moved it, or it was dropped and made again", s.copts.Slot, confirmed, rec.Position)
+	}
+	if ok && gap == "" {
+		s.pos, s.durable, s.acked = rec.Position, rec.Position, confirmed
+		return nil
+	}
+	if gap != "" {
+		s.log.Warn("the stream cannot resume where the replica stands: copying every table", "why", gap)
+		s.copyAll()
+	}
+	s.pos = confirmed
+	return s.record(ctx, confirmed, rec.Commit)
+}
+
+// recordedStream is the replica's record of this source's stream.
+func (s *streamRun) recordedStream(ctx context.Context) (StreamState, bool, error) {
+	all, err := s.e.replica.StreamStates(ctx)
+	if err != nil {
+		return StreamState{}, false, fmt.Errorf("read stream states: %w", err)
+	}
+	for _, st := range all {
+		if st.SourceID == s.bs.Config.ID {
+			return st, true, nil
+		}
+	}
+	return StreamState{}, false, nil
+}
+
+// anyStreamed reports whether a table holds rows of an earlier stream.
+func (s *streamRun) anyStreamed() bool {
+	for _, t := range s.order {
+		if t.st.CursorValue != "" && t.st.CursorColumn == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *streamRun) copyAll() {
+	for _, t := range s.order {
+		t.copy = t.p != nil
+	}
+}
+
+// needCopy lists the tables to copy before streaming.
+func (s *streamRun) needCopy() []*streamTable {
+	var out []*streamTable
+	for _, t := range s.order {
+		if t.copy && !t.stale {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// copyTables copies tables from one snapshot of the source, each into a
+// shadow swapped in with the snapshot's position: the stream then skips,
+// for each, the transactions its copy holds.
+func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	if err := s.commitTx(ctx); err != nil {
+		return err
+	}
+	snap, err := s.cs.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("take a snapshot of source %s: %w", s.bs.Config.ID, err)
+	}
+	defer func() {
+		if cerr := snap.Close(); cerr != nil {
+			s.log.Warn("close snapshot", LogKeyError, cerr)
+		}
+	}()
+	for _, t := range tables {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.copyTable(ctx, snap, t)
+	}
+	return nil
+}
+
+// copyTable copies one table as of snap; a failure is the table's alone.
+func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTable) {
+	bs := s.bs
+	bs.Source = snap.Reader
+	p, err := s.e.plan(ctx, bs, t.tc) // described as of the snapshot
+	if err != nil {
+		s.failNow(ctx, t, err)
+		return
+	}
+	p.position = snap.Position
+	st := t.st
+	st.SourceID, st.Table, st.Dest, st.CursorColumn = s.bs.Config.ID, t.tc.Table, p.target.Dest, ""
+	var res TableResult
+	if err := s.e.fullRefresh(ctx, bs, p, &st, &res, RunOptions{Progress: s.progress}); err != nil {
+		s.failNow(ctx, t, err)
+		return
+	}
+	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)
+	t.p, t.st, t.copy, t.stale, t.cols = p, st, false, false, nil
+	t.res.FullRefresh = true
+	t.res.RowsPulled += res.RowsPulled
+	t.res.Pages += res.Pages
+}
