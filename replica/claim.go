@@ -51,6 +51,19 @@ func (r *Replica) adoptable(tables map[string]bool) error {
 	if len(tables) == 0 {
 		return nil // new
 	}
+	if tables[StreamsTable] {
+		// Never made by a litepull that did not mark its files: a table of
+		// that name is adopted only in exactly litepull's shape, or stream
+		// states would be written into someone else's table.
+		have, err := r.columnsOf(StreamsTable)
+		if err != nil {
+			return err
+		}
+		if len(have) != len(streamsColumns) || !hasAll(have, streamsColumns) || have["source_id"] != 1 {
+			return fmt.Errorf("%w: %s has a %s table that litepull did not make (it has columns %s); point replica: at a new file",
+				litepull.ErrNotReplica, r.path, StreamsTable, sortedKeys(have))
+		}
+	}
 	if tables[ColumnsTable] {
 		// Made by a litepull that did not mark its files: its two tables
 		// have exactly litepull's columns.
@@ -98,6 +111,9 @@ func (r *Replica) ownTables(tables map[string]bool) error {
 
 // columnsColumns are the columns of litepull_columns.
 var columnsColumns = []string{"dest_table", "column_name", "source_id", "source_table", "source_type", "sqlite_type", "ordinal", "is_pk", "source_position"}
+
+// streamsColumns are the columns of litepull_streams.
+var streamsColumns = []string{"source_id", "slot", "position", "commit_ts", "applied_ts"}
 
 // hasAllOf reports whether every key of m is one of names.
 func hasAllOf[V any](names []string, m map[string]V) bool {

@@ -60,11 +60,17 @@ func (r *Replica) upsert(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, er
 
 // deleteSQL deletes one row of t by primary key.
 func deleteSQL(t *litepull.Target) string {
+	return fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), keyWhere(t))
+}
+
+// keyWhere matches one row of t.Dest by its key, bound in t.PrimaryKey
+// order.
+func keyWhere(t *litepull.Target) string {
 	conds := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		conds[i] = quote(k) + " = ?"
 	}
-	return fmt.Sprintf("DELETE FROM %s WHERE %s", quote(t.Dest), strings.Join(conds, " AND "))
+	return strings.Join(conds, " AND ")
 }
 
 // deleter returns the prepared DELETE by primary key for t.
@@ -74,14 +80,8 @@ func (r *Replica) deleter(c *sqlite3.Conn, t *litepull.Target) (*sqlite3.Stmt, e
 
 // deleteRow deletes the replica row with row's primary key.
 func deleteRow(del *sqlite3.Stmt, t *litepull.Target, row []litepull.Value) error {
-	for i, k := range t.PrimaryKey {
-		for j, c := range t.Columns {
-			if c.Name == k {
-				if err := sqlitex.Bind(del, i+1, row[j]); err != nil {
-					return err
-				}
-			}
-		}
+	if err := sqlitex.BindAll(del, keyValues(t, row)...); err != nil {
+		return err
 	}
 	if err := del.Exec(); err != nil {
 		return fmt.Errorf("delete from %s: %w", t.Dest, err)
@@ -93,86 +93,146 @@ func deleteRow(del *sqlite3.Stmt, t *litepull.Target, row []litepull.Value) erro
 // written and before the page commits: the crash test kills the process there.
 var testHookAfterRow func()
 
-// Apply writes a batch in one transaction: every table's upserts and
-// deletes, then the states. After a crash the replica has all of it or
-// none.
+// Apply writes a batch in one transaction: Begin, the batch, Commit. After
+// a crash the replica has all of it or none.
 func (r *Replica) Apply(ctx context.Context, b litepull.Batch) error {
-	return r.inTx(ctx, func(c *sqlite3.Conn) error {
-		for _, ch := range b.Changes {
-			if err := r.writeRows(c, ch.Target, ch.Upserts); err != nil {
-				return err
-			}
-			if err := r.deleteKeys(c, ch.Target, ch.Deletes); err != nil {
-				return err
-			}
+	t, err := r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.Apply(ctx, b); err != nil {
+		return errors.Join(err, t.Rollback())
+	}
+	return t.Commit()
+}
+
+// apply writes a batch inside the caller's transaction: each table's
+// truncate, upserts and deletes in turn, then the states and the stream's.
+func (r *Replica) apply(c *sqlite3.Conn, b litepull.Batch) error {
+	for _, ch := range b.Changes {
+		if err := r.applyChanges(c, ch); err != nil {
+			return err
 		}
-		for _, st := range b.States {
-			if err := r.saveState(c, st); err != nil {
-				return err
-			}
+	}
+	for _, st := range b.States {
+		if err := r.saveState(c, st); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	if b.Stream != nil {
+		return r.saveStream(c, b.Stream)
+	}
+	return nil
+}
+
+func (r *Replica) applyChanges(c *sqlite3.Conn, ch litepull.TableChanges) error {
+	if ch.Truncate {
+		s, err := r.prepared(c, "DELETE FROM "+quote(ch.Target.Dest))
+		if err != nil {
+			return fmt.Errorf("truncate %s: %w", ch.Target.Dest, err)
+		}
+		if err := s.Exec(); err != nil {
+			return fmt.Errorf("truncate %s: %w", ch.Target.Dest, err)
+		}
+	}
+	if err := r.writeRows(c, ch.Target, ch.Upserts); err != nil {
+		return err
+	}
+	return r.deleteKeys(c, ch.Target, ch.Deletes)
 }
 
 // writeRows upserts rows into t.Dest (deleting soft-deleted ones) inside
-// the caller's transaction.
+// the caller's transaction: rows with Keep values first, so that they read
+// the values the others replace.
 func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepull.Value) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	stmt, err := r.upsert(c, t)
+	w, err := r.rowWriter(c, t)
 	if err != nil {
 		return err
 	}
-	soft := t.SoftDeleteIndex()
-	var del *sqlite3.Stmt
-	if soft >= 0 {
-		if del, err = r.deleter(c, t); err != nil {
-			return err
+	keeps := false
+	for _, row := range rows {
+		keeps = keeps || hasKeep(row)
+	}
+	if keeps {
+		for _, row := range rows {
+			if !hasKeep(row) {
+				continue
+			}
+			full, err := r.kept(c, t, row)
+			if err != nil {
+				return err
+			}
+			if err := w.write(full); err != nil {
+				return err
+			}
 		}
 	}
 	for _, row := range rows {
-		if len(row) != len(t.Columns) {
-			return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
-		}
-		if soft >= 0 && litepull.SoftDeleted(row[soft]) {
-			if err := deleteRow(del, t, row); err != nil {
-				return err
-			}
+		if keeps && hasKeep(row) {
 			continue
 		}
-		for i, v := range row {
-			if err := sqlitex.Bind(stmt, i+1, v); err != nil {
-				return fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
-			}
+		if err := w.write(row); err != nil {
+			return err
 		}
-		if err := stmt.Exec(); err != nil {
-			if errors.Is(err, sqlite3.MISMATCH) {
-				// A single INTEGER key column is SQLite's rowid: it takes
-				// integers only, and a SQLite source may hold other values
-				// in an INT key.
-				return fmt.Errorf("upsert into %s: key %s = %v is not an integer, and the replica's INTEGER key takes integers only; set primaryKey to other columns, or give the key a non-integer type at the source: %w",
-					t.Dest, strings.Join(t.PrimaryKey, ", "), keyOf(t, row), err)
-			}
-			return fmt.Errorf("upsert into %s: %w", t.Dest, err)
+	}
+	return nil
+}
+
+// rowWriter writes one table's rows with its prepared statements.
+type rowWriter struct {
+	t           *litepull.Target
+	upsert, del *sqlite3.Stmt
+	soft        int
+}
+
+func (r *Replica) rowWriter(c *sqlite3.Conn, t *litepull.Target) (*rowWriter, error) {
+	stmt, err := r.upsert(c, t)
+	if err != nil {
+		return nil, err
+	}
+	w := &rowWriter{t: t, upsert: stmt, soft: t.SoftDeleteIndex()}
+	if w.soft >= 0 {
+		if w.del, err = r.deleter(c, t); err != nil {
+			return nil, err
 		}
-		if testHookAfterRow != nil {
-			testHookAfterRow()
+	}
+	return w, nil
+}
+
+// write upserts one row, or deletes it if the soft-delete column marks it.
+func (w *rowWriter) write(row []litepull.Value) error {
+	t := w.t
+	if len(row) != len(t.Columns) {
+		return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
+	}
+	if w.soft >= 0 && litepull.SoftDeleted(row[w.soft]) {
+		return deleteRow(w.del, t, row)
+	}
+	for i, v := range row {
+		if err := sqlitex.Bind(w.upsert, i+1, v); err != nil {
+			return fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
 		}
+	}
+	if err := w.upsert.Exec(); err != nil {
+		if errors.Is(err, sqlite3.MISMATCH) {
+			// A single INTEGER key column is SQLite's rowid: it takes
+			// integers only, and a SQLite source may hold other values
+			// in an INT key.
+			return fmt.Errorf("upsert into %s: key %s = %v is not an integer, and the replica's INTEGER key takes integers only; set primaryKey to other columns, or give the key a non-integer type at the source: %w",
+				t.Dest, strings.Join(t.PrimaryKey, ", "), keyOf(t, row), err)
+		}
+		return fmt.Errorf("upsert into %s: %w", t.Dest, err)
+	}
+	if testHookAfterRow != nil {
+		testHookAfterRow()
 	}
 	return nil
 }
 
 // keyOf renders a row's key values, for messages.
 func keyOf(t *litepull.Target, row []litepull.Value) string {
-	var parts []string
-	for _, k := range t.PrimaryKey {
-		for j, c := range t.Columns {
-			if c.Name == k {
-				parts = append(parts, litepull.FormatValue(row[j]))
-			}
-		}
-	}
-	return strings.Join(parts, ", ")
+	return formatKey(keyValues(t, row))
 }

@@ -24,6 +24,10 @@ const StateTable = "tmp_replication_state"
 // type it was stored as.
 const ColumnsTable = "litepull_columns"
 
+// StreamsTable records where each source's change stream stands
+// (litepull.StreamState), written in the transaction of the rows it covers.
+const StreamsTable = "litepull_streams"
+
 // Replica is an open replica file. It has one connection and serializes
 // every call on it: SQLite has one writer anyway, and pages are written in
 // whole transactions.
@@ -120,6 +124,12 @@ func (r *Replica) migrate() error {
 			is_pk        INTEGER NOT NULL,
 			source_position INTEGER,
 			PRIMARY KEY (dest_table, column_name))`,
+		`CREATE TABLE IF NOT EXISTS ` + StreamsTable + ` (
+			source_id  TEXT NOT NULL PRIMARY KEY,
+			slot       TEXT NOT NULL,
+			position   TEXT NOT NULL,
+			commit_ts  TEXT,
+			applied_ts TEXT NOT NULL)`,
 	}
 	for _, q := range ddl {
 		if err := r.conn.Exec(q); err != nil {
@@ -191,15 +201,21 @@ func (r *Replica) Close() error {
 
 var errClosed = errors.New("replica is closed")
 
-// locked runs f with the connection, interruptible by ctx. A panic in the
-// driver (it panics when SQLite's memory runs out while it copies a value
-// in) becomes an error: it fails the one call, not the process.
-func (r *Replica) locked(ctx context.Context, f func(c *sqlite3.Conn) error) (err error) {
+// locked runs f with the connection, interruptible by ctx, once no other
+// call (or open transaction, Begin) holds it. A panic in the driver (it
+// panics when SQLite's memory runs out while it copies a value in) becomes
+// an error: it fails the one call, not the process.
+func (r *Replica) locked(ctx context.Context, f func(c *sqlite3.Conn) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
 		return errClosed
 	}
+	return r.run(ctx, f)
+}
+
+// run is locked for a caller that holds r.mu already: an open transaction.
+func (r *Replica) run(ctx context.Context, f func(c *sqlite3.Conn) error) (err error) {
 	old := r.conn.SetInterrupt(ctx)
 	defer r.conn.SetInterrupt(old)
 	defer func() {

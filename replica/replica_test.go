@@ -164,6 +164,16 @@ func TestOpenRefusesForeignFile(t *testing.T) {
 		{"SeedColumnsWithoutKey", `CREATE TABLE tmp_replication_state (source_id TEXT, table_name TEXT, cursor_column TEXT,
 			cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT)`, false},
 		{"ForeignTableNamedLikeLitepulls", "CREATE TABLE litepull_columns (dest_table TEXT); CREATE TABLE mine (id INTEGER PRIMARY KEY)", false},
+		{"UnmarkedLitepullReplicaWithStreams", `CREATE TABLE litepull_columns (dest_table TEXT NOT NULL, column_name TEXT NOT NULL, source_id TEXT NOT NULL,
+			source_table TEXT NOT NULL, source_type TEXT NOT NULL, sqlite_type TEXT NOT NULL, ordinal INTEGER NOT NULL, is_pk INTEGER NOT NULL,
+			PRIMARY KEY (dest_table, column_name));
+			CREATE TABLE tmp_replication_state (source_id TEXT NOT NULL, table_name TEXT NOT NULL, cursor_column TEXT,
+			cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT, PRIMARY KEY (source_id, table_name));
+			CREATE TABLE litepull_streams (source_id TEXT NOT NULL PRIMARY KEY, slot TEXT NOT NULL, position TEXT NOT NULL, commit_ts TEXT, applied_ts TEXT NOT NULL)`, true},
+		{"SeedStateTableWithForeignStreams", `CREATE TABLE tmp_replication_state (source_id TEXT NOT NULL, table_name TEXT NOT NULL, cursor_column TEXT,
+			cursor_value TEXT, last_run_ts TEXT, last_rows_pulled INTEGER, last_error TEXT, PRIMARY KEY (source_id, table_name));
+			CREATE TABLE litepull_streams (id INTEGER PRIMARY KEY, note TEXT)`, false},
+		{"OnlyStreamsTable", "CREATE TABLE litepull_streams (source_id TEXT NOT NULL PRIMARY KEY, slot TEXT NOT NULL, position TEXT NOT NULL, commit_ts TEXT, applied_ts TEXT NOT NULL)", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

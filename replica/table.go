@@ -13,10 +13,11 @@ import (
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
-// reserved reports names the replica keeps for itself.
+// reserved reports names the replica keeps for itself: its own tables
+// (StateTable, ColumnsTable, StreamsTable, shadows) and any it may add.
 func reserved(name string) bool {
 	l := strings.ToLower(name)
-	return l == StateTable || l == ColumnsTable || strings.HasPrefix(l, "sqlite_") || strings.HasPrefix(l, "litepull_")
+	return l == StateTable || l == ColumnsTable || l == StreamsTable || strings.HasPrefix(l, "sqlite_") || strings.HasPrefix(l, "litepull_")
 }
 
 // sqliteType is the declared type for an affinity; only these few words ever
