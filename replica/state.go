@@ -45,7 +45,7 @@ func (r *Replica) saveState(c *sqlite3.Conn, st litepull.State) error {
 		wm = enc
 	}
 	s := r.state
-	vals := []any{st.SourceID, st.Table, nullIfEmpty(st.CursorColumn), nullIfEmptyOr(st.CursorValue, st.Watermark == nil),
+	vals := []any{st.SourceID, st.Table, nullIfEmpty(st.CursorColumn), nullIfEmptyOr(st.CursorValue, st.Watermark == nil && st.CursorColumn != ""),
 		timeText(st.LastRun), st.LastRowsPulled, nullIfEmpty(st.LastError), nullIfEmpty(st.Dest), wm,
 		st.RowsTotal, st.NullCursorRows, timeText(st.LastSuccess), st.ErrorCount,
 		timeText(st.LastFullRefresh), timeText(st.LastReconcile), st.RowsDeleted, nullIfEmpty(st.CursorAhead)}
