@@ -51,6 +51,11 @@ var (
 	// stream (a slot invalidated because it held too much WAL): every
 	// table must be copied again.
 	ErrStreamLost = errors.New("change stream lost")
+
+	// ErrStreaming reports a run of a source whose change stream is
+	// already open in this process (the daemon follows it): its tables are
+	// kept up to date continuously, so there is nothing to run.
+	ErrStreaming = errors.New("already streaming")
 )
 
 // TimeoutOp is what a source was doing when its time ran out.

@@ -36,7 +36,7 @@ func (e *Engine) claimStream(sourceID string) (func(), error) {
 		e.streaming = map[string]bool{}
 	}
 	if e.streaming[sourceID] {
-		return nil, fmt.Errorf("source %s is already streaming in this process: its tables follow the source continuously", sourceID)
+		return nil, fmt.Errorf("source %s is %w in this process: its tables follow the source continuously", sourceID, ErrStreaming)
 	}
 	e.streaming[sourceID] = true
 	return func() {

@@ -1,6 +1,7 @@
-// Package server is litepull's daemon: a scheduler that keeps the replica
-// up to date, and an authenticated HTTP admin API (run, status, reset,
-// metrics, read-only queries).
+// Package server is litepull's daemon: a scheduler that keeps polled
+// tables up to date, a follower per source that streams its changes, and
+// an authenticated HTTP admin API (run, status, reset, metrics, read-only
+// queries).
 package server
 
 import (
@@ -64,8 +65,14 @@ type Server struct {
 	cfg       Config
 	logger    *slog.Logger
 	scheduler *Scheduler
+	followers []*Follower // one per source with changes: logical
 	metrics   *metrics
 	queries   *queryPool
+
+	// Where the change streams stand: the engine's view (slot status, lag)
+	// and the replica's record. Tests replace them.
+	streamInfos  func() []litepull.StreamInfo
+	streamStates func(context.Context) ([]litepull.StreamState, error)
 
 	backlogMu sync.Mutex
 	backlog   map[[2]string]backlogEntry
@@ -95,14 +102,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, metrics: newMetrics(), queries: qp, backlog: map[[2]string]backlogEntry{}}
+	s := &Server{cfg: cfg, logger: cfg.Logger, queries: qp, backlog: map[[2]string]backlogEntry{},
+		streamInfos: cfg.Engine.StreamInfos, streamStates: cfg.Replica.StreamStates}
+	logical := map[string]bool{}
+	observe := func(sum *litepull.Summary) { s.metrics.observe(sum, time.Now()) }
+	for _, bs := range cfg.Engine.Sources() {
+		if bs.Config.Logical() {
+			logical[bs.Config.ID] = true
+			f := NewFollower(cfg.Clock, cfg.Engine.Follow, bs.Config.ID, cfg.Logger)
+			f.OnSummary = observe
+			s.followers = append(s.followers, f)
+		}
+	}
+	s.metrics = newMetrics(logical, newStreamGauges(func() []litepull.StreamInfo { return s.streamInfos() }, s.followerStatuses))
 	jobs, err := s.jobs(ctx)
 	if err != nil {
 		qp.Close()
 		return nil, err
 	}
 	s.scheduler = NewScheduler(cfg.Clock, cfg.Engine.Run, jobs, cfg.Logger)
-	s.scheduler.OnSummary = func(sum *litepull.Summary) { s.metrics.observe(sum, time.Now()) }
+	s.scheduler.OnSummary = observe
 	return s, nil
 }
 
@@ -112,13 +131,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // other sources.
 const DiscoverTimeout = 10 * time.Second
 
-// discover lists every source's tables (Engine.Tables), all at once, each
-// bounded by DiscoverTimeout.
+// discover lists every polled source's tables (Engine.Tables), all at
+// once, each bounded by DiscoverTimeout. Streamed sources are skipped:
+// their followers find their tables on every session.
 func (s *Server) discover(ctx context.Context) ([][]litepull.TableConfig, []error) {
 	sources := s.cfg.Engine.Sources()
 	tables, errs := make([][]litepull.TableConfig, len(sources)), make([]error, len(sources))
 	var wg sync.WaitGroup
 	for i, bs := range sources {
+		if bs.Config.Logical() {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -133,12 +156,16 @@ func (s *Server) discover(ctx context.Context) ([][]litepull.TableConfig, []erro
 
 // jobs makes one job per scheduled table. A source whose tables cannot be
 // discovered now gets one job for the whole source, which discovers them
-// on every run.
+// on every run. A streamed source has no jobs: its follower keeps it up to
+// date.
 func (s *Server) jobs(ctx context.Context) ([]Job, error) {
 	var jobs []Job
 	discovered, errs := s.discover(ctx)
 	for i, bs := range s.cfg.Engine.Sources() {
 		sc := bs.Config
+		if sc.Logical() {
+			continue
+		}
 		job := func(table, schedule string) error {
 			if schedule == "" {
 				return nil
@@ -366,7 +393,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	sum, err := s.cfg.Engine.Run(r.Context(), opts)
 	if sum != nil {
-		s.metrics.observe(sum, time.Now())
+		var ran *litepull.Summary
+		sum, ran = s.streamingNotes(r.Context(), sum, opts)
+		s.metrics.observe(ran, time.Now())
 	}
 	if err != nil && (sum == nil || len(sum.Tables) == 0) {
 		code := http.StatusBadRequest
@@ -444,7 +473,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, sourceStatus{ID: sc.ID, Kind: sc.Kind, Schedule: sc.Schedule, Tables: tables})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sources": out})
+	writeJSON(w, http.StatusOK, map[string]any{"sources": out, "streams": s.streamStatuses(r.Context())})
 }
 
 // backlogEstimate is the source's row estimate minus the rows pulled so
@@ -549,7 +578,7 @@ func (s *Server) handleQuery(raw bool) http.HandlerFunc {
 	}
 }
 
-// Serve runs the scheduler and the HTTP API on ln until ctx ends, then
+// Serve runs the scheduler, the followers and the HTTP API on ln until ctx ends, then
 // stops gracefully: the HTTP server drains for up to ShutdownTimeout, and a
 // page being written is either committed whole or rolled back.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -569,6 +598,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		s.scheduler.Run(ctx)
 	}()
+	for _, f := range s.followers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.Run(ctx)
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var err error

@@ -36,7 +36,7 @@ var commands = []*command{
 			"Exits 1 when a table failed; the other tables still ran and committed.",
 		example: "litepull run -config litepull.yaml -drain\nlitepull run -config litepull.yaml -table orders -full"},
 	{name: "status", run: runStatus,
-		synopsis: "show each table's watermark, row counts and last error, from the replica",
+		synopsis: "show each table's watermark, row counts and last error, and each change stream's position, from the replica",
 		usage:    "-config FILE | -replica FILE  [-json]",
 		example:  "litepull status -config litepull.yaml"},
 	{name: "validate", run: runValidate,
@@ -49,11 +49,18 @@ var commands = []*command{
 		usage:    "-config FILE -source ID -table T [-wait D]",
 		example:  "litepull reset -config litepull.yaml -source pg -table orders"},
 	{name: "serve", run: runServe,
-		synopsis: "run the scheduler and the HTTP admin and query API",
+		synopsis: "run the scheduler, the change streams and the HTTP admin and query API",
 		usage:    "-config FILE [-addr 127.0.0.1:8080] [-v] [-wait D]",
 		about: "Tokens come from the environment: " + envAdminToken + " (admin API) and " + envQueryToken + " (/query).\n" +
-			"Without " + envAdminToken + " it listens on a loopback address only.",
+			"Without " + envAdminToken + " it listens on a loopback address only.\n" +
+			"A source with changes: logical needs no schedule: its changes stream in continuously, and a\n" +
+			"stream that fails is followed again after a backoff.",
 		example: envAdminToken + "=$(openssl rand -hex 16) litepull serve -config litepull.yaml -addr :8080"},
+	{name: "slot", run: runSlot,
+		synopsis: "drop a streamed source's replication slot and publication (a forgotten slot fills the source's disk)",
+		usage:    "drop -config FILE -source ID",
+		about:    slotAbout,
+		example:  "litepull slot drop -config litepull.yaml -source pg"},
 	{name: "bench", run: runBench,
 		synopsis: "measure rows/s from a local Postgres or MySQL against SQLite's own write ceiling",
 		usage:    "[-source postgres|mysql] [-rows N] [-page N] [-rounds N] | -reconcile N [-clustered]",
@@ -77,7 +84,7 @@ func lookup(name string) *command {
 // One writer per replica, said once in the top-level help.
 const writerNote = `One writer per replica: serve, run, reset and demo lock it; a second writer
 is refused (or waits -wait D) and told who holds it. status and validate
-only read, and work alongside.`
+only read, and slot drop leaves the replica alone: they work alongside.`
 
 // printUsage prints the top-level help: every command with its synopsis.
 func printUsage(w io.Writer) {

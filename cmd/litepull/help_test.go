@@ -17,6 +17,7 @@ var userCommands = map[string]struct{ flag, described string }{
 	"validate": {"-config", "config file"},
 	"reset":    {"-table", "table"},
 	"serve":    {"-addr", "listen"},
+	"slot":     {"-source", "whose slot and publication to drop"},
 	"bench":    {"-rows", "rows in the benchmark table"},
 	"version":  {"", ""},
 }
@@ -71,6 +72,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"help", "nonsense"},
 		{"reset", "-config", "x.yaml"}, // -source and -table missing
 		{"run", "stray"},
+		{"slot"},                              // no subcommand
+		{"slot", "nuke"},                      // an unknown one
+		{"slot", "drop", "-config", "x.yaml"}, // -source missing
 	} {
 		code, out, errOut := runMain(t, args...)
 		if code != 2 {

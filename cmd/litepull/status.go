@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -23,12 +24,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	path := *file
+	var cfg *litepull.Config
 	if path == "" {
 		if *config == "" {
 			return usageErrorf("-config or -replica is required")
 		}
-		cfg, err := litepull.LoadConfig(*config)
-		if err != nil {
+		var err error
+		if cfg, err = litepull.LoadConfig(*config); err != nil {
 			return err
 		}
 		path = cfg.Replica
@@ -41,11 +43,24 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer r.Close()
+	return printStatus(ctx, r, cfg, *asJSON, stdout, stderr)
+}
+
+// statusReader is what status reads of the replica.
+type statusReader interface {
+	States(ctx context.Context) ([]litepull.State, error)
+	StreamStates(ctx context.Context) ([]litepull.StreamState, error)
+}
+
+// printStatus prints the tables' states, then the change streams (cfg, if
+// known, names the streamed sources not recorded yet). The JSON output is
+// the tables' states alone, as it always was.
+func printStatus(ctx context.Context, r statusReader, cfg *litepull.Config, asJSON bool, stdout, stderr io.Writer) error {
 	states, err := r.States(ctx)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		if states == nil {
 			states = []litepull.State{}
 		}
@@ -54,7 +69,61 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return enc.Encode(states)
 	}
 	printStates(stdout, states)
+	streams, err := r.StreamStates(ctx)
+	if err != nil {
+		if cfg == nil || len(logicalSources(cfg)) > 0 {
+			fmt.Fprintf(stderr, "litepull status: cannot read the change streams' record: %v\n", err)
+		}
+		return nil
+	}
+	printStreams(stdout, streams, cfg)
 	return nil
+}
+
+// logicalSources are the config's sources with changes: logical.
+func logicalSources(cfg *litepull.Config) []litepull.SourceConfig {
+	var out []litepull.SourceConfig
+	for _, sc := range cfg.Sources {
+		if sc.Logical() {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// printStreams lists where each change stream stands in the replica: its
+// slot, the last source transaction applied, when the source committed it
+// and when it was applied here.
+func printStreams(w io.Writer, streams []litepull.StreamState, cfg *litepull.Config) {
+	if cfg != nil {
+		for _, sc := range logicalSources(cfg) {
+			if !slices.ContainsFunc(streams, func(s litepull.StreamState) bool { return s.SourceID == sc.ID }) {
+				streams = append(streams, litepull.StreamState{SourceID: sc.ID, Slot: sc.ChangeOptions(nil).Slot})
+			}
+		}
+	}
+	if len(streams) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nchange streams:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tSLOT\tPOSITION\tLAST COMMIT\tAPPLIED")
+	for _, s := range streams {
+		pos, applied := string(s.Position), ago(s.Applied)
+		if pos == "" {
+			pos, applied = "-", "not streamed yet"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.SourceID, s.Slot, pos, ago(s.Commit), applied)
+	}
+	tw.Flush()
+}
+
+// ago is t and how long ago it was, or "-".
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339) + " (" + time.Since(t).Round(time.Second).String() + " ago)"
 }
 
 func printStates(w io.Writer, states []litepull.State) {
@@ -65,10 +134,7 @@ func printStates(w io.Writer, states []litepull.State) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tTABLE\tDEST\tCURSOR\tVALUE\tLAST RUN\tLAST ROWS\tTOTAL\tNULL-CURSOR\tDELETED\tLAST FULL\tLAST RECONCILE\tLAST ERROR")
 	for _, s := range states {
-		last := "-"
-		if !s.LastRun.IsZero() {
-			last = s.LastRun.Format(time.RFC3339) + " (" + time.Since(s.LastRun).Round(time.Second).String() + " ago)"
-		}
+		last := ago(s.LastRun)
 		nulls := "-"
 		if s.NullCursorRows >= 0 {
 			nulls = fmt.Sprint(s.NullCursorRows)
