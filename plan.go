@@ -26,13 +26,13 @@ type plan struct {
 	zone      string   // IANA zone of a naive timestamp cursor; "" the source's default
 	warnings  []string // about the config, for validate and the run summary
 
-	full           bool   // mode: full, or a discovered table without a cursor
-	note           string // why the table is replicated as it is, for the summary
+	full bool   // mode: full, or a discovered table without a cursor
+	note string // why the table is replicated as it is, for the summary
 	// position, for a copy taken from a change stream's snapshot, is the
 	// stream position it holds: the table's state records it.
 	position Position
 
-	reconcile      bool   // deletes: reconcile
+	reconcile      bool // deletes: reconcile
 	reconcileEvery time.Duration
 }
 

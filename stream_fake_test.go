@@ -169,7 +169,7 @@ func (f *fakeChanges) DropChanges(ctx context.Context, opts litepull.ChangeOptio
 // fakeStream streams the log from a position.
 type fakeStream struct {
 	f     *fakeChanges
-	next  int   // the next transaction to send
+	next  int // the next transaction to send
 	queue []litepull.ChangeEvent
 }
 

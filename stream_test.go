@@ -108,7 +108,7 @@ func TestStreamCopiesThenApplies(t *testing.T) {
 	}
 
 	f.commit(upd("a", a, int64(2), int64(2), "y2", litepull.Keep{}), ins("a", int64(3), "z", "big3"))
-	f.commit(upd("a", a, int64(3), int64(4), "moved", litepull.Keep{}))       // a key change keeping a TOAST value
+	f.commit(upd("a", a, int64(3), int64(4), "moved", litepull.Keep{}))         // a key change keeping a TOAST value
 	f.commit(upd("b", b, int64(1), int64(1), int64(11)), del("a", a, int64(2))) // two tables, one transaction
 	f.commit(trunc("b"), ins("b", int64(5), int64(50)))
 	sum = run(t, e)
