@@ -33,6 +33,10 @@ const (
 	// (keepalives: other tables' writes) is recorded so it can be acked.
 	ackEvery    = time.Second
 	recordEvery = 5 * time.Second
+	// retryBase and retryCap bound the wait before a table that failed
+	// mid-stream is copied again.
+	retryBase = 30 * time.Second
+	retryCap  = 30 * time.Minute
 )
 
 // streamTable is one table of a change stream.
@@ -47,6 +51,10 @@ type streamTable struct {
 	// stale: its shape changed mid-stream, or it failed: its changes are
 	// ignored until it is copied again.
 	stale bool
+	// retryAt is when a table that failed is copied again (failures in a
+	// row double the wait, up to retryCap); zero when it has not failed.
+	retryAt  time.Time
+	failures int
 	cols  []string // the stream's column names that idx maps
 	idx   []int    // per target column, its index in the stream's rows
 }
@@ -275,7 +283,10 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		return s.commit(ctx, ev)
 	case ChangeKeepalive:
 		s.refreshStatus(ctx, true)
-		return s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position))
+		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
+			return err
+		}
+		return s.retryFailed(ctx)
 	}
 	return nil
 }

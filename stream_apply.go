@@ -196,10 +196,28 @@ func (s *streamRun) fail(t *streamTable, err error) {
 	t.st.SourceID, t.st.Table, t.st.Dest = s.bs.Config.ID, t.tc.Table, t.tc.DestName()
 	t.st.LastError, t.st.LastRun, t.st.CursorValue = err.Error(), s.e.now(), ""
 	t.st.ErrorCount++
+	t.failures++
+	t.retryAt = time.Now().Add(min(retryBase<<min(t.failures-1, 10), retryCap))
 	if s.touched != nil {
 		s.touched[t] += 0
 	}
 	s.log.Error("replicate table", LogKeyTable, t.tc.Table, LogKeyError, err)
+}
+
+// retryFailed copies again, between source transactions, the tables
+// whose wait after a failure is over: a copy is what mends a table that
+// missed changes.
+func (s *streamRun) retryFailed(ctx context.Context) error {
+	if s.inTx {
+		return nil
+	}
+	var due []*streamTable
+	for _, t := range s.order {
+		if t.stale && !t.retryAt.IsZero() && !time.Now().Before(t.retryAt) {
+			due = append(due, t)
+		}
+	}
+	return s.copyTables(ctx, due)
 }
 
 // failNow fails a table and records its state at once (no replica

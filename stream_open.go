@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // openStream opens a source's change stream and readies its tables: plans,
@@ -59,7 +60,9 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		if err != nil {
 			return err
 		}
-		if !t.stale {
+		if t.stale {
+			t.retryAt = time.Time{} // not in the publication: only a new session can take it in
+		} else {
 			names = append(names, tc.Table)
 		}
 	}
@@ -245,7 +248,8 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 		return
 	}
 	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)
-	t.p, t.st, t.copy, t.stale, t.cols = p, st, false, false, nil
+	t.p, t.st, t.copy, t.stale, t.cols, t.retryAt = p, st, false, false, nil, time.Time{}
+	t.res.Err, t.res.Error = nil, ""
 	t.res.FullRefresh = true
 	t.res.RowsPulled += res.RowsPulled
 	t.res.Pages += res.Pages
