@@ -46,6 +46,12 @@ var (
 	// within its connectTimeout, or no data for its readTimeout. Every
 	// *TimeoutError matches it.
 	ErrTimeout = errors.New("timed out")
+
+	// ErrStreamLost reports a change stream that can no longer stream: the
+	// source removed WAL its slot still needed (a Postgres slot that
+	// max_slot_wal_keep_size invalidated). The stream must be made anew and
+	// every table copied again.
+	ErrStreamLost = errors.New("change stream lost")
 )
 
 // TimeoutOp is what a source was doing when its time ran out.
