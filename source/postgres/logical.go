@@ -21,6 +21,9 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	if err := checkChangeNames(opts); err != nil {
 		return nil, err
 	}
+	if len(opts.Tables) == 0 {
+		return nil, fmt.Errorf("stream changes of publication %s: no tables", opts.Publication)
+	}
 	if err := s.checkServer(ctx); err != nil {
 		return nil, err
 	}
@@ -55,13 +58,7 @@ func checkChangeNames(opts litepull.ChangeOptions) error {
 	if !slotName.MatchString(opts.Slot) {
 		return fmt.Errorf("%w: replication slot name %q: use 1 to 63 lowercase letters, digits and underscores", litepull.ErrBadIdentifier, opts.Slot)
 	}
-	if err := litepull.CheckIdent("publication", opts.Publication); err != nil {
-		return err
-	}
-	if len(opts.Tables) == 0 {
-		return fmt.Errorf("stream changes of publication %s: no tables", opts.Publication)
-	}
-	return nil
+	return litepull.CheckIdent("publication", opts.Publication)
 }
 
 // createStreamSlot creates the stream's slot on a replication connection
@@ -138,7 +135,7 @@ func walLevelError(level, host string) error {
 // DropChanges drops the slot and the publication. Absent ones are not an
 // error; a slot in use is.
 func (s *Source) DropChanges(ctx context.Context, opts litepull.ChangeOptions) error {
-	if err := checkChangeNames(litepull.ChangeOptions{Slot: opts.Slot, Publication: opts.Publication, Tables: []string{""}}); err != nil {
+	if err := checkChangeNames(opts); err != nil {
 		return err
 	}
 	slot, err := s.slot(ctx, opts.Slot)

@@ -5,6 +5,10 @@
 // results for fixed-width types (integers, floats, timestamps, uuid, bytea),
 // text for exact ones (numeric, json), and parameters sent as untyped text so
 // that Postgres parses each watermark value in its column's own type.
+//
+// A Source also streams changes (litepull.ChangeSource, logical.go): a
+// publication of the configured tables, a logical replication slot read
+// with the pgoutput plugin, and snapshots exported by temporary slots.
 package postgres
 
 import (

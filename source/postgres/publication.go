@@ -103,7 +103,7 @@ FROM pg_publication p WHERE p.pubname = $1`
 // publishedSQL lists what a publication publishes, schemas' tables
 // included.
 const publishedSQL = `
-SELECT c.oid::int8::text, quote_ident(t.schemaname) || '.' || quote_ident(t.tablename)
+SELECT c.oid::int8::text
 FROM pg_publication_tables t
 JOIN pg_namespace n ON n.nspname = t.schemaname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
@@ -117,7 +117,7 @@ type publication struct {
 	owner     string // its owner's name
 	complete  bool   // publishes every kind of change, partitions as their root
 	filtered  bool   // has row filters or column lists
-	tables    map[uint32]string
+	tables    map[uint32]bool // by oid
 }
 
 // ensurePublication creates the publication for exactly tables, or makes
@@ -163,12 +163,12 @@ func (p publication) holdsExactly(tables []streamTable) bool {
 	if len(p.tables) != len(tables) {
 		return false
 	}
-	return !slices.ContainsFunc(tables, func(t streamTable) bool { _, ok := p.tables[t.oid]; return !ok })
+	return !slices.ContainsFunc(tables, func(t streamTable) bool { return !p.tables[t.oid] })
 }
 
 // publication reads the publication called name.
 func (s *Source) publication(ctx context.Context, name string) (publication, error) {
-	p := publication{tables: map[uint32]string{}}
+	p := publication{tables: map[uint32]bool{}}
 	err := s.exec(ctx, publicationSQL, []any{name}, nil, func(v [][]byte) error {
 		p.exists, p.allTables, p.owned = true, string(v[1]) == "true", string(v[2]) == "true"
 		p.owner, p.complete, p.filtered = string(v[3]), string(v[4]) == "true", string(v[5]) == "true"
@@ -177,7 +177,7 @@ func (s *Source) publication(ctx context.Context, name string) (publication, err
 	if err == nil && p.exists {
 		err = s.exec(ctx, publishedSQL, []any{name}, nil, func(v [][]byte) error {
 			oid, err := strconv.ParseUint(string(v[0]), 10, 32)
-			p.tables[uint32(oid)] = string(v[1])
+			p.tables[uint32(oid)] = true
 			return err
 		})
 	}
