@@ -113,10 +113,10 @@ WHERE t.pubname = $1`
 type publication struct {
 	exists    bool
 	allTables bool
-	owned     bool   // the source's role may alter it
-	owner     string // its owner's name
-	complete  bool   // publishes every kind of change, partitions as their root
-	filtered  bool   // has row filters or column lists
+	owned     bool            // the source's role may alter it
+	owner     string          // its owner's name
+	complete  bool            // publishes every kind of change, partitions as their root
+	filtered  bool            // has row filters or column lists
 	tables    map[uint32]bool // by oid
 }
 
