@@ -222,6 +222,15 @@ func TestPublicationHoldsExactlyTheTables(t *testing.T) {
 		t.Error("the publication does not publish every kind of change")
 	}
 
+	// The right tables, but only some of their rows or columns.
+	pg.Exec(t, "ALTER PUBLICATION "+e.opts.Publication+" SET TABLE b WHERE (id > 5)")
+	e.open(t).Close()
+	var filters int
+	pg.Conn.QueryRow(ctx, "SELECT count(rowfilter) FROM pg_publication_tables WHERE pubname = $1", e.opts.Publication).Scan(&filters)
+	if got := published(t, e); got != "b" || filters != 0 {
+		t.Errorf("publication holds %s with %d row filters, want b without", got, filters)
+	}
+
 	all := newChangeEnv(t, pg, "a")
 	pg.Exec(t, "CREATE PUBLICATION "+all.opts.Publication+" FOR ALL TABLES")
 	_, err := all.src.OpenChanges(ctx, all.opts)
