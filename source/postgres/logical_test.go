@@ -219,6 +219,22 @@ func TestChangeEvents(t *testing.T) {
 	}
 	checkPositions(t, cs, all)
 	checkRelationSchema(t, e, all)
+	checkKeepalive(t, cs, all[len(all)-1].Position)
+}
+
+// checkKeepalive checks that the caught-up stream's keepalive stands at or
+// after its last commit.
+func checkKeepalive(t *testing.T, cs litepull.ChangeStream, last litepull.Position) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ev, err := cs.Next(ctx)
+	if err != nil || ev.Kind != litepull.ChangeKeepalive {
+		t.Fatalf("Next after the last transaction: %s, %v; want a keepalive", trace(ev), err)
+	}
+	if cs.Includes(last, ev.Position) || ev.Time.IsZero() {
+		t.Errorf("keepalive at %s (%s), before the last commit at %s", ev.Position, ev.Time, last)
+	}
 }
 
 // checkPositions checks that each transaction's begin comes before its
