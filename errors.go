@@ -47,9 +47,10 @@ var (
 	// *TimeoutError matches it.
 	ErrTimeout = errors.New("timed out")
 
-	// ErrStreamLost reports a change stream the source can no longer
-	// stream (a slot invalidated because it held too much WAL): every
-	// table must be copied again.
+	// ErrStreamLost reports a change stream that can no longer stream: the
+	// source removed WAL its slot still needed (a Postgres slot that
+	// max_slot_wal_keep_size invalidated). The stream must be made anew and
+	// every table copied again.
 	ErrStreamLost = errors.New("change stream lost")
 
 	// ErrStreaming reports a run of a source whose change stream is

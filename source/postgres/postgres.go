@@ -5,6 +5,10 @@
 // results for fixed-width types (integers, floats, timestamps, uuid, bytea),
 // text for exact ones (numeric, json), and parameters sent as untyped text so
 // that Postgres parses each watermark value in its column's own type.
+//
+// A Source also streams changes (litepull.ChangeSource, logical.go): a
+// publication of the configured tables, a logical replication slot read
+// with the pgoutput plugin, and snapshots exported by temporary slots.
 package postgres
 
 import (
@@ -68,6 +72,10 @@ type Source struct {
 	zone  string // the default time zone, once known
 
 	bytesRead atomic.Int64 // from the server, over every connection
+
+	// pinned, for a snapshot's reader, is the one connection every query
+	// runs on (inside the snapshot's transaction) instead of the pool's.
+	pinned *pinnedConn
 }
 
 // BytesRead is how many bytes the source has received from the server.
@@ -140,7 +148,11 @@ func redactDSN(err error, dsn string) error {
 const closeWait = time.Second
 
 // Close closes the pool, within about 2*closeWait. Close twice is safe.
+// A snapshot's reader owns nothing: its snapshot's Close ends it.
 func (s *Source) Close() error {
+	if s.pinned != nil {
+		return nil
+	}
 	return s.dialer.CloseAfter(closeWait, func() error { s.pool.Close(); return nil })
 }
 
@@ -204,22 +216,22 @@ func (s *Source) runOnce(ctx context.Context, q string, prepare bool, args []any
 		}
 		params[i] = p
 	}
-	conn, err := s.pool.Acquire(ctx)
+	conn, release, err := s.acquire(ctx)
 	if err != nil {
 		return explainConnect(ctx, err)
 	}
-	defer conn.Release()
+	defer release()
 	var rr *pgconn.ResultReader
 	var name string
 	if prepare {
 		sum := sha256.Sum256([]byte(q))
 		name = "litepull_" + hex.EncodeToString(sum[:8])
-		if _, err := conn.Conn().Prepare(ctx, name, q); err != nil {
+		if _, err := conn.Prepare(ctx, name, q); err != nil {
 			return err
 		}
-		rr = conn.Conn().PgConn().ExecPrepared(ctx, name, params, nil, formats)
+		rr = conn.PgConn().ExecPrepared(ctx, name, params, nil, formats)
 	} else {
-		rr = conn.Conn().PgConn().ExecParams(ctx, q, params, nil, nil, formats)
+		rr = conn.PgConn().ExecParams(ctx, q, params, nil, nil, formats)
 	}
 	var rowErr error
 	for rr.NextRow() {
@@ -232,7 +244,7 @@ func (s *Source) runOnce(ctx context.Context, q string, prepare bool, args []any
 			// A schema change can invalidate the statement ("cached plan must
 			// not change result type"): forget it so the next run prepares
 			// it afresh.
-			conn.Conn().Deallocate(context.WithoutCancel(ctx), name)
+			conn.Deallocate(context.WithoutCancel(ctx), name)
 		}
 		return err
 	}

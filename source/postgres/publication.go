@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/litepull/litepull"
+)
+
+// streamTable is a configured table as the catalog names it.
+type streamTable struct {
+	name   string // as configured
+	oid    uint32
+	schema string // pg_namespace.nspname
+	rel    string // pg_class.relname
+}
+
+func (t streamTable) quoted() string { return litepull.QuoteQualified([]string{t.schema, t.rel}, '"') }
+
+const streamTableSQL = `
+SELECT c.oid::int8::text, n.nspname, c.relname, c.relkind::text, c.relreplident::text,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass($1)`
+
+// streamTables finds the configured tables and checks that each one's
+// updates and deletes name their rows: a primary key (replica identity
+// DEFAULT) or whole old rows (FULL).
+func (s *Source) streamTables(ctx context.Context, names []string) ([]streamTable, error) {
+	var out []streamTable
+	seen := map[uint32]string{}
+	for _, name := range names {
+		t, err := s.streamTable(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if other, dup := seen[t.oid]; dup {
+			return nil, fmt.Errorf("tables %s and %s are the same table %s: list it once", other, name, t.quoted())
+		}
+		seen[t.oid] = name
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (s *Source) streamTable(ctx context.Context, name string) (streamTable, error) {
+	quoted, err := s.qualify(name)
+	if err != nil {
+		return streamTable{}, err
+	}
+	t := streamTable{name: name}
+	var kind, identity, hasPK string
+	err = s.exec(ctx, streamTableSQL, []any{quoted}, nil, func(v [][]byte) error {
+		oid, err := strconv.ParseUint(string(v[0]), 10, 32)
+		t.oid, t.schema, t.rel = uint32(oid), string(v[1]), string(v[2])
+		kind, identity, hasPK = string(v[3]), string(v[4]), string(v[5])
+		return err
+	})
+	if err != nil {
+		return streamTable{}, fmt.Errorf("look up table %s: %w", name, err)
+	}
+	if t.oid == 0 {
+		return streamTable{}, fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, name, quoted)
+	}
+	if kind != "r" && kind != "p" {
+		return streamTable{}, fmt.Errorf("%s is not a table (relkind %s): only tables' changes can be streamed", name, kind)
+	}
+	return t, identityError(name, t.quoted(), identity, hasPK == "true")
+}
+
+// identityError says why a table's changes cannot be streamed, if they
+// cannot: its replica identity (pg_class.relreplident) must be DEFAULT with
+// a primary key, or FULL.
+func identityError(name, quoted, identity string, hasPK bool) error {
+	fix := "ALTER TABLE " + quoted + " REPLICA IDENTITY FULL"
+	switch {
+	case identity == "f", identity == "d" && hasPK:
+		return nil
+	case identity == "d":
+		return fmt.Errorf("%w: %s has none, so its updates and deletes cannot name their rows in a change stream: "+
+			"add one, or %s (then old rows are sent whole)", litepull.ErrNoPrimaryKey, name, fix)
+	case identity == "n":
+		return fmt.Errorf("%s has REPLICA IDENTITY NOTHING, so its updates and deletes cannot be streamed: "+
+			"ALTER TABLE %s REPLICA IDENTITY DEFAULT (with a primary key), or %s", name, quoted, fix)
+	}
+	return fmt.Errorf("%s has REPLICA IDENTITY USING INDEX, which litepull does not stream: "+
+		"ALTER TABLE %s REPLICA IDENTITY DEFAULT (with a primary key), or %s", name, quoted, fix)
+}
+
+// publishAll is what litepull's publications publish.
+const publishAll = "publish = 'insert, update, delete, truncate', publish_via_partition_root = true"
+
+const publicationSQL = `
+SELECT p.oid::int8::text, p.puballtables::text, pg_has_role(p.pubowner, 'USAGE')::text, pg_get_userbyid(p.pubowner)::text,
+       (p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AND p.pubviaroot)::text,
+       EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid
+               AND ((to_jsonb(r) ->> 'prqual') IS NOT NULL OR (to_jsonb(r) ->> 'prattrs') IS NOT NULL))::text
+FROM pg_publication p WHERE p.pubname = $1`
+
+// publishedSQL lists what a publication publishes, schemas' tables
+// included.
+const publishedSQL = `
+SELECT c.oid::int8::text
+FROM pg_publication_tables t
+JOIN pg_namespace n ON n.nspname = t.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
+WHERE t.pubname = $1`
+
+// publication is a publication as the catalog shows it.
+type publication struct {
+	exists    bool
+	allTables bool
+	owned     bool            // the source's role may alter it
+	owner     string          // its owner's name
+	complete  bool            // publishes every kind of change, partitions as their root
+	filtered  bool            // has row filters or column lists
+	tables    map[uint32]bool // by oid
+}
+
+// ensurePublication creates the publication for exactly tables, or makes
+// the existing one hold exactly them.
+func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) error {
+	quoted := litepull.QuoteIdent(name, '"')
+	list := make([]string, len(tables))
+	for i, t := range tables {
+		list[i] = t.quoted()
+	}
+	p, err := s.publication(ctx, name)
+	if err != nil {
+		return err
+	}
+	var stmts []string
+	switch {
+	case !p.exists:
+		stmts = []string{fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (%s)", quoted, strings.Join(list, ", "), publishAll)}
+	case p.allTables:
+		return fmt.Errorf("publication %s is FOR ALL TABLES, and litepull's publication must hold exactly the configured tables: "+
+			"name another publication", name)
+	case p.complete && !p.filtered && p.holdsExactly(tables):
+		return nil
+	case !p.owned:
+		return fmt.Errorf("publication %s must hold exactly %s, and only its owner %s may change it: "+
+			"as %s, ALTER PUBLICATION %s SET TABLE %s; or name another publication",
+			name, strings.Join(list, ", "), p.owner, p.owner, quoted, strings.Join(list, ", "))
+	default:
+		stmts = []string{fmt.Sprintf("ALTER PUBLICATION %s SET (%s)", quoted, publishAll),
+			fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", quoted, strings.Join(list, ", "))}
+	}
+	for _, q := range stmts {
+		if err := s.exec(ctx, q, nil, nil, func([][]byte) error { return nil }); err != nil {
+			return fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
+		}
+	}
+	return nil
+}
+
+// holdsExactly reports whether the publication publishes tables and no
+// others.
+func (p publication) holdsExactly(tables []streamTable) bool {
+	if len(p.tables) != len(tables) {
+		return false
+	}
+	return !slices.ContainsFunc(tables, func(t streamTable) bool { return !p.tables[t.oid] })
+}
+
+// publication reads the publication called name.
+func (s *Source) publication(ctx context.Context, name string) (publication, error) {
+	p := publication{tables: map[uint32]bool{}}
+	err := s.exec(ctx, publicationSQL, []any{name}, nil, func(v [][]byte) error {
+		p.exists, p.allTables, p.owned = true, string(v[1]) == "true", string(v[2]) == "true"
+		p.owner, p.complete, p.filtered = string(v[3]), string(v[4]) == "true", string(v[5]) == "true"
+		return nil
+	})
+	if err == nil && p.exists {
+		err = s.exec(ctx, publishedSQL, []any{name}, nil, func(v [][]byte) error {
+			oid, err := strconv.ParseUint(string(v[0]), 10, 32)
+			p.tables[uint32(oid)] = true
+			return err
+		})
+	}
+	if err != nil {
+		return publication{}, fmt.Errorf("look up publication %s: %w", name, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/catalog"
+)
+
+// relationSQL describes a Relation message's columns as describeSQL
+// describes a table's: each type as format_type spells it with the
+// message's type modifier, its base type and category (for its codec), and
+// the column's number and place in the primary key from the catalog.
+const relationSQL = `
+SELECT format_type(c.typ, c.mod),
+       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::int8::text,
+       COALESCE(bt.typcategory, t.typcategory)::text,
+       COALESCE(a.attnum, 0)::int8::text,
+       COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                 WHERE i.indrelid = $1::oid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8::text
+FROM unnest($2::oid[], $3::int4[], $4::text[]) WITH ORDINALITY AS c(typ, mod, name, ord)
+JOIN pg_type t ON t.oid = c.typ
+LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_attribute a ON a.attrelid = $1::oid AND a.attname = c.name AND a.atttypid = c.typ AND NOT a.attisdropped
+ORDER BY c.ord`
+
+// describeRelation describes the table of a Relation message, each column
+// with the codec the polling path would read it with. Positions come from
+// the catalog as it is now, which a stream running behind a DROP and ADD
+// of the same column can see ahead of its rows.
+func (s *Source) describeRelation(ctx context.Context, table string, m *pglogrepl.RelationMessage) (*relation, error) {
+	rel := &relation{table: table}
+	schema := &litepull.TableSchema{Name: table}
+	codecs := map[string]codec{}
+	pk := catalog.Key{}
+	oids, mods, names := make([]string, len(m.Columns)), make([]string, len(m.Columns)), make([]string, len(m.Columns))
+	for i, c := range m.Columns {
+		oids[i], mods[i], names[i] = strconv.FormatUint(uint64(c.DataType), 10), strconv.Itoa(int(c.TypeModifier)), arrayElem(c.Name)
+	}
+	args := []any{strconv.FormatUint(uint64(m.RelationID), 10), "{" + strings.Join(oids, ",") + "}",
+		"{" + strings.Join(mods, ",") + "}", "{" + strings.Join(names, ",") + "}"}
+	err := s.exec(ctx, relationSQL, args, nil, func(v [][]byte) error {
+		if len(rel.columns) == len(m.Columns) {
+			return fmt.Errorf("more columns than the message's %d", len(m.Columns))
+		}
+		name, typ := m.Columns[len(rel.columns)].Name, string(v[0])
+		base, err1 := strconv.ParseUint(string(v[1]), 10, 32)
+		attnum, err2 := strconv.Atoi(string(v[3]))
+		ord, err3 := strconv.ParseInt(string(v[4]), 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return fmt.Errorf("read the catalog entry of column %s: %w", name, err)
+		}
+		c := codecFor(uint32(base), string(v[2]))
+		c.key, c.oid = keyFormat(uint32(base), c), uint32(base)
+		codecs[name] = c
+		rel.columns, rel.codecs = append(rel.columns, name), append(rel.codecs, c)
+		schema.Columns = append(schema.Columns, litepull.Column{Name: name, SourceType: typ, Affinity: c.affinity,
+			Temporal: c.temporal, Resolution: resolution(uint32(base), typ), Position: attnum})
+		pk.Add(ord, name)
+		return nil
+	})
+	if err == nil && len(rel.columns) != len(m.Columns) {
+		err = fmt.Errorf("the catalog has %d of the message's %d column types (a type dropped since?)", len(rel.columns), len(m.Columns))
+	}
+	if err != nil {
+		return nil, err
+	}
+	schema.PrimaryKey = relationKey(m, pk.Columns())
+	for _, k := range schema.PrimaryKey {
+		rel.key = append(rel.key, slices.Index(rel.columns, k))
+	}
+	schema.Handle = &handle{codecs: codecs}
+	rel.schema = schema
+	return rel, nil
+}
+
+// relationKey is the key of a Relation message's rows: the table's primary
+// key (in its own order, as Describe gives it) when the message's key
+// columns are it or are every column (REPLICA IDENTITY FULL); else the
+// columns the message flags as the key.
+func relationKey(m *pglogrepl.RelationMessage, pk []string) []string {
+	var flagged []string
+	for _, c := range m.Columns {
+		if c.Flags&1 != 0 {
+			flagged = append(flagged, c.Name)
+		}
+	}
+	if len(pk) > 0 && (m.ReplicaIdentity == 'f' || sameSet(pk, flagged)) {
+		return pk
+	}
+	return flagged
+}
+
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x string) bool { return !slices.Contains(b, x) })
+}
+
+// arrayElem quotes a string as an element of a Postgres array literal.
+func arrayElem(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
