@@ -318,11 +318,10 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 		}
 		pt.elem.delim = v[9][0]
 		c := codecFor(pt)
-		oid := pt.oid
-		c.key, c.oid = keyFormat(oid, c), oid
+		c.key, c.oid = keyFormat(pt.oid, c), pt.oid
 		codecs[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
-			Resolution: resolution(oid, typ), Position: attnum})
+			Resolution: resolution(pt.oid, typ), Position: attnum})
 		pk.Add(ord, col)
 		return nil
 	})

@@ -60,6 +60,9 @@ var errNoText = errors.New("no text decoding")
 // textValue decodes a column's text output, as logical replication sends
 // it, into the value a page holds for the same value. raw is not kept.
 func (c codec) textValue(raw []byte) (litepull.Value, error) {
+	if c.fromText == nil {
+		return nil, fmt.Errorf("%w: a codec without a text decoder", errNoText)
+	}
 	return c.fromText(raw, nil)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -155,7 +156,7 @@ func startPgoutput(tb testing.TB, pg *testdb.PG, table string) *pgoutputStream {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := pg.Conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput', true)", s.slot); err != nil {
-		tb.Fatalf("create a logical replication slot: %v", err)
+		tb.Fatalf("create a logical replication slot (the server needs wal_level = logical): %v", err)
 	}
 	tb.Cleanup(func() { pg.Conn.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", s.slot) })
 	return s
@@ -360,4 +361,38 @@ func randUUID(r *rand.Rand) string {
 
 func randJSONB(r *rand.Rand) string {
 	return fmt.Sprintf(`jsonb_build_object(%s, %s, 'n', %s)`, quote(randText(r)), quote(randText(r)), strings.TrimSuffix(randNumeric(r), "::numeric")+"::numeric")
+}
+
+// TestTextValueRefusesWhatTextCannotTell: where to_json or a cast to text
+// writes what the text output does not hold, textValue fails with
+// errNoText instead of returning a different value.
+func TestTextValueRefusesWhatTextCannotTell(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TYPE pair AS (a int, b text);
+		CREATE TYPE tagged AS ENUM ('x');
+		CREATE FUNCTION tagged_json(tagged) RETURNS json LANGUAGE sql AS $$SELECT json_build_object('tag', textin(enum_out($1)))$$;
+		CREATE CAST (tagged AS json) WITH FUNCTION tagged_json(tagged);
+		CREATE TYPE marked AS ENUM ('y');
+		CREATE FUNCTION marked_text(marked) RETURNS text LANGUAGE sql AS $$SELECT 'mark:' || textin(enum_out($1))$$;
+		CREATE CAST (marked AS text) WITH FUNCTION marked_text(marked);
+		CREATE DOMAIN pairs AS pair[];
+		CREATE TABLE odd (id int PRIMARY KEY, p pair[], dp pairs, tg tagged[], mk marked, vv int2vector[])`)
+	src, err := New(litepull.SourceConfig{ID: "pg", DSN: pg.DSN, Schema: pg.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	schema, err := src.Describe(context.Background(), "odd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codecs := schema.Handle.(*handle).codecs
+	for _, name := range []string{"p", "dp", "tg", "mk", "vv"} {
+		if v, err := codecs[name].textValue([]byte(`{}`)); !errors.Is(err, errNoText) {
+			t.Errorf("column %s: textValue = %#v, %v; want errNoText", name, v, err)
+		}
+	}
+	if _, err := codecs["id"].textValue([]byte("1")); err != nil {
+		t.Errorf("column id: %v", err)
+	}
 }
