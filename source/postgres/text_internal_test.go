@@ -114,3 +114,18 @@ func TestValueDecodersRejectMalformed(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTextDecoders checks that the scalar text decoders fail on text they
+// cannot read rather than panic.
+func FuzzTextDecoders(f *testing.F) {
+	for _, s := range []string{"2024-01-02 03:04:05.5+05:30", "0044-03-15 BC", "24:00:00", `\x00ff`, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "1 2"} {
+		f.Add(s)
+	}
+	decoders := []decoder{textTimestamp(true), textTimestamp(false), textDate, textTime, textUUID, textBytea, textBool,
+		textVector(appendJSONNumber), textArray(pgType{category: "A", elem: elemType{oid: oidTimestampTZ, delim: ','}})}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, d := range decoders {
+			d([]byte(text), nil)
+		}
+	})
+}
