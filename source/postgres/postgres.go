@@ -264,6 +264,12 @@ func (s *Source) qualify(table string) (string, error) {
 	return litepull.QuoteQualified(parts, '"'), nil
 }
 
+// describeSQL reads each column's name, type, base type (through one
+// domain), category, primary key position and number; then whether a
+// function casts the base type to text; and for arrays the element's base
+// type (through every domain, as to_json looks), its category, the
+// delimiter between elements in the array's text, and whether a function
+// casts the element to json.
 const describeSQL = `
 SELECT a.attname,
        format_type(a.atttypid, a.atttypmod),
@@ -271,10 +277,19 @@ SELECT a.attname,
        COALESCE(bt.typcategory, t.typcategory)::text,
        COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                  WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8,
-       a.attnum::int8
+       a.attnum::int8,
+       EXISTS (SELECT FROM pg_cast c WHERE c.castsource = COALESCE(bt.oid, t.oid) AND c.casttarget = 'text'::regtype AND c.castmethod = 'f'),
+       COALESCE(e.oid, 0)::int8, COALESCE(e.typcategory, '')::text, COALESCE(e.typdelim, ',')::text,
+       EXISTS (SELECT FROM pg_cast c WHERE c.castsource = e.oid AND c.casttarget = 'json'::regtype AND c.castmethod = 'f')
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN LATERAL (
+    WITH RECURSIVE r AS (
+        SELECT p.* FROM pg_type p WHERE COALESCE(bt.typcategory, t.typcategory) = 'A' AND p.oid = COALESCE(bt.typelem, t.typelem)
+        UNION ALL
+        SELECT p.* FROM pg_type p JOIN r ON r.typtype = 'd' AND p.oid = r.typbasetype)
+    SELECT r.oid, r.typcategory, r.typdelim FROM r WHERE r.typtype <> 'd') e ON true
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
 
@@ -299,20 +314,26 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	ts := &litepull.TableSchema{Name: table}
 	codecs := map[string]codec{}
 	pk := catalog.Key{}
-	formats := []int16{textFormat, textFormat, textFormat, textFormat, textFormat, textFormat}
+	formats := make([]int16, 11) // all text
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
 		col, typ := string(v[0]), string(v[1])
-		var oid uint32
 		var attnum int
 		var ord int64
-		if _, err := fmt.Sscan(string(v[2])+" "+string(v[5])+" "+string(v[4]), &oid, &attnum, &ord); err != nil {
+		pt := pgType{category: string(v[3]), elem: elemType{category: string(v[8])}}
+		_, err := fmt.Sscan(string(v[2])+" "+string(v[5])+" "+string(v[4])+" "+string(v[7])+" "+string(v[6])+" "+string(v[10]),
+			&pt.oid, &attnum, &ord, &pt.elem.oid, &pt.textCast, &pt.elem.jsonCast)
+		if err == nil && len(v[9]) != 1 {
+			err = fmt.Errorf("array delimiter %q", v[9])
+		}
+		if err != nil {
 			return fmt.Errorf("read the catalog entry of column %s: %w", col, err)
 		}
-		c := codecFor(oid, string(v[3]))
-		c.key, c.oid = keyFormat(oid, c), oid
+		pt.elem.delim = v[9][0]
+		c := codecFor(pt)
+		c.key, c.oid = keyFormat(pt.oid, c), pt.oid
 		codecs[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
-			Resolution: resolution(oid, typ), Position: attnum})
+			Resolution: resolution(pt.oid, typ), Position: attnum})
 		pk.Add(ord, col)
 		return nil
 	})

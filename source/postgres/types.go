@@ -56,6 +56,9 @@ type codec struct {
 	// selects the column as it is.
 	cast   string
 	decode decoder
+	// fromText decodes the type's text output, as logical replication
+	// sends it (see textValue), into the value decode gives.
+	fromText decoder
 	// key renders the column's part of a key's canonical text (keyFormat);
 	// oid is the column's type, or its domain's base type.
 	key string
@@ -68,59 +71,58 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // pgEpochUnix is pgEpoch in Unix seconds.
 const pgEpochUnix = 946684800
 
-// codecFor picks the codec of a column from its type: typeOID is the type
-// (for a domain, its base type), category is pg_type.typcategory.
-func codecFor(typeOID uint32, category string) codec {
-	switch typeOID {
+// codecFor picks the codec of a column from its type.
+func codecFor(t pgType) codec {
+	switch t.oid {
 	case oidInt2:
-		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(2, func(b []byte) litepull.Value { return int64(int16(binary.BigEndian.Uint16(b))) })}
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, fromText: textInt, decode: fixed(2, func(b []byte) litepull.Value { return int64(int16(binary.BigEndian.Uint16(b))) })}
 	case oidInt4:
-		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(4, func(b []byte) litepull.Value { return int64(int32(binary.BigEndian.Uint32(b))) })}
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, fromText: textInt, decode: fixed(4, func(b []byte) litepull.Value { return int64(int32(binary.BigEndian.Uint32(b))) })}
 	case oidOID:
-		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(4, func(b []byte) litepull.Value { return int64(binary.BigEndian.Uint32(b)) })}
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, fromText: textOID, decode: fixed(4, func(b []byte) litepull.Value { return int64(binary.BigEndian.Uint32(b)) })}
 	case oidInt8:
-		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(8, func(b []byte) litepull.Value { return int64(binary.BigEndian.Uint64(b)) })}
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, fromText: textInt, decode: fixed(8, func(b []byte) litepull.Value { return int64(binary.BigEndian.Uint64(b)) })}
 	case oidFloat4:
-		return codec{affinity: litepull.AffReal, format: binaryFormat, decode: fixed(4, func(b []byte) litepull.Value {
+		return codec{affinity: litepull.AffReal, format: binaryFormat, fromText: textFloat(32), decode: fixed(4, func(b []byte) litepull.Value {
 			return litepull.FloatValue(float64(math.Float32frombits(binary.BigEndian.Uint32(b))))
 		})}
 	case oidFloat8:
-		return codec{affinity: litepull.AffReal, format: binaryFormat, decode: fixed(8, func(b []byte) litepull.Value {
+		return codec{affinity: litepull.AffReal, format: binaryFormat, fromText: textFloat(64), decode: fixed(8, func(b []byte) litepull.Value {
 			return litepull.FloatValue(math.Float64frombits(binary.BigEndian.Uint64(b)))
 		})}
 	case oidBool:
-		return codec{affinity: litepull.AffInteger, format: binaryFormat, decode: fixed(1, func(b []byte) litepull.Value {
+		return codec{affinity: litepull.AffInteger, format: binaryFormat, fromText: textBool, decode: fixed(1, func(b []byte) litepull.Value {
 			if b[0] != 0 {
 				return int64(1)
 			}
 			return int64(0)
 		})}
 	case oidBytea:
-		return codec{affinity: litepull.AffBlob, format: binaryFormat, decode: func(b []byte, _ *arena.Arena) (litepull.Value, error) {
+		return codec{affinity: litepull.AffBlob, format: binaryFormat, fromText: textBytea, decode: func(b []byte, _ *arena.Arena) (litepull.Value, error) {
 			return append(make([]byte, 0, len(b)), b...), nil
 		}}
 	case oidTimestampTZ:
-		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixedA(8, timestampDecoder(true))}
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixedA(8, timestampDecoder(true)), fromText: textTimestamp(true)}
 	case oidTimestamp:
-		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixedA(8, timestampDecoder(false))}
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixedA(8, timestampDecoder(false)), fromText: textTimestamp(false)}
 	case oidDate:
-		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(4, decodeDate)}
+		return codec{affinity: litepull.AffText, temporal: true, format: binaryFormat, decode: fixed(4, decodeDate), fromText: textDate}
 	case oidTime:
-		return codec{affinity: litepull.AffText, format: binaryFormat, decode: fixed(8, decodeTime)}
+		return codec{affinity: litepull.AffText, format: binaryFormat, decode: fixed(8, decodeTime), fromText: textTime}
 	case oidUUID:
-		return codec{affinity: litepull.AffText, format: binaryFormat, decode: fixed(16, decodeUUID)}
+		return codec{affinity: litepull.AffText, format: binaryFormat, decode: fixed(16, decodeUUID), fromText: textUUID}
 	case oidText, oidVarchar, oidBPChar, oidName, oidChar, oidNumeric, oidJSON, oidJSONB, oidTimeTZ:
 		// Text format is exact for these: numeric keeps every digit, jsonb
 		// comes back as JSON text, timetz with its offset.
-		return codec{affinity: litepull.AffText, format: textFormat, decode: decodeText}
+		return codec{affinity: litepull.AffText, format: textFormat, decode: decodeText, fromText: textString}
 	}
-	if category == "A" {
+	if t.category == "A" {
 		// Arrays become JSON text, the one array format every reader has.
-		return codec{affinity: litepull.AffText, format: textFormat, cast: "to_json(%s)::text", decode: decodeText}
+		return codec{affinity: litepull.AffText, format: textFormat, cast: "to_json(%s)::text", decode: decodeText, fromText: textArray(t)}
 	}
 	// Anything else (interval, inet, enums, ranges, money, ...) keeps
 	// Postgres' own text form, which Postgres parses back exactly.
-	return codec{affinity: litepull.AffText, format: textFormat, cast: "%s::text", decode: decodeText}
+	return codec{affinity: litepull.AffText, format: textFormat, cast: "%s::text", decode: decodeText, fromText: textOther(t)}
 }
 
 // fixed checks the width of a binary value before decoding it.
@@ -226,8 +228,10 @@ func appendDigits(dst []byte, v int64, width int) []byte {
 	return append(dst, buf[i:]...)
 }
 
-func decodeDate(b []byte) litepull.Value {
-	days := int32(binary.BigEndian.Uint32(b))
+func decodeDate(b []byte) litepull.Value { return dateValue(int32(binary.BigEndian.Uint32(b))) }
+
+// dateValue formats days since 2000-01-01.
+func dateValue(days int32) litepull.Value {
 	switch days {
 	case math.MaxInt32:
 		return "infinity"
@@ -237,8 +241,10 @@ func decodeDate(b []byte) litepull.Value {
 	return pgEpoch.AddDate(0, 0, int(days)).Format(litepull.LayoutDate)
 }
 
-func decodeTime(b []byte) litepull.Value {
-	us := int64(binary.BigEndian.Uint64(b))
+func decodeTime(b []byte) litepull.Value { return timeValue(int64(binary.BigEndian.Uint64(b))) }
+
+// timeValue formats microseconds since midnight.
+func timeValue(us int64) litepull.Value {
 	h, us := us/3600e6, us%3600e6
 	m, us := us/60e6, us%60e6
 	s, us := us/1e6, us%1e6
