@@ -271,18 +271,27 @@ func (s *Source) qualify(table string) (string, error) {
 // delimiter between elements in the array's text, and whether a function
 // casts the element to json.
 const describeSQL = `
-SELECT a.attname,
-       format_type(a.atttypid, a.atttypmod),
+WITH cols AS (
+    SELECT a.attname AS name, a.atttypid AS typ, a.atttypmod AS mod, a.attnum AS attnum, a.attrelid AS rel, a.attnum AS ord
+    FROM pg_attribute a
+    WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped)` + columnsSQL
+
+// columnsSQL describes the columns of a CTE cols(name, typ, mod, attnum,
+// rel, ord) as describeSQL says, in ord order: Describe's from the
+// catalog, a Relation message's from the message (relationSQL).
+const columnsSQL = `
+SELECT c.name,
+       format_type(c.typ, c.mod),
        CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::int8,
        COALESCE(bt.typcategory, t.typcategory)::text,
        COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                 WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8,
-       a.attnum::int8,
-       EXISTS (SELECT FROM pg_cast c WHERE c.castsource = COALESCE(bt.oid, t.oid) AND c.casttarget = 'text'::regtype AND c.castmethod = 'f'),
+                 WHERE i.indrelid = c.rel AND i.indisprimary AND k.attnum = c.attnum), 0)::int8,
+       c.attnum::int8,
+       EXISTS (SELECT FROM pg_cast x WHERE x.castsource = COALESCE(bt.oid, t.oid) AND x.casttarget = 'text'::regtype AND x.castmethod = 'f'),
        COALESCE(e.oid, 0)::int8, COALESCE(e.typcategory, '')::text, COALESCE(e.typdelim, ',')::text,
-       EXISTS (SELECT FROM pg_cast c WHERE c.castsource = e.oid AND c.casttarget = 'json'::regtype AND c.castmethod = 'f')
-FROM pg_attribute a
-JOIN pg_type t ON t.oid = a.atttypid
+       EXISTS (SELECT FROM pg_cast x WHERE x.castsource = e.oid AND x.casttarget = 'json'::regtype AND x.castmethod = 'f')
+FROM cols c
+JOIN pg_type t ON t.oid = c.typ
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN LATERAL (
     WITH RECURSIVE r AS (
@@ -290,8 +299,7 @@ LEFT JOIN LATERAL (
         UNION ALL
         SELECT p.* FROM pg_type p JOIN r ON r.typtype = 'd' AND p.oid = r.typbasetype)
     SELECT r.oid, r.typcategory, r.typdelim FROM r WHERE r.typtype <> 'd') e ON true
-WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum`
+ORDER BY c.ord`
 
 // handle is the TableSchema.Handle of a described table: each column's
 // codec, by name.
@@ -316,25 +324,13 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	pk := catalog.Key{}
 	formats := make([]int16, 11) // all text
 	err = s.exec(ctx, describeSQL, []any{name}, formats, func(v [][]byte) error {
-		col, typ := string(v[0]), string(v[1])
-		var attnum int
-		var ord int64
-		pt := pgType{category: string(v[3]), elem: elemType{category: string(v[8])}}
-		_, err := fmt.Sscan(string(v[2])+" "+string(v[5])+" "+string(v[4])+" "+string(v[7])+" "+string(v[6])+" "+string(v[10]),
-			&pt.oid, &attnum, &ord, &pt.elem.oid, &pt.textCast, &pt.elem.jsonCast)
-		if err == nil && len(v[9]) != 1 {
-			err = fmt.Errorf("array delimiter %q", v[9])
-		}
+		col, c, ord, err := describedColumn(v)
 		if err != nil {
-			return fmt.Errorf("read the catalog entry of column %s: %w", col, err)
+			return err
 		}
-		pt.elem.delim = v[9][0]
-		c := codecFor(pt)
-		c.key, c.oid = keyFormat(pt.oid, c), pt.oid
-		codecs[col] = c
-		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
-			Resolution: resolution(pt.oid, typ), Position: attnum})
-		pk.Add(ord, col)
+		codecs[col.Name] = c
+		ts.Columns = append(ts.Columns, col)
+		pk.Add(ord, col.Name)
 		return nil
 	})
 	if err != nil {
@@ -346,6 +342,29 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	ts.PrimaryKey = pk.Columns()
 	ts.Handle = &handle{codecs: codecs}
 	return ts, nil
+}
+
+// describedColumn reads one row of columnsSQL: the column, its codec and
+// its place in the primary key (0: none).
+func describedColumn(v [][]byte) (litepull.Column, codec, int64, error) {
+	name, typ := string(v[0]), string(v[1])
+	var attnum int
+	var ord int64
+	pt := pgType{category: string(v[3]), elem: elemType{category: string(v[8])}}
+	_, err := fmt.Sscan(string(v[2])+" "+string(v[5])+" "+string(v[4])+" "+string(v[7])+" "+string(v[6])+" "+string(v[10]),
+		&pt.oid, &attnum, &ord, &pt.elem.oid, &pt.textCast, &pt.elem.jsonCast)
+	if err == nil && len(v[9]) != 1 {
+		err = fmt.Errorf("array delimiter %q", v[9])
+	}
+	if err != nil {
+		return litepull.Column{}, codec{}, 0, fmt.Errorf("read the catalog entry of column %s: %w", name, err)
+	}
+	pt.elem.delim = v[9][0]
+	c := codecFor(pt)
+	c.key, c.oid = keyFormat(pt.oid, c), pt.oid
+	col := litepull.Column{Name: name, SourceType: typ, Affinity: c.affinity, Temporal: c.temporal,
+		Resolution: resolution(pt.oid, typ), Position: attnum}
+	return col, c, ord, nil
 }
 
 // ReadPage reads one keyset page.

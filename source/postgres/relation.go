@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -19,17 +18,10 @@ import (
 // message's type modifier, its base type and category (for its codec), and
 // the column's number and place in the primary key from the catalog.
 const relationSQL = `
-SELECT format_type(c.typ, c.mod),
-       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::int8::text,
-       COALESCE(bt.typcategory, t.typcategory)::text,
-       COALESCE(a.attnum, 0)::int8::text,
-       COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                 WHERE i.indrelid = $1::oid AND i.indisprimary AND k.attnum = a.attnum), 0)::int8::text
-FROM unnest($2::oid[], $3::int4[], $4::text[]) WITH ORDINALITY AS c(typ, mod, name, ord)
-JOIN pg_type t ON t.oid = c.typ
-LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-LEFT JOIN pg_attribute a ON a.attrelid = $1::oid AND a.attname = c.name AND a.atttypid = c.typ AND NOT a.attisdropped
-ORDER BY c.ord`
+WITH cols AS (
+    SELECT c.name, c.typ, c.mod, COALESCE(a.attnum, 0) AS attnum, $1::oid AS rel, c.ord
+    FROM unnest($2::oid[], $3::int4[], $4::text[]) WITH ORDINALITY AS c(typ, mod, name, ord)
+    LEFT JOIN pg_attribute a ON a.attrelid = $1::oid AND a.attname = c.name AND a.atttypid = c.typ AND NOT a.attisdropped)` + columnsSQL
 
 // describeRelation describes the table of a Relation message, each column
 // with the codec the polling path would read it with. Positions come from
@@ -50,20 +42,14 @@ func (s *Source) describeRelation(ctx context.Context, table string, m *pglogrep
 		if len(rel.columns) == len(m.Columns) {
 			return fmt.Errorf("more columns than the message's %d", len(m.Columns))
 		}
-		name, typ := m.Columns[len(rel.columns)].Name, string(v[0])
-		base, err1 := strconv.ParseUint(string(v[1]), 10, 32)
-		attnum, err2 := strconv.Atoi(string(v[3]))
-		ord, err3 := strconv.ParseInt(string(v[4]), 10, 64)
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return fmt.Errorf("read the catalog entry of column %s: %w", name, err)
+		col, c, ord, err := describedColumn(v)
+		if err != nil {
+			return err
 		}
-		c := codecFor(uint32(base), string(v[2]))
-		c.key, c.oid = keyFormat(uint32(base), c), uint32(base)
-		codecs[name] = c
-		rel.columns, rel.codecs = append(rel.columns, name), append(rel.codecs, c)
-		schema.Columns = append(schema.Columns, litepull.Column{Name: name, SourceType: typ, Affinity: c.affinity,
-			Temporal: c.temporal, Resolution: resolution(uint32(base), typ), Position: attnum})
-		pk.Add(ord, name)
+		codecs[col.Name] = c
+		rel.columns, rel.codecs = append(rel.columns, col.Name), append(rel.codecs, c)
+		schema.Columns = append(schema.Columns, col)
+		pk.Add(ord, col.Name)
 		return nil
 	})
 	if err == nil && len(rel.columns) != len(m.Columns) {

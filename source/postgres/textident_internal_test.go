@@ -67,7 +67,7 @@ func TestTextValueMatchesPage(t *testing.T) {
 		text := sent[strconv.FormatInt(row[0].(int64), 10)]
 		for i, name := range names {
 			got, err := decodeSent(codecs[name], text[i])
-			if want := row[i]; err != nil || !sameValue(got, want) {
+			if want := row[i]; err != nil || !identical(got, want) {
 				t.Errorf("row %v column %s (%s): text %q decodes to %#v (error %v), the page holds %#v",
 					row[0], name, schema.Columns[i].SourceType, text[i], got, err, want)
 			}
@@ -94,8 +94,8 @@ func decodeSent(c codec, raw []byte) (litepull.Value, error) {
 	return c.textValue(raw)
 }
 
-// sameValue reports the same Go type with the same bytes; floats by bits.
-func sameValue(a, b litepull.Value) bool {
+// identical reports the same Go type with the same bytes; floats by bits.
+func identical(a, b litepull.Value) bool {
 	switch a := a.(type) {
 	case float64:
 		b, ok := b.(float64)
