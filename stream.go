@@ -55,8 +55,8 @@ type streamTable struct {
 	// row double the wait, up to retryCap); zero when it has not failed.
 	retryAt  time.Time
 	failures int
-	cols  []string // the stream's column names that idx maps
-	idx   []int    // per target column, its index in the stream's rows
+	cols     []string // the stream's column names that idx maps
+	idx      []int    // per target column, its index in the stream's rows
 }
 
 // position is how far the table's replica rows go in the stream.
