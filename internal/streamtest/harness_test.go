@@ -178,3 +178,5 @@ func sameRows(t testing.TB, pg *testdb.PG, file, q string) {
 func replicaFile(t testing.TB) string { return filepath.Join(t.TempDir(), "replica.db") }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func tableConfig(name string) litepull.TableConfig { return litepull.TableConfig{Table: name} }
