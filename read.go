@@ -67,7 +67,7 @@ func (e *Engine) streamPages(ctx context.Context, ps PageStreamer, p *plan, req 
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				send(pageResult{err: err})
+				_ = send(pageResult{err: err}) // returns err itself, or ctx's: the reader stops either way
 			}
 			return
 		}

@@ -39,7 +39,7 @@ func (r *Replica) kept(c *sqlite3.Conn, t *litepull.Target, row []litepull.Value
 	if err != nil {
 		return nil, fmt.Errorf("read kept values of %s: %w", t.Dest, err)
 	}
-	defer s.Reset()
+	defer func() { _ = s.Reset() }() // Reset repeats the last step's error, which is returned already
 	if err := sqlitex.BindAll(s, from...); err != nil {
 		return nil, fmt.Errorf("read kept values of %s: key: %w", t.Dest, err)
 	}

@@ -96,8 +96,7 @@ func Lock(ctx context.Context, path, command string, wait time.Duration) (unlock
 		return rec.Close()
 	}
 	if err := acquire(ctx, f, rec, path, wait); err != nil {
-		closeAll()
-		return nil, err
+		return nil, errors.Join(err, closeAll())
 	}
 	// Record who holds it. A stale record of a dead holder is overwritten
 	// here; it is read only by those that found the lock held.
@@ -106,16 +105,14 @@ func Lock(ctx context.Context, path, command string, wait time.Duration) (unlock
 		_, err = rec.WriteAt(data, 0)
 	}
 	if err != nil {
-		unlockFile(f)
-		closeAll()
+		err = errors.Join(err, unlockFile(f), closeAll())
 		return nil, fmt.Errorf("record the holder of replica %s in %s: %w", path, name, err)
 	}
 	var once sync.Once
 	return func() error {
 		var err error
 		once.Do(func() {
-			rec.Truncate(0) // a clean exit leaves no holder behind
-			err = errors.Join(unlockFile(f), closeAll())
+			err = errors.Join(rec.Truncate(0), unlockFile(f), closeAll()) // a clean exit leaves no holder behind
 		})
 		return err
 	}, nil

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -211,7 +210,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	admin := func(h http.HandlerFunc) http.Handler { return s.auth(h, false) }
 	reader := func(h http.HandlerFunc) http.Handler { return s.auth(h, true) }
-	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
+	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
 	handle("POST", "/replicate/run", admin(s.handleRun))
 	handle("GET", "/replicate/status", admin(s.handleStatus))
 	handle("POST", "/replicate/reset", admin(s.handleReset))
@@ -354,7 +353,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	_ = enc.Encode(v) // the status is sent: a client that went away cannot be told
 }
 
 // runResult is one table's line in POST /replicate/run, with the seed's
@@ -572,9 +571,11 @@ func (s *Server) handleQuery(raw bool) http.HandlerFunc {
 		// MaxResponseBytes would hold it twice.
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, `{"result":`)
-		w.Write(out)
-		io.WriteString(w, ",\"error\":null}\n")
+		for _, part := range [][]byte{[]byte(`{"result":`), out, []byte(",\"error\":null}\n")} {
+			if _, err := w.Write(part); err != nil {
+				return // the client went away
+			}
+		}
 	}
 }
 

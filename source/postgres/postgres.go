@@ -244,7 +244,7 @@ func (s *Source) runOnce(ctx context.Context, q string, prepare bool, args []any
 			// A schema change can invalidate the statement ("cached plan must
 			// not change result type"): forget it so the next run prepares
 			// it afresh.
-			conn.Deallocate(context.WithoutCancel(ctx), name)
+			err = errors.Join(err, conn.Deallocate(context.WithoutCancel(ctx), name))
 		}
 		return err
 	}

@@ -180,8 +180,10 @@ func (st *stream) receive(ctx context.Context) ([]byte, error) {
 		wake = earliest(wake, d)
 	}
 	nc := st.conn.Conn()
-	nc.SetReadDeadline(wake)
-	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(time.Now()) })
+	if err := nc.SetReadDeadline(wake); err != nil {
+		return nil, fmt.Errorf("change stream: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Now()) }) // fails only on a closed connection, which the read reports
 	msg, err := st.conn.ReceiveMessage(context.Background())
 	stop()
 	if err != nil {
