@@ -32,6 +32,14 @@ type ChangeSource interface {
 	DropChanges(ctx context.Context, opts ChangeOptions) error
 }
 
+// ChangeChecker is implemented by change sources that can check, changing
+// nothing, what OpenChanges checks before it creates anything: the
+// server's settings, the privileges, each table's key or replica identity,
+// and that the slot, if it exists, can stream. validate uses it.
+type ChangeChecker interface {
+	CheckChanges(ctx context.Context, opts ChangeOptions) error
+}
+
 // ChangeOptions name a source's change stream and its tables.
 type ChangeOptions struct {
 	Slot        string

@@ -55,6 +55,9 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 		for _, s := range skipped {
 			out = append(out, TableCheck{SourceID: s.SourceID, Table: s.Table, Skipped: s.Skipped})
 		}
+		if c, ok := e.checkChanges(ctx, bs, tables); !ok {
+			out = append(out, c)
+		}
 		for _, tc := range tables {
 			c := TableCheck{SourceID: bs.Config.ID, Table: tc.Table, Dest: tc.DestName()}
 			if err := dests.claim(bs.Config.ID, tc); err != nil {
@@ -65,9 +68,30 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 				c.Error = err.Error()
 			} else {
 				c.Cursor, c.PK, c.Columns, c.Full, c.Note, c.Warnings = p.cursor, p.pk, len(p.columns), p.full, p.note, p.warnings
+				if bs.Config.Logical() {
+					c.Full, c.Note = false, "streamed (changes: logical): copied once from a snapshot, then every change"
+				}
 			}
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// checkChanges checks, for a source with changes: logical, that its
+// server can stream the tables (ChangeChecker), creating nothing; a
+// problem is reported against the whole source ("*").
+func (e *Engine) checkChanges(ctx context.Context, bs BoundSource, tables []TableConfig) (TableCheck, bool) {
+	cc, ok := bs.Source.(ChangeChecker)
+	if !bs.Config.Logical() || !ok {
+		return TableCheck{}, true
+	}
+	names := make([]string, len(tables))
+	for i, tc := range tables {
+		names[i] = tc.Table
+	}
+	if err := cc.CheckChanges(ctx, bs.Config.ChangeOptions(names)); err != nil {
+		return TableCheck{SourceID: bs.Config.ID, Table: "*", Error: "change stream: " + err.Error()}, false
+	}
+	return TableCheck{}, true
 }

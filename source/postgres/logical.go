@@ -12,7 +12,10 @@ import (
 	"github.com/litepull/litepull"
 )
 
-var _ litepull.ChangeSource = (*Source)(nil)
+var (
+	_ litepull.ChangeSource  = (*Source)(nil)
+	_ litepull.ChangeChecker = (*Source)(nil)
+)
 
 // OpenChanges checks that the server can stream the tables' changes,
 // makes the publication hold exactly opts.Tables, and creates the slot if
@@ -54,6 +57,30 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 
 // checkChangeNames checks the slot's and publication's names: they reach
 // SQL and replication commands.
+// CheckChanges checks what OpenChanges checks, creating nothing: the
+// names, wal_level and privileges, each table's replica identity, and the
+// slot, if it exists.
+func (s *Source) CheckChanges(ctx context.Context, opts litepull.ChangeOptions) error {
+	if err := checkChangeNames(opts); err != nil {
+		return err
+	}
+	if err := s.checkServer(ctx); err != nil {
+		return err
+	}
+	if _, err := s.streamTables(ctx, opts.Tables); err != nil {
+		return err
+	}
+	slot, err := s.slot(ctx, opts.Slot)
+	if err != nil {
+		return err
+	}
+	var inUse *slotInUseError
+	if err := slot.usable(opts.Slot); err != nil && !errors.As(err, &inUse) {
+		return err // a slot in use is what a running daemon shows
+	}
+	return nil
+}
+
 func checkChangeNames(opts litepull.ChangeOptions) error {
 	if !slotName.MatchString(opts.Slot) {
 		return fmt.Errorf("%w: replication slot name %q: use 1 to 63 lowercase letters, digits and underscores", litepull.ErrBadIdentifier, opts.Slot)
