@@ -65,9 +65,17 @@ type ChangeStream interface {
 	// Current is the source's current position: a drain applies changes
 	// until the stream has passed it.
 	Current(ctx context.Context) (Position, error)
-	// Confirmed is the position the source says was last acknowledged
-	// (the slot's confirmed_flush_lsn): the stream resumes after it.
+	// Confirmed is where a stream starts when the replica has no record
+	// of it: the position the source says was last acknowledged (a
+	// Postgres slot's confirmed_flush_lsn), or, for a source that keeps
+	// no position for its readers, its current one.
 	Confirmed(ctx context.Context) (Position, error)
+	// Resumable says why the stream cannot carry on after pos, the
+	// position the replica recorded, if it cannot: the slot moved past it
+	// (another consumer, a slot dropped and made again), or the source no
+	// longer has the log from there (a purged binlog). The engine then
+	// copies every table again.
+	Resumable(ctx context.Context, pos Position) error
 	// Start begins streaming the transactions committed after from (or
 	// after Confirmed, whichever is later). It is called once.
 	Start(ctx context.Context, from Position) error

@@ -206,6 +206,15 @@ func (s *fakeStream) Confirmed(context.Context) (litepull.Position, error) {
 	return pos(s.f.confirmed), nil
 }
 
+func (s *fakeStream) Resumable(ctx context.Context, p litepull.Position) error {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	if s.f.confirmed > num(p) {
+		return fmt.Errorf("the fake slot is at %d, past %s", s.f.confirmed, p)
+	}
+	return nil
+}
+
 func (s *fakeStream) Start(ctx context.Context, from litepull.Position) error {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()

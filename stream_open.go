@@ -146,8 +146,10 @@ func (s *streamRun) resume(ctx context.Context) error {
 		gap = "the replica holds streamed tables but no record of the stream"
 	case ok && rec.Slot != s.copts.Slot:
 		gap = fmt.Sprintf("the replica followed slot %s, the config names %s", rec.Slot, s.copts.Slot)
-	case ok && s.cs.Includes(confirmed, rec.Position):
-		gap = fmt.Sprintf("slot %s is at %s, past what the replica holds (%s): another consumer moved it, or it was dropped and made again", s.copts.Slot, confirmed, rec.Position)
+	case ok:
+		if err := s.cs.Resumable(ctx, rec.Position); err != nil {
+			gap = err.Error()
+		}
 	}
 	if ok && gap == "" {
 		s.pos, s.durable, s.acked = rec.Position, rec.Position, confirmed

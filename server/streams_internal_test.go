@@ -72,6 +72,7 @@ func (s *fakeStream) Snapshot(context.Context) (*litepull.Snapshot, error) {
 }
 func (s *fakeStream) Current(context.Context) (litepull.Position, error)   { return "0/100", nil }
 func (s *fakeStream) Confirmed(context.Context) (litepull.Position, error) { return "0/100", nil }
+func (s *fakeStream) Resumable(context.Context, litepull.Position) error   { return nil }
 func (s *fakeStream) Start(context.Context, litepull.Position) error       { return nil }
 func (s *fakeStream) Ack(context.Context, litepull.Position) error         { return nil }
 func (s *fakeStream) Includes(at, commit litepull.Position) bool           { return commit < at }

@@ -24,6 +24,22 @@ func (st *stream) Current(ctx context.Context) (litepull.Position, error) {
 	return pos, nil
 }
 
+// Resumable says why the stream cannot carry on after pos: the slot's
+// confirmed position is past it, so the changes in between will never
+// be sent (another consumer moved the slot, or it was dropped and made
+// again).
+func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
+	confirmed, err := st.Confirmed(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Includes(confirmed, pos) {
+		return fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it, or it was dropped and made again",
+			st.opts.Slot, confirmed, pos)
+	}
+	return nil
+}
+
 // Confirmed is the slot's confirmed_flush_lsn.
 func (st *stream) Confirmed(ctx context.Context) (litepull.Position, error) {
 	lsn, err := st.confirmed(ctx)
