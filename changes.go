@@ -15,6 +15,8 @@ const (
 	// ChangesLogical streams a Postgres source's write-ahead log through
 	// a logical replication slot and a publication.
 	ChangesLogical ChangeMode = "logical"
+	// ChangesBinlog streams a MySQL or MariaDB source's row binlog.
+	ChangesBinlog ChangeMode = "binlog"
 )
 
 // ChangeSource is implemented by sources that can stream their changes:
@@ -44,6 +46,8 @@ type ChangeChecker interface {
 type ChangeOptions struct {
 	Slot        string
 	Publication string
+	// ServerID is the server id a binlog reader connects with.
+	ServerID uint32
 	// Tables are the source tables to stream, as configured (they may be
 	// schema-qualified); events name them the same way.
 	Tables []string

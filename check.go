@@ -68,7 +68,7 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 				c.Error = err.Error()
 			} else {
 				c.Cursor, c.PK, c.Columns, c.Full, c.Note, c.Warnings = p.cursor, p.pk, len(p.columns), p.full, p.note, p.warnings
-				if bs.Config.Logical() {
+				if bs.Config.Streams() {
 					c.Full, c.Note = false, "streamed (changes: logical): copied once from a snapshot, then every change"
 				}
 			}
@@ -83,7 +83,7 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 // problem is reported against the whole source ("*").
 func (e *Engine) checkChanges(ctx context.Context, bs BoundSource, tables []TableConfig) (TableCheck, bool) {
 	cc, ok := bs.Source.(ChangeChecker)
-	if !bs.Config.Logical() || !ok {
+	if !bs.Config.Streams() || !ok {
 		return TableCheck{}, true
 	}
 	names := make([]string, len(tables))

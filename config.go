@@ -3,6 +3,7 @@ package litepull
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,16 +125,31 @@ type SourceConfig struct {
 	// litepull_<id> (lower case, other characters as _).
 	Slot        string `yaml:"slot" json:"slot,omitempty"`
 	Publication string `yaml:"publication" json:"publication,omitempty"`
+	// ServerID is the server id changes: binlog connects to the source
+	// with, as a replica does: unique among the source's replicas and
+	// other binlog readers. Defaults to one derived from the source's id
+	// (DefaultServerID).
+	ServerID uint32 `yaml:"serverId" json:"serverId,omitempty"`
 	// Tables to replicate. Empty means discover every table with a primary key.
 	Tables []TableConfig `yaml:"tables" json:"tables,omitempty"`
 }
 
-// Logical reports whether the source streams its changes.
-func (s SourceConfig) Logical() bool { return s.Changes == ChangesLogical }
+// Streams reports whether the source streams its changes (changes:
+// logical or binlog) instead of being polled by cursor.
+func (s SourceConfig) Streams() bool {
+	return s.Changes == ChangesLogical || s.Changes == ChangesBinlog
+}
 
 // ChangeOptions are the slot, publication and tables of the source's
 // change stream, defaults filled in.
 func (s SourceConfig) ChangeOptions(tables []string) ChangeOptions {
+	if s.Changes == ChangesBinlog {
+		id := s.ServerID
+		if id == 0 {
+			id = DefaultServerID(s.ID)
+		}
+		return ChangeOptions{ServerID: id, Tables: tables}
+	}
 	o := ChangeOptions{Slot: s.Slot, Publication: s.Publication, Tables: tables}
 	if o.Slot == "" {
 		o.Slot = defaultSlotName(s.ID)
@@ -142,6 +158,15 @@ func (s SourceConfig) ChangeOptions(tables []string) ChangeOptions {
 		o.Publication = defaultSlotName(s.ID)
 	}
 	return o
+}
+
+// DefaultServerID is the binlog server id of a source that sets none: a
+// hash of its id, in 1,000,000..2^31-1, away from the small ids servers
+// are usually given.
+func DefaultServerID(id string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return 1_000_000 + h.Sum32()%(1<<31-1_000_000)
 }
 
 // defaultSlotName is litepull_<id> as a slot name may spell it: lower-case
@@ -488,16 +513,24 @@ func (s *SourceConfig) check(p string, dests map[string]string) error {
 func (s *SourceConfig) checkChanges(p string) error {
 	switch s.Changes {
 	case "", ChangesCursor:
-		if s.Slot != "" || s.Publication != "" {
-			return &ConfigError{Path: p + " slot", Msg: "slot and publication are for changes: logical", Hint: "set changes: logical, or leave them out"}
+		if s.Slot != "" || s.Publication != "" || s.ServerID != 0 {
+			return &ConfigError{Path: p + " changes", Msg: "slot, publication and serverId are for streamed sources", Hint: "set changes: logical (postgres) or binlog (mysql), or leave them out"}
 		}
 		return nil
+	case ChangesBinlog:
+		if s.Slot != "" || s.Publication != "" {
+			return &ConfigError{Path: p + " slot", Msg: "slot and publication are for changes: logical (postgres)", Hint: "a binlog reader needs neither: leave them out (serverId names it)"}
+		}
 	case ChangesLogical:
+		if s.ServerID != 0 {
+			return &ConfigError{Path: p + " serverId", Msg: "serverId is for changes: binlog (mysql)", Hint: "leave it out"}
+		}
 	default:
-		return &ConfigError{Path: p + " changes", Msg: fmt.Sprintf("unknown value %q", s.Changes), Hint: "cursor (the default) or logical"}
+		return &ConfigError{Path: p + " changes", Msg: fmt.Sprintf("unknown value %q", s.Changes), Hint: "cursor (the default), logical (postgres) or binlog (mysql)"}
 	}
-	if s.Kind != "postgres" {
-		return &ConfigError{Path: p + " changes", Msg: "changes: logical needs a postgres source", Hint: "other kinds poll by cursor: leave changes out"}
+	if want := map[ChangeMode]string{ChangesLogical: "postgres", ChangesBinlog: "mysql"}[s.Changes]; s.Kind != want {
+		return &ConfigError{Path: p + " changes", Msg: fmt.Sprintf("changes: %s needs a %s source", s.Changes, want),
+			Hint: "postgres streams with changes: logical, mysql with changes: binlog; other kinds poll by cursor: leave changes out"}
 	}
 	for field, name := range map[string]string{"slot": s.Slot, "publication": s.Publication} {
 		if name == "" {

@@ -70,7 +70,7 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
 		if opts.SourceID != "" && bs.Config.ID != opts.SourceID {
 			continue
 		}
-		if bs.Config.Logical() {
+		if bs.Config.Streams() {
 			matched = true
 			sum.Tables = append(sum.Tables, e.runLogical(ctx, bs, opts)...)
 			continue

@@ -47,7 +47,7 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 		return nil, err
 	}
 	p := &plan{src: bs.Source, schema: schema, pk: pk}
-	if bs.Config.Logical() {
+	if bs.Config.Streams() {
 		err = q.streamed(p)
 	} else {
 		err = q.cursor(p)

@@ -177,7 +177,7 @@ func (e *Engine) runLogical(ctx context.Context, bs BoundSource, opts RunOptions
 func (e *Engine) Follow(ctx context.Context, sourceID string) ([]TableResult, error) {
 	var bs *BoundSource
 	for i := range e.sources {
-		if e.sources[i].Config.ID == sourceID && e.sources[i].Config.Logical() {
+		if e.sources[i].Config.ID == sourceID && e.sources[i].Config.Streams() {
 			bs = &e.sources[i]
 		}
 	}

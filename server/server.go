@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	logical := map[string]bool{}
 	observe := func(sum *litepull.Summary) { s.metrics.observe(sum, time.Now()) }
 	for _, bs := range cfg.Engine.Sources() {
-		if bs.Config.Logical() {
+		if bs.Config.Streams() {
 			logical[bs.Config.ID] = true
 			f := NewFollower(cfg.Clock, cfg.Engine.Follow, bs.Config.ID, cfg.Logger)
 			f.OnSummary = observe
@@ -138,7 +138,7 @@ func (s *Server) discover(ctx context.Context) ([][]litepull.TableConfig, []erro
 	tables, errs := make([][]litepull.TableConfig, len(sources)), make([]error, len(sources))
 	var wg sync.WaitGroup
 	for i, bs := range sources {
-		if bs.Config.Logical() {
+		if bs.Config.Streams() {
 			continue
 		}
 		wg.Add(1)
@@ -162,7 +162,7 @@ func (s *Server) jobs(ctx context.Context) ([]Job, error) {
 	discovered, errs := s.discover(ctx)
 	for i, bs := range s.cfg.Engine.Sources() {
 		sc := bs.Config
-		if sc.Logical() {
+		if sc.Streams() {
 			continue
 		}
 		job := func(table, schedule string) error {

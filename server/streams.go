@@ -58,7 +58,7 @@ func (s *Server) streamStatuses(ctx context.Context) []streamStatus {
 	}
 	out := []streamStatus{}
 	for _, sc := range s.cfg.Sources {
-		if !sc.Logical() {
+		if !sc.Streams() {
 			continue
 		}
 		opts := sc.ChangeOptions(nil)

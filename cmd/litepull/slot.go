@@ -66,7 +66,7 @@ func streamedSource(cfg *litepull.Config, id string) (litepull.SourceConfig, err
 	var ids []string
 	for _, sc := range cfg.Sources {
 		if sc.ID == id {
-			if !sc.Logical() {
+			if !sc.Streams() {
 				return sc, fmt.Errorf("source %s has no slot to drop: it polls its tables by cursor (only a source with changes: logical streams through a slot)", id)
 			}
 			return sc, nil

@@ -84,7 +84,7 @@ func printStatus(ctx context.Context, r statusReader, cfg *litepull.Config, asJS
 func logicalSources(cfg *litepull.Config) []litepull.SourceConfig {
 	var out []litepull.SourceConfig
 	for _, sc := range cfg.Sources {
-		if sc.Logical() {
+		if sc.Streams() {
 			out = append(out, sc)
 		}
 	}
