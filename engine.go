@@ -36,6 +36,7 @@ type Engine struct {
 	caughtUp  map[string]bool          // per source/table: last run ended with no more pages
 	warned    map[string]bool          // per source/table: config warnings logged once
 	streaming map[string]bool          // per source: a change stream is open
+	observe   func(*Summary)           // sees what streams did (ObserveStreams)
 	streams   map[string]StreamInfo    // per source: its stream's last status
 }
 

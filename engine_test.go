@@ -148,6 +148,9 @@ func mustExec(path, sql string) {
 		panic(err)
 	}
 	defer c.Close()
+	if err := c.BusyTimeout(10 * time.Second); err != nil {
+		panic(err)
+	}
 	if err := c.Exec(sql); err != nil {
 		panic(err)
 	}

@@ -55,6 +55,8 @@ type streamTable struct {
 	// row double the wait, up to retryCap); zero when it has not failed.
 	retryAt  time.Time
 	failures int
+	// reported is what of res the stream observer has seen.
+	reported TableResult
 	cols     []string // the stream's column names that idx maps
 	idx      []int    // per target column, its index in the stream's rows
 }
@@ -97,8 +99,10 @@ type streamRun struct {
 	txStart time.Time
 	txRows  int
 
-	statusAt time.Time
-	commitTs time.Time // the source's commit time of the last transaction applied
+	statusAt   time.Time
+	reportedAt time.Time
+	following  bool // a Follow session: it reports as it goes
+	commitTs   time.Time // the source's commit time of the last transaction applied
 }
 
 // StreamInfo is what the engine knows of a source's change stream, for
@@ -113,6 +117,46 @@ type StreamInfo struct {
 	LagSeconds float64   `json:"lagSeconds"`
 	Updated    time.Time `json:"updatedTs"`
 	Error      string    `json:"error,omitempty"`
+}
+
+// ObserveStreams has f see, every few seconds while a change stream
+// runs and when its session ends, what it did since the last time: rows
+// applied and copied per table, and tables that failed (the daemon's
+// metrics). Set it before streams start.
+func (e *Engine) ObserveStreams(f func(*Summary)) {
+	e.mu.Lock()
+	e.observe = f
+	e.mu.Unlock()
+}
+
+// report hands the stream observer what each table did since the last
+// report.
+func (s *streamRun) report() {
+	s.e.mu.Lock()
+	f := s.e.observe
+	s.e.mu.Unlock()
+	if f == nil || !s.following {
+		return // a run's results are its caller's to report
+	}
+	now := time.Now()
+	sum := &Summary{Duration: now.Sub(s.reportedAt)}
+	for _, t := range s.order {
+		r := *t.res
+		r.RowsPulled -= t.reported.RowsPulled
+		r.Pages -= t.reported.Pages
+		r.Duration = sum.Duration
+		if r.Error == t.reported.Error {
+			r.Error, r.Err = "", nil // counted when it happened
+		}
+		if r.RowsPulled != 0 || r.Pages != 0 || r.Error != "" {
+			sum.Tables = append(sum.Tables, r)
+		}
+		t.reported = *t.res
+	}
+	s.reportedAt = now
+	if len(sum.Tables) > 0 {
+		f(sum)
+	}
 }
 
 // StreamInfos lists the change streams this engine has run, by source.
@@ -135,6 +179,7 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
 		return
 	}
 	s.statusAt = time.Now()
+	s.report()
 	si := StreamInfo{SourceID: s.bs.Config.ID, Position: s.durable, Updated: s.statusAt}
 	st, err := s.cs.Status(ctx)
 	if err != nil {
@@ -188,6 +233,7 @@ func (e *Engine) Follow(ctx context.Context, sourceID string) ([]TableResult, er
 	if err != nil {
 		return []TableResult{sourceError(*bs, err)}, err
 	}
+	s.following = true
 	defer s.close()
 	err = s.follow(ctx, "")
 	return s.results(err), err

@@ -359,6 +359,7 @@ func (s *streamRun) record(ctx context.Context, pos Position, commit time.Time) 
 // (whole source transactions only ever commit), the stream closed.
 func (s *streamRun) close() {
 	s.rollback()
+	s.report()
 	if s.cs != nil {
 		if err := s.cs.Close(); err != nil {
 			s.log.Warn("close change stream", LogKeyError, err)

@@ -118,9 +118,9 @@ func (f *fakeChanges) commit(ops ...fakeOp) {
 	for _, op := range ops {
 		sql += op.sql + ";"
 	}
-	mustExec(f.path, sql+"COMMIT;")
-	f.mu.Lock()
+	f.mu.Lock() // the file and the log change together, as a snapshot sees them
 	defer f.mu.Unlock()
+	mustExec(f.path, sql+"COMMIT;")
 	i := int64(len(f.log))
 	evs := []litepull.ChangeEvent{{Kind: litepull.ChangeBegin, Position: pos(2 * i)}}
 	for _, op := range ops {
@@ -175,15 +175,18 @@ type fakeStream struct {
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
 	n := int64(len(s.f.log))
 	s.f.snaps++
 	copyPath := filepath.Join(s.f.tb.TempDir(), fmt.Sprintf("snap%d.db", s.f.snaps))
-	s.f.mu.Unlock()
 	c, err := sqlite3.Open(s.f.path)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	if err := c.BusyTimeout(10 * time.Second); err != nil {
+		return nil, err
+	}
 	if err := c.Exec("VACUUM INTO '" + copyPath + "'"); err != nil {
 		return nil, err
 	}

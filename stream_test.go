@@ -2,10 +2,13 @@ package litepull_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -220,4 +223,47 @@ func TestStreamTableFailsAlone(t *testing.T) {
 	}
 	run(t, e) // the next session copies it
 	sameTables(t, f, rp, "a", "b")
+}
+
+func TestFollowReportsAsItGoes(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)))
+	e, _, _ := streamEngine(t, f)
+	var mu sync.Mutex
+	rows := map[string]int64{}
+	e.ObserveStreams(func(sum *litepull.Summary) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range sum.Tables {
+			rows[r.Table] += r.RowsPulled
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := e.Follow(ctx, "pg"); err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	}()
+	for i := 2; i <= 4; i++ {
+		f.commit(ins("b", int64(i), int64(i)))
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if rows["b"] != 4 || rows["a"] != 0 {
+		t.Fatalf("observed rows %v, want b: 4 (1 copied, 3 streamed), a: 0", rows)
+	}
+	// A run's results are its caller's: the observer sees none of them.
+	rows["b"] = 0
+	mu.Unlock()
+	f.commit(ins("b", int64(9), int64(9)))
+	run(t, e)
+	mu.Lock()
+	if rows["b"] != 0 {
+		t.Fatalf("the observer saw a run's %d rows", rows["b"])
+	}
 }

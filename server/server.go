@@ -108,9 +108,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, bs := range cfg.Engine.Sources() {
 		if bs.Config.Streams() {
 			logical[bs.Config.ID] = true
-			f := NewFollower(cfg.Clock, cfg.Engine.Follow, bs.Config.ID, cfg.Logger)
-			f.OnSummary = observe
-			s.followers = append(s.followers, f)
+			// The engine reports what a stream did as it goes
+			// (ObserveStreams), not only when a session ends.
+			s.followers = append(s.followers, NewFollower(cfg.Clock, cfg.Engine.Follow, bs.Config.ID, cfg.Logger))
 		}
 	}
 	s.metrics = newMetrics(logical, newStreamGauges(func() []litepull.StreamInfo { return s.streamInfos() }, s.followerStatuses))
@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.scheduler = NewScheduler(cfg.Clock, cfg.Engine.Run, jobs, cfg.Logger)
 	s.scheduler.OnSummary = observe
+	cfg.Engine.ObserveStreams(observe)
 	return s, nil
 }
 
