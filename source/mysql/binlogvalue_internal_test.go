@@ -288,8 +288,21 @@ type namedColumn struct {
 }
 
 // pollAll reads the whole table through the polling path, rows by id, and
-// the described columns in table order.
+// the described columns in table order, failing t on a column whose binlog
+// values are not supported.
 func pollAll(t *testing.T, my *testdb.My, table string) ([]namedColumn, map[int64][]litepull.Value) {
+	t.Helper()
+	cols, rows := pollAllSupported(t, my, table)
+	for _, c := range cols {
+		if err := c.col.binlogSupported(); err != nil {
+			t.Errorf("column %s: %v", c.name, err)
+		}
+	}
+	return cols, rows
+}
+
+// pollAllSupported is pollAll, whatever the columns.
+func pollAllSupported(t *testing.T, my *testdb.My, table string) ([]namedColumn, map[int64][]litepull.Value) {
 	t.Helper()
 	ctx := context.Background()
 	src, err := New(litepull.SourceConfig{ID: "my", Kind: "mysql", DSN: my.DSN})
@@ -305,9 +318,6 @@ func pollAll(t *testing.T, my *testdb.My, table string) ([]namedColumn, map[int6
 	var cols []namedColumn
 	var names []string
 	for _, c := range ts.Columns {
-		if err := h.columns[c.Name].binlogSupported(); err != nil {
-			t.Errorf("column %s: %v", c.Name, err)
-		}
 		cols = append(cols, namedColumn{c.Name, h.columns[c.Name]})
 		names = append(names, c.Name)
 	}
@@ -349,4 +359,82 @@ func shown(v any) string {
 		s = s[:80] + fmt.Sprintf("… (%d)", len(s))
 	}
 	return strconv.Quote(s)
+}
+
+// TestBinlogUnsupported checks that the columns whose binlog values have no
+// exact conversion are refused up front, by Describe, rather than
+// replicated wrong.
+func TestBinlogUnsupported(t *testing.T) {
+	my := testdb.MySQL(t)
+	my.Exec(t, `CREATE TABLE u (id INT PRIMARY KEY,
+		emoji_enum ENUM('a','😀'), emoji_set SET('x','🌍'), cyrillic VARCHAR(10) CHARACTER SET cp1251, utf16 TEXT CHARACTER SET utf16)`)
+	cols, _ := pollAllSupported(t, my, "u")
+	for _, c := range cols {
+		err := c.col.binlogSupported()
+		if (err == nil) != (c.name == "id") {
+			t.Errorf("column %s (%s): binlogSupported() = %v", c.name, c.col.columnType, err)
+		}
+		if _, verr := c.col.binlogValue(int64(1)); err != nil && verr == nil {
+			t.Errorf("column %s: binlogValue converts a value of an unsupported column", c.name)
+		}
+	}
+}
+
+// TestBinlogValueErrors checks the values binlogValue refuses: a Go type
+// the column's values never arrive as, and ENUM and SET members past the
+// described ones (the table changed).
+func TestBinlogValueErrors(t *testing.T) {
+	intCol := column{columnType: "int", binlog: describeBinlog("int", "int", "", 0)}
+	enum := column{columnType: "enum", binlog: describeBinlog("enum", "enum('a','b')", "utf8mb4", 0)}
+	set := column{columnType: "set", binlog: describeBinlog("set", "set('a','b')", "utf8mb4", 0)}
+	for _, tc := range []struct {
+		name string
+		col  column
+		v    any
+	}{
+		{"StringForInt", intCol, "1"},
+		{"FloatForInt", intCol, 1.5},
+		{"EnumPastMembers", enum, int64(3)},
+		{"NegativeEnum", enum, int64(-1)},
+		{"SetPastMembers", set, int64(4)},
+		{"MySQLJSON", column{binlog: describeBinlog("json", "json", "", 0)}, `{"a":1}`},
+		{"UnknownType", column{binlog: describeBinlog("vector", "vector(3)", "", 0)}, []byte{1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if v, err := tc.col.binlogValue(tc.v); err == nil {
+				t.Fatalf("binlogValue(%#v) = %#v, want an error", tc.v, v)
+			}
+		})
+	}
+	if v, err := enum.binlogValue(nil); v != nil || err != nil {
+		t.Errorf("binlogValue(nil) = %#v, %v; want NULL", v, err)
+	}
+}
+
+// TestEnumMembers checks reading members from COLUMN_TYPE, malformed ones
+// included (the identity test checks the well-formed against the server).
+func TestEnumMembers(t *testing.T) {
+	for _, tc := range []struct {
+		columnType string
+		want       []string // nil: an error
+	}{
+		{`enum('a','b')`, []string{"a", "b"}},
+		{`set('it''s','a\\b','\0\n\r')`, []string{"it's", `a\b`, "\x00\n\r"}},
+		{`enum('')`, []string{""}},
+		{`enum('a'`, nil},
+		{`enum('a)`, nil},
+		{`enum(a)`, nil},
+		{`enum`, nil},
+	} {
+		got, err := enumMembers(tc.columnType)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("enumMembers(%s) = %q, want an error", tc.columnType, got)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("enumMembers(%s) = %q, %v; want %q", tc.columnType, got, err, tc.want)
+		}
+	}
 }
