@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -437,4 +438,42 @@ func TestEnumMembers(t *testing.T) {
 			t.Errorf("enumMembers(%s) = %q, %v; want %q", tc.columnType, got, err, tc.want)
 		}
 	}
+}
+
+// FuzzEnumMembers checks that members escaped as MySQL writes them in
+// COLUMN_TYPE (append_unescaped: \0 \n \r \\ and doubled quotes) read back
+// as they were.
+func FuzzEnumMembers(f *testing.F) {
+	f.Add("a", "it's", `b\c`)
+	f.Add("", "\x00\n\r", "x,y")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		quoted := make([]string, 3)
+		for i, m := range []string{a, b, c} {
+			r := strings.NewReplacer(`\`, `\\`, "'", "''", "\x00", `\0`, "\n", `\n`, "\r", `\r`)
+			quoted[i] = "'" + r.Replace(m) + "'"
+		}
+		columnType := "set(" + strings.Join(quoted, ",") + ")"
+		got, err := enumMembers(columnType)
+		if err != nil || !reflect.DeepEqual(got, []string{a, b, c}) {
+			t.Fatalf("enumMembers(%q) = %q, %v; want %q", columnType, got, err, []string{a, b, c})
+		}
+	})
+}
+
+// FuzzInet6Text checks that every INET6 text reads back as its address
+// (the identity test checks the layout against the server).
+func FuzzInet6Text(f *testing.F) {
+	f.Add([]byte{0x20, 1, 0xd, 0xb8, 15: 1})
+	f.Add([]byte{10: 0xff, 11: 0xff, 12: 1, 13: 2, 14: 3, 15: 4})
+	f.Add([]byte{1: 1, 5: 2, 15: 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != 16 {
+			return
+		}
+		s := inet6Text(b)
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.As16() != [16]byte(b) {
+			t.Fatalf("inet6Text(%x) = %q, which reads as %v, %v", b, s, a, err)
+		}
+	})
 }
