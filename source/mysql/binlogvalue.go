@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -46,7 +47,7 @@ const (
 	bfStamp                         // the same for TIMESTAMP, in UTC
 	bfTime                          // TIME, without the fraction when it is zero
 	bfText                          // bytes in the column's character set
-	bfChar                          // CHAR: text, trailing spaces removed
+	bfChar                          // CHAR: text; trailing spaces, which polling never reads, removed
 	bfBinary                        // BINARY(n): bytes, trailing zero bytes removed
 	bfBlob                          // bytes: VARBINARY, BLOB, GEOMETRY
 	bfEnum                          // int64, the 1-based member index (0: '')
@@ -93,34 +94,14 @@ func describeBinlog(dataType, columnType, charsetName string, fsp int64) binlogI
 	case "time":
 		b.form, b.fsp = bfTime, int(fsp)
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
-		b.form, b.charset = bfText, charsetNamed(charsetName)
-		if dataType == "char" {
-			b.form = bfChar
-		}
-		if b.charset == csUnsupported {
-			b.form = bfUnsupported
-			b.err = fmt.Errorf("character set %s: binlog values of this character set cannot yet be converted exactly; use utf8mb4 or latin1, or poll the table (changes: cursor)", charsetName)
-		}
+		b = textInfo(dataType, charsetName)
 	case "binary":
 		b.form, b.width = bfBinary, parenthesized(lower)
 	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring", "polygon",
 		"multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		b.form = bfBlob
 	case "enum", "set":
-		b.form = bfEnum
-		if dataType == "set" {
-			b.form = bfSet
-		}
-		var err error
-		if b.members, err = enumMembers(columnType); err != nil {
-			b.form, b.err = bfUnsupported, fmt.Errorf("read the members of %s: %w", columnType, err)
-		}
-		for _, m := range b.members {
-			if strings.Contains(m, "?") {
-				// information_schema is utf8mb3: a member's emoji reads "?".
-				b.form, b.err = bfUnsupported, fmt.Errorf("%s member %q: information_schema shows characters beyond utf8mb3 (emoji) as '?', so the binlog's member numbers cannot be named exactly; poll the table (changes: cursor)", dataType, m)
-			}
-		}
+		b = enumInfo(dataType, columnType)
 	case "uuid":
 		b.form, b.width = bfUUID, 16
 	case "inet6":
@@ -133,12 +114,54 @@ func describeBinlog(dataType, columnType, charsetName string, fsp int64) binlogI
 	return b
 }
 
+// textInfo is the binlogInfo of a text column.
+func textInfo(dataType, charsetName string) binlogInfo {
+	b := binlogInfo{form: bfText, charset: charsetNamed(charsetName)}
+	if dataType == "char" {
+		b.form = bfChar
+	}
+	if b.charset == csUnsupported {
+		b.form = bfUnsupported
+		b.err = fmt.Errorf("character set %s: binlog values of this character set cannot yet be converted exactly; use utf8mb4 or latin1, or poll the table (changes: cursor)", charsetName)
+	}
+	return b
+}
+
+// enumInfo is the binlogInfo of an ENUM or SET column, its members read
+// from COLUMN_TYPE.
+func enumInfo(dataType, columnType string) binlogInfo {
+	b := binlogInfo{form: bfEnum}
+	if dataType == "set" {
+		b.form = bfSet
+	}
+	var err error
+	if b.members, err = enumMembers(columnType); err != nil {
+		return binlogInfo{err: fmt.Errorf("read the members of %s: %w", columnType, err)}
+	}
+	for _, m := range b.members {
+		if strings.Contains(m, "?") {
+			// information_schema (and SHOW CREATE TABLE) is utf8mb3: an
+			// emoji in a member reads "?".
+			return binlogInfo{err: fmt.Errorf("%s member %q: information_schema shows characters beyond utf8mb3 (emoji) as '?', so the binlog's member numbers cannot be named exactly; poll the table (changes: cursor)", dataType, m)}
+		}
+	}
+	return b
+}
+
 // intWidth is the size in bytes of each integer type.
 var intWidth = map[string]int{"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "integer": 4, "bigint": 8}
 
 // binlogSupported says why a column's binlog values cannot be converted
 // exactly, if they cannot: a stream refuses such a table up front.
-func (c column) binlogSupported() error { return c.binlog.err }
+func (c column) binlogSupported() error {
+	switch {
+	case c.binlog.form != bfUnsupported:
+		return nil
+	case c.binlog.err != nil:
+		return c.binlog.err
+	}
+	return errors.New("the column was not described for the binlog (describeBinlog)")
+}
 
 // binlogValue turns a value of a decoded row event into exactly the value
 // the polling path stores for it.
@@ -149,7 +172,7 @@ func (c column) binlogValue(v any) (litepull.Value, error) {
 	b := c.binlog
 	switch b.form {
 	case bfUnsupported:
-		return nil, b.err
+		return nil, c.binlogSupported()
 	case bfInt, bfUnsigned, bfBit, bfEnum, bfSet:
 		n, ok := binlogInteger(v)
 		if !ok {

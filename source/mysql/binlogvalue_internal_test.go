@@ -400,6 +400,7 @@ func TestBinlogValueErrors(t *testing.T) {
 		{"SetPastMembers", set, int64(4)},
 		{"MySQLJSON", column{binlog: describeBinlog("json", "json", "", 0)}, `{"a":1}`},
 		{"UnknownType", column{binlog: describeBinlog("vector", "vector(3)", "", 0)}, []byte{1}},
+		{"NotDescribed", column{columnType: "int"}, int32(1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if v, err := tc.col.binlogValue(tc.v); err == nil {
