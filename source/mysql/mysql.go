@@ -191,7 +191,7 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
-		COALESCE(DATETIME_PRECISION, 6)
+		COALESCE(DATETIME_PRECISION, 6), COALESCE(CHARACTER_SET_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, schema, name)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", table, err)
@@ -200,12 +200,13 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 	ts := &litepull.TableSchema{Name: table}
 	cols := map[string]column{}
 	for rows.Next() {
-		var col, dataType, colType string
+		var col, dataType, colType, charset string
 		var prec, scale, fsp int64
-		if err := rows.Scan(&col, &dataType, &colType, &prec, &scale, &fsp); err != nil {
+		if err := rows.Scan(&col, &dataType, &colType, &prec, &scale, &fsp, &charset); err != nil {
 			return nil, fmt.Errorf("describe %s: %w", table, err)
 		}
 		c := classify(strings.ToLower(dataType), strings.ToLower(colType), prec, scale)
+		c.binlog = describeBinlog(strings.ToLower(dataType), colType, charset, fsp)
 		cols[col] = c
 		ts.Columns = append(ts.Columns, litepull.Column{Name: col, SourceType: colType, Affinity: c.affinity, Temporal: c.temporal,
 			Resolution: resolution(strings.ToLower(dataType), fsp), Position: len(ts.Columns) + 1})

@@ -34,6 +34,7 @@ type column struct {
 	columnType string // COLUMN_TYPE: "bigint(20) unsigned", "decimal(65,30)"
 	precision  int64  // DECIMAL precision and scale, for casts
 	scale      int64
+	binlog     binlogInfo // how its values arrive in the binlog
 }
 
 // classify maps information_schema's DATA_TYPE and COLUMN_TYPE onto a kind
