@@ -2,6 +2,7 @@ package litepull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -288,9 +289,25 @@ func (s *streamRun) write(ctx context.Context) error {
 	s.batch, s.held = Batch{}, 0
 	if err != nil {
 		s.rollback()
+		s.failMissing(ctx, err)
 		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
 	}
 	return nil
+}
+
+// failMissing fails, durably, the table of an ErrMissingRow: the replica
+// lacks a row whose unchanged values the stream keeps, which only a copy
+// mends. The session ends (its replica transaction is gone); the next one
+// copies the table, instead of failing on the same source transaction
+// again and again.
+func (s *streamRun) failMissing(ctx context.Context, err error) {
+	var te *TableError
+	if !errors.Is(err, ErrMissingRow) || !errors.As(err, &te) || te.SourceID != s.bs.Config.ID {
+		return
+	}
+	if t := s.tables[te.Table]; t != nil {
+		s.failNow(ctx, t, te.Err)
+	}
 }
 
 func (s *streamRun) rollback() {
