@@ -20,18 +20,47 @@ func (s *streamRun) skips(t *streamTable) bool {
 // dropped or retyped at the source; DDL is not in the stream) makes the
 // table stale: it is copied again after this transaction, so existing
 // rows get the new column's real values.
+//
+// A relation in a transaction the table's copy already holds describes
+// an older shape than the copy's, and changes nothing.
 func (s *streamRun) relation(ev ChangeEvent) {
 	t := s.tables[ev.Table]
-	if t == nil || t.stale || t.p == nil {
-		return
+	if t != nil {
+		t.cols = nil
 	}
-	t.cols = nil
-	if ev.Schema == nil || sameShape(t.p.schema, ev.Schema, len(t.tc.PrimaryKey) == 0) {
+	if s.skips(t) || ev.Schema == nil || sameShape(t.p.schema, ev.Schema, len(t.tc.PrimaryKey) == 0) {
 		return
 	}
 	s.log.Warn("the source table's shape changed: copying it again", LogKeyTable, t.tc.Table)
+	s.unhold(t)
 	t.stale = true
+	// Recorded with this transaction: the table misses the rest of it, and
+	// must be copied even if the session ends before the copy.
+	t.st.CursorValue = ""
+	if s.touched != nil {
+		s.touched[t] += 0
+	}
 	s.recopy = append(s.recopy, t)
+}
+
+// unhold drops t's changes held for the open source transaction: a table
+// that goes stale in it keeps its replica rows as they were before it
+// (changes already written into the replica transaction, in a source
+// transaction larger than flushRows, stay until its copy replaces them).
+func (s *streamRun) unhold(t *streamTable) {
+	if t.p == nil {
+		return
+	}
+	kept := s.batch.Changes[:0]
+	for _, ch := range s.batch.Changes {
+		if ch.Target == t.p.target {
+			s.held -= len(ch.Upserts) + len(ch.Deletes)
+			continue
+		}
+		kept = append(kept, ch)
+	}
+	clear(s.batch.Changes[len(kept):])
+	s.batch.Changes = kept
 }
 
 // sameShape compares two descriptions of a table by column names and
@@ -191,6 +220,7 @@ func (s *streamRun) truncate(ev ChangeEvent) {
 // with its next state: it is copied again when the stream next opens.
 func (s *streamRun) fail(t *streamTable, err error) {
 	err = WithTable(err, t.tc.Table)
+	s.unhold(t)
 	t.stale = true
 	t.res.Err = &TableError{SourceID: s.bs.Config.ID, Table: t.tc.Table, Err: err}
 	t.res.Error = err.Error()
@@ -263,7 +293,10 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.refreshStatus(ctx, false)
 	list := s.recopy
 	s.recopy = nil
-	return s.copyTables(ctx, list)
+	if err := s.copyTables(ctx, list); err != nil {
+		return err
+	}
+	return s.retryFailed(ctx) // not only at keepalives, which a busy source seldom sends
 }
 
 func (s *streamRun) streamState(pos Position, commit time.Time) *StreamState {

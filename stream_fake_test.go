@@ -31,7 +31,8 @@ type fakeChanges struct {
 	confirmed int64
 	snaps     int
 	opened    int
-	lost      bool // OpenChanges fails with ErrStreamLost once
+	lost      bool  // OpenChanges fails with ErrStreamLost once
+	snapErr   error // Snapshot fails with it
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -175,6 +176,10 @@ type fakeStream struct {
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	s.f.mu.Lock()
+	if err := s.f.snapErr; err != nil {
+		s.f.mu.Unlock()
+		return nil, err
+	}
 	n := int64(len(s.f.log))
 	s.f.snaps++
 	copyPath := filepath.Join(s.f.tb.TempDir(), fmt.Sprintf("snap%d.db", s.f.snaps))
