@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,6 +68,9 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		}
 	}
 	s.copts = s.bs.Config.ChangeOptions(names)
+	if err := s.forgetLeft(ctx, names); err != nil {
+		return err
+	}
 	if err := s.openChanges(ctx); err != nil {
 		return err
 	}
@@ -106,6 +110,31 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 		t.res.SchemaChange, t.copy = &change, true
 	}
 	return t, nil
+}
+
+// forgetLeft forgets the stream position of each of the source's tables
+// that this session does not stream (out of the config, skipped by
+// discovery): the publication no longer holds it, so it misses every
+// change from now on, and must be copied if it comes back.
+func (s *streamRun) forgetLeft(ctx context.Context, streamed []string) error {
+	all, err := s.e.replica.States(ctx)
+	if err != nil {
+		return fmt.Errorf("load states of source %s: %w", s.bs.Config.ID, err)
+	}
+	var b Batch
+	for _, st := range all {
+		if st.SourceID == s.bs.Config.ID && st.CursorColumn == "" && st.CursorValue != "" && !slices.Contains(streamed, st.Table) {
+			st.CursorValue = ""
+			b.States = append(b.States, st)
+		}
+	}
+	if len(b.States) == 0 {
+		return nil
+	}
+	if err := s.e.replica.Apply(ctx, b); err != nil {
+		return fmt.Errorf("forget the stream positions of tables source %s no longer streams: %w", s.bs.Config.ID, err)
+	}
+	return nil
 }
 
 // openChanges opens the stream; a stream the source lost (its slot can

@@ -159,3 +159,21 @@ func configured(t *testing.T, r *replica.Replica, f *fakeChanges, tables ...lite
 	}
 	return litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f}}, nil)
 }
+
+// A table taken out of the stream (out of the config, or skipped by
+// discovery) misses the changes made meanwhile: when it comes back it is
+// copied, not resumed from where it left.
+func TestStreamTableBackInTheStreamIsCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	_, r, rp := streamEngine(t, f)
+	both := configured(t, r, f, litepull.TableConfig{Table: "a"}, litepull.TableConfig{Table: "b"})
+	f.commit(ins("b", int64(1), int64(1)))
+	run(t, both)
+
+	f.commit(ins("b", int64(2), int64(2)), ins("a", int64(1), "x", "y"))
+	run(t, configured(t, r, f, litepull.TableConfig{Table: "a"})) // b is out
+	f.commit(ins("a", int64(2), "x", "y"))
+
+	run(t, both)
+	sameTables(t, f, rp, "a", "b")
+}
