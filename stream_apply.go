@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -142,6 +143,14 @@ func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 // moves a row to a new key is an upsert of the new key, its unchanged
 // values kept from the old, and a delete of the old key.
 func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
+	if ev.Kind == ChangeUpdate && ev.Old == nil && !sameSet(t.p.pk, t.p.schema.PrimaryKey) {
+		// The source sends the old row's key only when its own key
+		// changes: an update that moves the row to another configured key
+		// would leave the old replica row in place.
+		return fmt.Errorf("primaryKey (%s) is not the source's primary key (%s), and the change stream names an updated row only by the latter: "+
+			"ALTER TABLE %s REPLICA IDENTITY FULL at the source (updates then carry the whole old row), or leave primaryKey out",
+			strings.Join(t.p.pk, ", "), strings.Join(t.p.schema.PrimaryKey, ", "), t.tc.Table)
+	}
 	var old []Value
 	if ev.Old != nil {
 		k, err := t.key(t.row(ev.Old))
@@ -168,7 +177,9 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	keep := false
 	for i, v := range row {
 		if _, ok := v.(Keep); ok {
-			keep = true
+			// Kept from the replica's row at the old key, in the
+			// target's key (the source's may be another).
+			keep, row[i] = true, Keep{}
 			if moved {
 				row[i] = Keep{From: old}
 			}
@@ -184,6 +195,11 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	}
 	s.held++
 	return nil
+}
+
+// sameSet reports whether a and b hold the same names.
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x string) bool { return !slices.Contains(b, x) })
 }
 
 // entry is the batch entry t's next change goes into: the last one, if

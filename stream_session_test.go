@@ -177,3 +177,38 @@ func TestStreamTableBackInTheStreamIsCopied(t *testing.T) {
 	run(t, both)
 	sameTables(t, f, rp, "a", "b")
 }
+
+// A configured primary key other than the source's: an update that moves
+// a row to another configured key while its source key stays is sent
+// without the old row (REPLICA IDENTITY DEFAULT), so the stream cannot
+// tell which replica row it replaces. The table fails, saying to send old
+// rows whole; it never keeps the old row beside the new one.
+func TestStreamOtherKeyNeedsWholeOldRows(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema+"CREATE UNIQUE INDEX b_n ON b (n);", fakeCols)
+	_, r, rp := streamEngine(t, f)
+	e := configured(t, r, f, litepull.TableConfig{Table: "a"}, litepull.TableConfig{Table: "b", PrimaryKey: []string{"n"}})
+	f.commit(ins("b", int64(1), int64(10)))
+	run(t, e)
+	f.commit(upd("b", fakeCols["b"], int64(1), int64(1), int64(11))) // n 10 → 11, id kept
+	f.commit(ins("a", int64(1), "x", "y"))
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bErr error
+	for _, res := range sum.Tables {
+		if res.Table == "b" {
+			bErr = res.Err
+		}
+	}
+	if got := dump(t, rp, "b"); strings.Count(got, "\n") != 1 {
+		t.Fatalf("replica b holds\n%s\nwant one row (error %v)", got, bErr)
+	}
+	if bErr == nil || !strings.Contains(bErr.Error(), "REPLICA IDENTITY FULL") {
+		t.Fatalf("b: %v, want an error that asks for REPLICA IDENTITY FULL", bErr)
+	}
+	sameTables(t, f, rp, "a")
+	if errors.Is(bErr, context.Canceled) {
+		t.Fatal(bErr)
+	}
+}
