@@ -1,0 +1,40 @@
+package postgres_test
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/testdb"
+)
+
+// TestStreamOutlivesAPause: a caller away from Next for longer than the
+// read timeout and the server's wal_sender_timeout (copying a table from
+// a snapshot, say) finds the stream alive when it comes back.
+func TestStreamOutlivesAPause(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY)")
+	u, err := url.Parse(pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("wal_sender_timeout", "1s") // a runtime parameter of every connection
+	u.RawQuery = q.Encode()
+	const read = 300 * time.Millisecond
+	e := newChangeEnvConfig(t, pg, litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: u.String(), Schema: pg.Schema,
+		ReadTimeout: litepull.Duration(read)}, "a")
+	// The slot is made with the default timeouts: its wait for other
+	// tests' transactions is not this test's concern.
+	maker := newChangeEnv(t, pg, "a")
+	maker.opts = e.opts
+	maker.open(t).Close()
+	cs := e.start(t, "")
+	pg.Exec(t, "INSERT INTO a VALUES (1)")
+	wantRow(t, readTxn(t, cs), "insert a [1]", "before the pause")
+
+	time.Sleep(2500 * time.Millisecond) // away: more than both timeouts
+	pg.Exec(t, "INSERT INTO a VALUES (2)")
+	wantRow(t, readTxn(t, cs), "insert a [2]", "after the pause")
+}
