@@ -29,6 +29,7 @@ type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
 	tables map[relName]string // configured names, by the catalog's
+	oids   map[uint32]string  // configured names, by relation id
 	rels   map[uint32]*relation
 
 	conn   *pgconn.PgConn // streaming, after Start
@@ -54,9 +55,10 @@ type stream struct {
 type relName struct{ schema, rel string }
 
 func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable) *stream {
-	st := &stream{src: s, opts: opts, tables: map[relName]string{}, rels: map[uint32]*relation{}}
+	st := &stream{src: s, opts: opts, tables: map[relName]string{}, oids: map[uint32]string{}, rels: map[uint32]*relation{}}
 	for _, t := range tables {
 		st.tables[relName{t.schema, t.rel}] = t.name
+		st.oids[t.oid] = t.name
 	}
 	return st
 }

@@ -38,3 +38,26 @@ func TestStreamOutlivesAPause(t *testing.T) {
 	pg.Exec(t, "INSERT INTO a VALUES (2)")
 	wantRow(t, readTxn(t, cs), "insert a [2]", "after the pause")
 }
+
+// TestStreamFollowsARename: a table renamed at the source is the same
+// relation. A stream that knows it by its new name still decodes the
+// transactions from before the rename (whose relation messages carry the
+// old name), and one that knows it by its old name follows it past the
+// rename, under the name it was configured with.
+func TestStreamFollowsARename(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY)")
+	e := newChangeEnv(t, pg, "a")
+	old := e.start(t, "")
+	pg.Exec(t, "INSERT INTO a VALUES (1)")
+	pg.Exec(t, "ALTER TABLE a RENAME TO a2")
+	pg.Exec(t, "INSERT INTO a2 VALUES (2)")
+	wantRow(t, readTxn(t, old), "insert a [1]", "before the rename")
+	wantRow(t, readTxn(t, old), "insert a [2]", "after the rename, configured as a")
+	old.Close()
+
+	e.opts.Tables = []string{"a2"}
+	cs := e.start(t, "") // from the slot's start: the insert before the rename again
+	wantRow(t, readTxn(t, cs), "insert a2 [1]", "before the rename, configured as a2")
+	wantRow(t, readTxn(t, cs), "insert a2 [2]", "after the rename, configured as a2")
+}
