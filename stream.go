@@ -26,7 +26,8 @@ const (
 	// source's disk (max_slot_wal_keep_size bounds it).
 	RetainedWarn = 1 << 30
 	// flushRows is how many rows of a source transaction are held in
-	// memory before they are written into the open replica transaction.
+	// memory before they are written into the open replica transaction;
+	// flushBytes (a variable for tests), how many bytes of their values.
 	flushRows = 5000
 	// ackEvery is how often the source is told what the replica holds;
 	// recordEvery, how often a position reached with nothing to apply
@@ -38,6 +39,8 @@ const (
 	retryBase = 30 * time.Second
 	retryCap  = 30 * time.Minute
 )
+
+var flushBytes int64 = DefaultPageBytes
 
 // streamTable is one table of a change stream.
 type streamTable struct {
@@ -86,12 +89,13 @@ type streamRun struct {
 	ackedAt  time.Time
 
 	// The source transaction being read.
-	inTx    bool
-	begin   Position // its commit position
-	batch   Batch    // its changes not yet written
-	touched map[*streamTable]int64
-	held    int // rows in batch
-	recopy  []*streamTable
+	inTx      bool
+	begin     Position // its commit position
+	batch     Batch    // its changes not yet written
+	touched   map[*streamTable]int64
+	held      int   // rows in batch
+	heldBytes int64 // bytes of their values (ValueBytes)
+	recopy    []*streamTable
 
 	tx      ReplicaTx // the open replica transaction, if any
 	txStart time.Time

@@ -133,7 +133,10 @@ func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 		return nil
 	}
 	s.touched[t]++
-	if s.held >= flushRows {
+	for _, v := range ev.Row {
+		s.heldBytes += ValueBytes(v)
+	}
+	if s.held >= flushRows || s.heldBytes >= flushBytes {
 		return s.write(ctx)
 	}
 	return nil
@@ -282,7 +285,7 @@ func (s *streamRun) failNow(ctx context.Context, t *streamTable, err error) {
 func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.inTx = false
 	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
-		s.batch, s.held = Batch{}, 0
+		s.batch, s.held, s.heldBytes = Batch{}, 0, 0
 		return s.idle(ctx, ev.Position, false)
 	}
 	now := s.e.now()
@@ -335,7 +338,7 @@ func (s *streamRun) write(ctx context.Context) error {
 	}
 	err := s.tx.Apply(ctx, s.batch)
 	s.txRows += s.held
-	s.batch, s.held = Batch{}, 0
+	s.batch, s.held, s.heldBytes = Batch{}, 0, 0
 	if err != nil {
 		s.rollback()
 		s.failMissing(ctx, err)

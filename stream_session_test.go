@@ -212,3 +212,54 @@ func TestStreamOtherKeyNeedsWholeOldRows(t *testing.T) {
 		t.Fatal(bErr)
 	}
 }
+
+// countingReplica counts the Applies into its transactions.
+type countingReplica struct {
+	*replica.Replica
+	applies int
+}
+
+func (c *countingReplica) Begin(ctx context.Context) (litepull.ReplicaTx, error) {
+	tx, err := c.Replica.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingTx{ReplicaTx: tx, c: c}, nil
+}
+
+type countingTx struct {
+	litepull.ReplicaTx
+	c *countingReplica
+}
+
+func (t *countingTx) Apply(ctx context.Context, b litepull.Batch) error {
+	t.c.applies++
+	return t.ReplicaTx.Apply(ctx, b)
+}
+
+// A source transaction of a few huge rows is written into the replica
+// transaction as its bytes add up, not held whole until its commit.
+func TestStreamLargeTransactionBoundedByBytes(t *testing.T) {
+	defer litepull.SetFlushBytes(10_000)()
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	_, r, rp := streamEngine(t, f)
+	c := &countingReplica{Replica: r}
+	cfg := litepull.Config{Replica: rp, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := litepull.NewEngine(c, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f}}, nil)
+	run(t, e)
+	var ops []fakeOp
+	for i := range 20 {
+		ops = append(ops, ins("a", int64(i), "v", strings.Repeat("x", 3000)))
+	}
+	f.commit(ops...)
+	c.applies = 0
+	run(t, e)
+	sameTables(t, f, rp, "a")
+	// 60,000 bytes of values in 10,000-byte parts: 6 writes, and the commit's.
+	if c.applies < 6 {
+		t.Fatalf("%d writes into the replica transaction, want one per 10,000 bytes held at least", c.applies)
+	}
+}
