@@ -186,8 +186,13 @@ func (st *stream) handle(ctx context.Context, data []byte) (litepull.ChangeEvent
 		if st.inTxn {
 			return litepull.ChangeEvent{}, false, nil
 		}
-		// While the server decodes from the slot's restart point it says
-		// it stands before where the stream started: never go back.
+		// The server's position is the end of the last WAL record it has
+		// decoded in full: a transaction whose commit record it is still
+		// decoding (and whose BEGIN it sends only with its first published
+		// change) commits at or after it, so Includes does not skip it
+		// (TestKeepaliveNeverPassesAPendingTransaction). While the server
+		// decodes from the slot's restart point it says it stands before
+		// where the stream started: never go back.
 		st.pos = max(st.pos, k.ServerWALEnd)
 		return litepull.ChangeEvent{Kind: litepull.ChangeKeepalive, Position: position(st.pos), Time: k.ServerTime}, true, nil
 	case pglogrepl.XLogDataByteID:

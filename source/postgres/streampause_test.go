@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -60,4 +61,62 @@ func TestStreamFollowsARename(t *testing.T) {
 	cs := e.start(t, "") // from the slot's start: the insert before the rename again
 	wantRow(t, readTxn(t, cs), "insert a2 [1]", "before the rename, configured as a2")
 	wantRow(t, readTxn(t, cs), "insert a2 [2]", "after the rename, configured as a2")
+}
+
+// TestKeepaliveNeverPassesAPendingTransaction: while the server decodes a
+// transaction whose first changes are to tables the publication leaves
+// out, it sends no BEGIN yet (Postgres 15 begins a transaction with its
+// first published change), but it does answer status updates with
+// keepalives. Their position must not pass that transaction's commit: the
+// engine records and acknowledges a keepalive's position as applied
+// through, and would skip the transaction.
+func TestKeepaliveNeverPassesAPendingTransaction(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY)")
+	pg.Exec(t, "CREATE TABLE unpublished (id int)")
+	u, err := url.Parse(pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("wal_sender_timeout", "200ms") // keepalives every 100 ms while it decodes
+	u.RawQuery = q.Encode()
+	e := newChangeEnvConfig(t, pg, litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: u.String(), Schema: pg.Schema,
+		ReadTimeout: litepull.Duration(300 * time.Millisecond)}, "a") // pings every 100 ms
+	maker := newChangeEnv(t, pg, "a")
+	maker.opts = e.opts
+	maker.open(t).Close()
+	cs := e.start(t, "")
+
+	pg.Exec(t, "BEGIN; INSERT INTO unpublished SELECT generate_series(1, 400000); INSERT INTO a VALUES (1); COMMIT")
+	committed := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var during []litepull.Position // keepalives after the commit, before its BEGIN
+	for {
+		ev, err := cs.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == litepull.ChangeBegin {
+			replaying := 0 // keepalives sent while the server replayed the transaction at its commit
+			for _, p := range during {
+				if cs.Includes(p, ev.Position) {
+					t.Fatalf("a keepalive at %s came before the BEGIN of a transaction that commits at %s", p, ev.Position)
+				}
+				if p == ev.Position {
+					replaying++
+				}
+			}
+			t.Logf("%d keepalives in the %s the server took to decode the transaction, %d of them at its commit (%s)",
+				len(during), time.Since(committed).Round(time.Millisecond), replaying, ev.Position)
+			if replaying == 0 {
+				t.Skip("no keepalive came while the server replayed the transaction: nothing was checked")
+			}
+			return
+		}
+		if ev.Kind == litepull.ChangeKeepalive {
+			during = append(during, ev.Position)
+		}
+	}
 }
