@@ -74,7 +74,36 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 	if err := s.openChanges(ctx); err != nil {
 		return err
 	}
+	if err := s.rejoin(ctx); err != nil {
+		return err
+	}
 	return s.resume(ctx)
+}
+
+// rejoin copies the tables the stream did not carry until now (one
+// dropped and made again under its name is a new table to the stream),
+// and forgets their positions first, so that they are copied even if
+// this session ends before it copies them.
+func (s *streamRun) rejoin(ctx context.Context) error {
+	var b Batch
+	for _, name := range s.cs.Joined() {
+		t := s.tables[name]
+		if t == nil || t.p == nil {
+			continue
+		}
+		t.copy = true
+		if t.st.CursorValue != "" {
+			t.st.CursorValue = ""
+			b.States = append(b.States, t.st)
+		}
+	}
+	if len(b.States) == 0 {
+		return nil
+	}
+	if err := s.e.replica.Apply(ctx, b); err != nil {
+		return fmt.Errorf("forget the stream positions of tables new to the stream of source %s: %w", s.bs.Config.ID, err)
+	}
+	return nil
 }
 
 // addTable plans one table and decides whether it needs a copy. A table

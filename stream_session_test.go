@@ -263,3 +263,26 @@ func TestStreamLargeTransactionBoundedByBytes(t *testing.T) {
 		t.Fatalf("%d writes into the replica transaction, want one per 10,000 bytes held at least", c.applies)
 	}
 }
+
+// A table the stream did not carry until this session (dropped and made
+// again under its name, its old rows still in the replica, its first rows
+// never streamed) is copied, whatever position the replica holds for it.
+func TestStreamJoinedTableIsCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, r, rp := streamEngine(t, f)
+	f.commit(ins("b", int64(1), int64(1)))
+	run(t, e)
+	// Made again between sessions: no change of it is in the stream.
+	mustExec(f.path, "DROP TABLE b; CREATE TABLE b (id INTEGER PRIMARY KEY, n INTEGER); INSERT INTO b VALUES (7, 7)")
+	f.joined = []string{"b"}
+	f.snapErr = errors.New("snapshot refused") // and this session ends before its copy
+	if _, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.snapErr = nil
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if st, err := r.State(context.Background(), "pg", "b"); err != nil || st.CursorValue == "" {
+		t.Fatalf("b's state %+v, %v", st, err)
+	}
+}

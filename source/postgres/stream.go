@@ -31,6 +31,7 @@ type stream struct {
 	tables map[relName]string // configured names, by the catalog's
 	oids   map[uint32]string  // configured names, by relation id
 	rels   map[uint32]*relation
+	joined []string // tables the publication did not hold before OpenChanges
 
 	conn   *pgconn.PgConn // streaming, after Start
 	start  pglogrepl.LSN  // where streaming started: the later of from and the slot's confirmed position
@@ -77,6 +78,9 @@ func parseLSN(p litepull.Position) (pglogrepl.LSN, error) {
 	}
 	return lsn, nil
 }
+
+// Joined lists the tables OpenChanges added to the publication.
+func (st *stream) Joined() []string { return st.joined }
 
 // Includes reports commit < at: a snapshot or stream at at holds every
 // transaction whose commit record comes before it. An unreadable position

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -118,5 +119,33 @@ func TestKeepaliveNeverPassesAPendingTransaction(t *testing.T) {
 		if ev.Kind == litepull.ChangeKeepalive {
 			during = append(during, ev.Position)
 		}
+	}
+}
+
+// TestJoined: a stream says which tables its publication did not hold
+// before it opened: all of them the first time, none when nothing
+// changed, and a table dropped and made again under its name (a new
+// relation, whose changes until now the publication never carried).
+func TestJoined(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY)")
+	pg.Exec(t, "CREATE TABLE b (id int PRIMARY KEY)")
+	e := newChangeEnv(t, pg, "a", "b")
+	joined := func() []string {
+		t.Helper()
+		cs := e.open(t)
+		defer cs.Close()
+		return cs.Joined()
+	}
+	if got := joined(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("first open: joined %v, want a and b", got)
+	}
+	if got := joined(); len(got) != 0 {
+		t.Errorf("second open: joined %v, want none", got)
+	}
+	pg.Exec(t, "DROP TABLE b")
+	pg.Exec(t, "CREATE TABLE b (id int PRIMARY KEY)")
+	if got := joined(); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("after b was made again: joined %v, want b", got)
 	}
 }
