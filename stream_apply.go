@@ -341,6 +341,9 @@ func (s *streamRun) write(ctx context.Context) error {
 	s.batch, s.held, s.heldBytes = Batch{}, 0, 0
 	if err != nil {
 		s.rollback()
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr // interrupted: the session ends, nothing failed
+		}
 		s.failMissing(ctx, err)
 		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
 	}

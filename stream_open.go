@@ -302,7 +302,9 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = s.bs.Config.ID, t.tc.Table, p.target.Dest, ""
 	var res TableResult
 	if err := s.e.fullRefresh(ctx, bs, p, &st, &res, RunOptions{Progress: s.progress}); err != nil {
-		s.failNow(ctx, t, err)
+		if ctx.Err() == nil { // a copy cut short by shutdown has not failed
+			s.failNow(ctx, t, err)
+		}
 		return
 	}
 	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)

@@ -286,3 +286,55 @@ func TestStreamJoinedTableIsCopied(t *testing.T) {
 		t.Fatalf("b's state %+v, %v", st, err)
 	}
 }
+
+// cancellingReplica cancels a context when its transaction is first
+// written into, as a shutdown that comes in the middle of a write.
+type cancellingReplica struct {
+	*replica.Replica
+	cancel context.CancelFunc
+}
+
+func (c *cancellingReplica) Begin(ctx context.Context) (litepull.ReplicaTx, error) {
+	tx, err := c.Replica.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &cancellingTx{ReplicaTx: tx, cancel: c.cancel}, nil
+}
+
+type cancellingTx struct {
+	litepull.ReplicaTx
+	cancel context.CancelFunc
+}
+
+func (t *cancellingTx) Apply(ctx context.Context, b litepull.Batch) error {
+	t.cancel()
+	return t.ReplicaTx.Apply(ctx, b)
+}
+
+// A shutdown that interrupts a write into the replica ends the session
+// as cancelled, not failed: nothing is wrong with the stream.
+func TestStreamShutdownMidWrite(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, r, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(1), int64(1)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := litepull.Config{Replica: rp, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := litepull.NewEngine(&cancellingReplica{Replica: r, cancel: cancel}, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f}}, nil)
+	res, err := c.Follow(ctx, "pg")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow interrupted mid-write: %v, want context.Canceled", err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("%s: %v, want no error", r.Table, r.Err)
+		}
+	}
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
