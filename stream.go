@@ -220,14 +220,19 @@ func (s *streamRun) results(err error) []TableResult {
 // follow copies what needs it, starts the stream at the recorded position
 // and applies it: until ctx ends, or, with until set, until the replica
 // holds every transaction committed before until.
+//
+// An error once ctx has ended is its cancellation: a call it interrupted
+// (a SQLite write, say) did not fail.
 func (s *streamRun) follow(ctx context.Context, until Position) error {
-	if err := s.copyTables(ctx, s.needCopy()); err != nil {
-		return err
+	err := s.copyTables(ctx, s.needCopy())
+	if err == nil {
+		err = s.cs.Start(ctx, s.pos)
+		if err != nil {
+			err = fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
+		} else {
+			err = s.loop(ctx, until)
+		}
 	}
-	if err := s.cs.Start(ctx, s.pos); err != nil {
-		return fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
-	}
-	err := s.loop(ctx, until)
 	if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
@@ -235,6 +240,9 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 		if aerr := s.cs.Ack(context.WithoutCancel(ctx), s.durable); err == nil {
 			err = aerr
 		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	return err
 }

@@ -332,7 +332,7 @@ func (s *streamRun) write(ctx context.Context) error {
 	if s.tx == nil {
 		tx, err := s.e.replica.Begin(ctx)
 		if err != nil {
-			return fmt.Errorf("begin replica transaction: %w", err)
+			return err // the replica says "begin replica transaction"
 		}
 		s.tx, s.txStart, s.txRows = tx, time.Now(), 0
 	}
@@ -341,10 +341,9 @@ func (s *streamRun) write(ctx context.Context) error {
 	s.batch, s.held, s.heldBytes = Batch{}, 0, 0
 	if err != nil {
 		s.rollback()
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr // interrupted: the session ends, nothing failed
+		if ctx.Err() == nil { // not an interrupted write
+			s.failMissing(ctx, err)
 		}
-		s.failMissing(ctx, err)
 		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
 	}
 	return nil

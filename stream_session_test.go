@@ -291,10 +291,14 @@ func TestStreamJoinedTableIsCopied(t *testing.T) {
 // written into, as a shutdown that comes in the middle of a write.
 type cancellingReplica struct {
 	*replica.Replica
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
+	atBegin bool // cancel before the transaction begins
 }
 
 func (c *cancellingReplica) Begin(ctx context.Context) (litepull.ReplicaTx, error) {
+	if c.atBegin {
+		c.cancel()
+	}
 	tx, err := c.Replica.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -315,6 +319,11 @@ func (t *cancellingTx) Apply(ctx context.Context, b litepull.Batch) error {
 // A shutdown that interrupts a write into the replica ends the session
 // as cancelled, not failed: nothing is wrong with the stream.
 func TestStreamShutdownMidWrite(t *testing.T) {
+	t.Run("Apply", func(t *testing.T) { testShutdownMidWrite(t, false) })
+	t.Run("Begin", func(t *testing.T) { testShutdownMidWrite(t, true) })
+}
+
+func testShutdownMidWrite(t *testing.T, atBegin bool) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, r, rp := streamEngine(t, f)
 	run(t, e)
@@ -325,7 +334,7 @@ func TestStreamShutdownMidWrite(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c := litepull.NewEngine(&cancellingReplica{Replica: r, cancel: cancel}, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f}}, nil)
+	c := litepull.NewEngine(&cancellingReplica{Replica: r, cancel: cancel, atBegin: atBegin}, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f}}, nil)
 	res, err := c.Follow(ctx, "pg")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Follow interrupted mid-write: %v, want context.Canceled", err)
