@@ -146,13 +146,8 @@ func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 // moves a row to a new key is an upsert of the new key, its unchanged
 // values kept from the old, and a delete of the old key.
 func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
-	if ev.Kind == ChangeUpdate && ev.Old == nil && !sameSet(t.p.pk, t.p.schema.PrimaryKey) {
-		// The source sends the old row's key only when its own key
-		// changes: an update that moves the row to another configured key
-		// would leave the old replica row in place.
-		return fmt.Errorf("primaryKey (%s) is not the source's primary key (%s), and the change stream names an updated row only by the latter: "+
-			"ALTER TABLE %s REPLICA IDENTITY FULL at the source (updates then carry the whole old row), or leave primaryKey out",
-			strings.Join(t.p.pk, ", "), strings.Join(t.p.schema.PrimaryKey, ", "), t.tc.Table)
+	if err := t.namesRow(ev); err != nil {
+		return err
 	}
 	var old []Value
 	if ev.Old != nil {
@@ -198,6 +193,19 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	}
 	s.held++
 	return nil
+}
+
+// namesRow says why an update cannot name the replica row it changes, if
+// it cannot: the source sends an updated row's old key only when its own
+// key changes, so an update that moved the row to another configured key
+// would leave the old replica row in place.
+func (t *streamTable) namesRow(ev ChangeEvent) error {
+	if ev.Kind != ChangeUpdate || ev.Old != nil || sameSet(t.p.pk, t.p.schema.PrimaryKey) {
+		return nil
+	}
+	return fmt.Errorf("primaryKey (%s) is not the source's primary key (%s), and the change stream names an updated row only by the latter: "+
+		"ALTER TABLE %s REPLICA IDENTITY FULL at the source (updates then carry the whole old row), or leave primaryKey out",
+		strings.Join(t.p.pk, ", "), strings.Join(t.p.schema.PrimaryKey, ", "), t.tc.Table)
 }
 
 // sameSet reports whether a and b hold the same names.
