@@ -91,6 +91,12 @@ type ChangeStream interface {
 	// Ack tells the source that everything through pos is durable in the
 	// replica: it may recycle the WAL before it.
 	Ack(ctx context.Context, pos Position) error
+	// Joined lists the tables (as in ChangeOptions.Tables) that the
+	// stream did not carry until OpenChanges made it carry them: a new
+	// table, or one dropped and made again under its name. Their changes
+	// until now were never streamed, so each must be copied, whatever the
+	// replica holds of it.
+	Joined() []string
 	// Includes reports whether the state at position at already holds
 	// the transaction that committed at commit: a table copied from a
 	// snapshot at at, or a stream applied through at, must skip it.

@@ -53,6 +53,11 @@ var (
 	// every table copied again.
 	ErrStreamLost = errors.New("change stream lost")
 
+	// ErrMissingRow reports a change stream's update that leaves a value
+	// unchanged (a Postgres TOAST value) in a row the replica does not
+	// have, so the value cannot be kept: the table must be copied again.
+	ErrMissingRow = errors.New("replica lacks the row")
+
 	// ErrStreaming reports a run of a source whose change stream is
 	// already open in this process (the daemon follows it): its tables are
 	// kept up to date continuously, so there is nothing to run.

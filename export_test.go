@@ -8,3 +8,12 @@ func SetMaxValueBytes(n int64) (restore func()) {
 	maxValueBytes = n
 	return func() { maxValueBytes = old }
 }
+
+// SetFlushBytes lowers how many bytes of a source transaction's values a
+// change stream holds in memory before writing them into the replica
+// transaction; the returned function restores it.
+func SetFlushBytes(n int64) (restore func()) {
+	old := flushBytes
+	flushBytes = n
+	return func() { flushBytes = old }
+}

@@ -26,7 +26,8 @@ const (
 	// source's disk (max_slot_wal_keep_size bounds it).
 	RetainedWarn = 1 << 30
 	// flushRows is how many rows of a source transaction are held in
-	// memory before they are written into the open replica transaction.
+	// memory before they are written into the open replica transaction;
+	// flushBytes (a variable for tests), how many bytes of their values.
 	flushRows = 5000
 	// ackEvery is how often the source is told what the replica holds;
 	// recordEvery, how often a position reached with nothing to apply
@@ -38,6 +39,8 @@ const (
 	retryBase = 30 * time.Second
 	retryCap  = 30 * time.Minute
 )
+
+var flushBytes int64 = DefaultPageBytes
 
 // streamTable is one table of a change stream.
 type streamTable struct {
@@ -88,12 +91,13 @@ type streamRun struct {
 	ackedAt  time.Time
 
 	// The source transaction being read.
-	inTx    bool
-	begin   Position // its commit position
-	batch   Batch    // its changes not yet written
-	touched map[*streamTable]int64
-	held    int // rows in batch
-	recopy  []*streamTable
+	inTx      bool
+	begin     Position // its commit position
+	batch     Batch    // its changes not yet written
+	touched   map[*streamTable]int64
+	held      int   // rows in batch
+	heldBytes int64 // bytes of their values (ValueBytes)
+	recopy    []*streamTable
 
 	tx      ReplicaTx // the open replica transaction, if any
 	txStart time.Time
@@ -262,14 +266,19 @@ func (s *streamRun) results(err error) []TableResult {
 // follow copies what needs it, starts the stream at the recorded position
 // and applies it: until ctx ends, or, with until set, until the replica
 // holds every transaction committed before until.
+//
+// An error once ctx has ended is its cancellation: a call it interrupted
+// (a SQLite write, say) did not fail.
 func (s *streamRun) follow(ctx context.Context, until Position) error {
-	if err := s.copyTables(ctx, s.needCopy()); err != nil {
-		return err
+	err := s.copyTables(ctx, s.needCopy())
+	if err == nil {
+		err = s.cs.Start(ctx, s.pos)
+		if err != nil {
+			err = fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
+		} else {
+			err = s.loop(ctx, until)
+		}
 	}
-	if err := s.cs.Start(ctx, s.pos); err != nil {
-		return fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
-	}
-	err := s.loop(ctx, until)
 	if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
@@ -277,6 +286,9 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 		if aerr := s.cs.Ack(context.WithoutCancel(ctx), s.durable); err == nil {
 			err = aerr
 		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	return err
 }

@@ -2,8 +2,10 @@ package litepull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,18 +21,47 @@ func (s *streamRun) skips(t *streamTable) bool {
 // dropped or retyped at the source; DDL is not in the stream) makes the
 // table stale: it is copied again after this transaction, so existing
 // rows get the new column's real values.
+//
+// A relation in a transaction the table's copy already holds describes
+// an older shape than the copy's, and changes nothing.
 func (s *streamRun) relation(ev ChangeEvent) {
 	t := s.tables[ev.Table]
-	if t == nil || t.stale || t.p == nil {
-		return
+	if t != nil {
+		t.cols = nil
 	}
-	t.cols = nil
-	if ev.Schema == nil || sameShape(t.p.schema, ev.Schema, len(t.tc.PrimaryKey) == 0) {
+	if s.skips(t) || ev.Schema == nil || sameShape(t.p.schema, ev.Schema, len(t.tc.PrimaryKey) == 0) {
 		return
 	}
 	s.log.Warn("the source table's shape changed: copying it again", LogKeyTable, t.tc.Table)
+	s.unhold(t)
 	t.stale = true
+	// Recorded with this transaction: the table misses the rest of it, and
+	// must be copied even if the session ends before the copy.
+	t.st.CursorValue = ""
+	if s.touched != nil {
+		s.touched[t] += 0
+	}
 	s.recopy = append(s.recopy, t)
+}
+
+// unhold drops t's changes held for the open source transaction: a table
+// that goes stale in it keeps its replica rows as they were before it
+// (changes already written into the replica transaction, in a source
+// transaction larger than flushRows, stay until its copy replaces them).
+func (s *streamRun) unhold(t *streamTable) {
+	if t.p == nil {
+		return
+	}
+	kept := s.batch.Changes[:0]
+	for _, ch := range s.batch.Changes {
+		if ch.Target == t.p.target {
+			s.held -= len(ch.Upserts) + len(ch.Deletes)
+			continue
+		}
+		kept = append(kept, ch)
+	}
+	clear(s.batch.Changes[len(kept):])
+	s.batch.Changes = kept
 }
 
 // sameShape compares two descriptions of a table by column names and
@@ -102,7 +133,10 @@ func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 		return nil
 	}
 	s.touched[t]++
-	if s.held >= flushRows {
+	for _, v := range ev.Row {
+		s.heldBytes += ValueBytes(v)
+	}
+	if s.held >= flushRows || s.heldBytes >= flushBytes {
 		return s.write(ctx)
 	}
 	return nil
@@ -112,6 +146,9 @@ func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 // moves a row to a new key is an upsert of the new key, its unchanged
 // values kept from the old, and a delete of the old key.
 func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
+	if err := t.namesRow(ev); err != nil {
+		return err
+	}
 	var old []Value
 	if ev.Old != nil {
 		k, err := t.key(t.row(ev.Old))
@@ -138,7 +175,9 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	keep := false
 	for i, v := range row {
 		if _, ok := v.(Keep); ok {
-			keep = true
+			// Kept from the replica's row at the old key, in the
+			// target's key (the source's may be another).
+			keep, row[i] = true, Keep{}
 			if moved {
 				row[i] = Keep{From: old}
 			}
@@ -154,6 +193,24 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	}
 	s.held++
 	return nil
+}
+
+// namesRow says why an update cannot name the replica row it changes, if
+// it cannot: the source sends an updated row's old key only when its own
+// key changes, so an update that moved the row to another configured key
+// would leave the old replica row in place.
+func (t *streamTable) namesRow(ev ChangeEvent) error {
+	if ev.Kind != ChangeUpdate || ev.Old != nil || sameSet(t.p.pk, t.p.schema.PrimaryKey) {
+		return nil
+	}
+	return fmt.Errorf("primaryKey (%s) is not the source's primary key (%s), and the change stream names an updated row only by the latter: "+
+		"ALTER TABLE %s REPLICA IDENTITY FULL at the source (updates then carry the whole old row), or leave primaryKey out",
+		strings.Join(t.p.pk, ", "), strings.Join(t.p.schema.PrimaryKey, ", "), t.tc.Table)
+}
+
+// sameSet reports whether a and b hold the same names.
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x string) bool { return !slices.Contains(b, x) })
 }
 
 // entry is the batch entry t's next change goes into: the last one, if
@@ -190,6 +247,7 @@ func (s *streamRun) truncate(ev ChangeEvent) {
 // with its next state: it is copied again when the stream next opens.
 func (s *streamRun) fail(t *streamTable, err error) {
 	err = WithTable(err, t.tc.Table)
+	s.unhold(t)
 	t.stale = true
 	t.res.Err = &TableError{SourceID: s.bs.Config.ID, Table: t.tc.Table, Err: err}
 	t.res.Error = err.Error()
@@ -235,7 +293,7 @@ func (s *streamRun) failNow(ctx context.Context, t *streamTable, err error) {
 func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.inTx = false
 	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
-		s.batch, s.held = Batch{}, 0
+		s.batch, s.held, s.heldBytes = Batch{}, 0, 0
 		return s.idle(ctx, ev.Position, false)
 	}
 	now := s.e.now()
@@ -262,7 +320,10 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.refreshStatus(ctx, false)
 	list := s.recopy
 	s.recopy = nil
-	return s.copyTables(ctx, list)
+	if err := s.copyTables(ctx, list); err != nil {
+		return err
+	}
+	return s.retryFailed(ctx) // not only at keepalives, which a busy source seldom sends
 }
 
 func (s *streamRun) streamState(pos Position, commit time.Time) *StreamState {
@@ -279,18 +340,36 @@ func (s *streamRun) write(ctx context.Context) error {
 	if s.tx == nil {
 		tx, err := s.e.replica.Begin(ctx)
 		if err != nil {
-			return fmt.Errorf("begin replica transaction: %w", err)
+			return err // the replica says "begin replica transaction"
 		}
 		s.tx, s.txStart, s.txRows = tx, time.Now(), 0
 	}
 	err := s.tx.Apply(ctx, s.batch)
 	s.txRows += s.held
-	s.batch, s.held = Batch{}, 0
+	s.batch, s.held, s.heldBytes = Batch{}, 0, 0
 	if err != nil {
 		s.rollback()
+		if ctx.Err() == nil { // not an interrupted write
+			s.failMissing(ctx, err)
+		}
 		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
 	}
 	return nil
+}
+
+// failMissing fails, durably, the table of an ErrMissingRow: the replica
+// lacks a row whose unchanged values the stream keeps, which only a copy
+// mends. The session ends (its replica transaction is gone); the next one
+// copies the table, instead of failing on the same source transaction
+// again and again.
+func (s *streamRun) failMissing(ctx context.Context, err error) {
+	var te *TableError
+	if !errors.Is(err, ErrMissingRow) || !errors.As(err, &te) || te.SourceID != s.bs.Config.ID {
+		return
+	}
+	if t := s.tables[te.Table]; t != nil {
+		s.failNow(ctx, t, te.Err)
+	}
 }
 
 func (s *streamRun) rollback() {

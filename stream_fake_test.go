@@ -31,7 +31,9 @@ type fakeChanges struct {
 	confirmed int64
 	snaps     int
 	opened    int
-	lost      bool // OpenChanges fails with ErrStreamLost once
+	lost      bool     // OpenChanges fails with ErrStreamLost once
+	snapErr   error    // Snapshot fails with it
+	joined    []string // the next stream opened says these joined it
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -156,7 +158,9 @@ func (f *fakeChanges) OpenChanges(ctx context.Context, opts litepull.ChangeOptio
 		return nil, fmt.Errorf("slot %s: %w", opts.Slot, litepull.ErrStreamLost)
 	}
 	f.opened++
-	return &fakeStream{f: f}, nil
+	joined := f.joined
+	f.joined = nil
+	return &fakeStream{f: f, joined: joined}, nil
 }
 
 func (f *fakeChanges) DropChanges(ctx context.Context, opts litepull.ChangeOptions) error {
@@ -168,14 +172,18 @@ func (f *fakeChanges) DropChanges(ctx context.Context, opts litepull.ChangeOptio
 
 // fakeStream streams the log from a position.
 type fakeStream struct {
-	f     *fakeChanges
-	next  int // the next transaction to send
-	queue []litepull.ChangeEvent
+	f      *fakeChanges
+	joined []string
+	next   int // the next transaction to send
+	queue  []litepull.ChangeEvent
 }
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	if err := s.f.snapErr; err != nil {
+		return nil, err
+	}
 	n := int64(len(s.f.log))
 	s.f.snaps++
 	copyPath := filepath.Join(s.f.tb.TempDir(), fmt.Sprintf("snap%d.db", s.f.snaps))
@@ -255,6 +263,8 @@ func (s *fakeStream) Ack(ctx context.Context, p litepull.Position) error {
 	s.f.confirmed = max(s.f.confirmed, num(p))
 	return nil
 }
+
+func (s *fakeStream) Joined() []string { return s.joined }
 
 func (s *fakeStream) Includes(at, commit litepull.Position) bool { return num(commit) < num(at) }
 

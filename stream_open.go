@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,10 +68,42 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		}
 	}
 	s.copts = s.bs.Config.ChangeOptions(names)
+	if err := s.forgetLeft(ctx, names); err != nil {
+		return err
+	}
 	if err := s.openChanges(ctx); err != nil {
 		return err
 	}
+	if err := s.rejoin(ctx); err != nil {
+		return err
+	}
 	return s.resume(ctx)
+}
+
+// rejoin copies the tables the stream did not carry until now (one
+// dropped and made again under its name is a new table to the stream),
+// and forgets their positions first, so that they are copied even if
+// this session ends before it copies them.
+func (s *streamRun) rejoin(ctx context.Context) error {
+	var b Batch
+	for _, name := range s.cs.Joined() {
+		t := s.tables[name]
+		if t == nil || t.p == nil {
+			continue
+		}
+		t.copy = true
+		if t.st.CursorValue != "" {
+			t.st.CursorValue = ""
+			b.States = append(b.States, t.st)
+		}
+	}
+	if len(b.States) == 0 {
+		return nil
+	}
+	if err := s.e.replica.Apply(ctx, b); err != nil {
+		return fmt.Errorf("forget the stream positions of tables new to the stream of source %s: %w", s.bs.Config.ID, err)
+	}
+	return nil
 }
 
 // addTable plans one table and decides whether it needs a copy. A table
@@ -106,6 +139,31 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 		t.res.SchemaChange, t.copy = &change, true
 	}
 	return t, nil
+}
+
+// forgetLeft forgets the stream position of each of the source's tables
+// that this session does not stream (out of the config, skipped by
+// discovery): the publication no longer holds it, so it misses every
+// change from now on, and must be copied if it comes back.
+func (s *streamRun) forgetLeft(ctx context.Context, streamed []string) error {
+	all, err := s.e.replica.States(ctx)
+	if err != nil {
+		return fmt.Errorf("load states of source %s: %w", s.bs.Config.ID, err)
+	}
+	var b Batch
+	for _, st := range all {
+		if st.SourceID == s.bs.Config.ID && st.CursorColumn == "" && st.CursorValue != "" && !slices.Contains(streamed, st.Table) {
+			st.CursorValue = ""
+			b.States = append(b.States, st)
+		}
+	}
+	if len(b.States) == 0 {
+		return nil
+	}
+	if err := s.e.replica.Apply(ctx, b); err != nil {
+		return fmt.Errorf("forget the stream positions of tables source %s no longer streams: %w", s.bs.Config.ID, err)
+	}
+	return nil
 }
 
 // openChanges opens the stream; a stream the source lost (its slot can
@@ -246,7 +304,9 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = s.bs.Config.ID, t.tc.Table, p.target.Dest, ""
 	var res TableResult
 	if err := s.e.fullRefresh(ctx, bs, p, &st, &res, RunOptions{Progress: s.progress}); err != nil {
-		s.failNow(ctx, t, err)
+		if ctx.Err() == nil { // a copy cut short by shutdown has not failed
+			s.failNow(ctx, t, err)
+		}
 		return
 	}
 	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)

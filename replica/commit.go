@@ -154,11 +154,11 @@ func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepu
 	}
 	keeps := false
 	for _, row := range rows {
-		keeps = keeps || hasKeep(row)
+		keeps = keeps || w.keeps(row)
 	}
 	if keeps {
 		for _, row := range rows {
-			if !hasKeep(row) {
+			if !w.keeps(row) {
 				continue
 			}
 			full, err := r.kept(c, t, row)
@@ -171,7 +171,7 @@ func (r *Replica) writeRows(c *sqlite3.Conn, t *litepull.Target, rows [][]litepu
 		}
 	}
 	for _, row := range rows {
-		if keeps && hasKeep(row) {
+		if keeps && w.keeps(row) {
 			continue
 		}
 		if err := w.write(row); err != nil {
@@ -200,6 +200,20 @@ func (r *Replica) rowWriter(c *sqlite3.Conn, t *litepull.Target) (*rowWriter, er
 		}
 	}
 	return w, nil
+}
+
+// keeps reports whether row needs values kept from the replica: it has a
+// Keep value and is not soft-deleted (a deleted row is not in the replica,
+// and needs none of its values).
+func (w *rowWriter) keeps(row []litepull.Value) bool {
+	if !hasKeep(row) {
+		return false
+	}
+	if w.soft < 0 || w.soft >= len(row) {
+		return true
+	}
+	_, kept := row[w.soft].(litepull.Keep)
+	return kept || !litepull.SoftDeleted(row[w.soft])
 }
 
 // write upserts one row, or deletes it if the soft-delete column marks it.

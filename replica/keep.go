@@ -51,9 +51,10 @@ func (r *Replica) kept(c *sqlite3.Conn, t *litepull.Target, row []litepull.Value
 		for i, j := range cols {
 			names[i] = t.Columns[j].Name
 		}
-		return nil, fmt.Errorf("keep %s of %s: the replica has no row with key (%s) = (%s) to keep it from, "+
-			"so it is missing a row the source has; re-copy the table: litepull run -full -source %s -table %s",
-			strings.Join(names, ", "), t.Dest, strings.Join(t.PrimaryKey, ", "), formatKey(from), t.SourceID, t.SourceTable)
+		err := fmt.Errorf("%w: keep %s of %s: the replica has no row with key (%s) = (%s) to keep it from, "+
+			"so it is missing a row the source has (a soft-deleted row undeleted, say); the table is copied again",
+			litepull.ErrMissingRow, strings.Join(names, ", "), t.Dest, strings.Join(t.PrimaryKey, ", "), formatKey(from))
+		return nil, &litepull.TableError{SourceID: t.SourceID, Table: t.SourceTable, Err: err}
 	}
 	vals := make([]any, len(cols))
 	if err := s.Columns(vals...); err != nil {

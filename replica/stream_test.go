@@ -324,6 +324,22 @@ func TestKeep(t *testing.T) {
 		}
 		check(t, r, []any{int64(1), "a", "BIG1"}, []any{int64(2), nil, nil})
 	})
+	t.Run("SoftDeletedNeedsNoRow", func(t *testing.T) {
+		// A row the source soft-deletes is not in the replica; an update
+		// that keeps it deleted, and leaves big alone, deletes it again
+		// rather than reading big from a row that is not there.
+		tg := keepTarget()
+		tg.SoftDelete = "v"
+		r := newFileReplica(t, tg)
+		if err := r.Apply(ctx, upserts(tg, row(int64(1), nil, "BIG1"), row(int64(2), nil, "BIG2"))); err != nil {
+			t.Fatal(err)
+		}
+		b := upserts(tg, row(int64(9), "gone", litepull.Keep{}), row(int64(2), "gone", litepull.Keep{}))
+		if err := r.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		check(t, r, []any{int64(1), nil, "BIG1"})
+	})
 	t.Run("ErrMissingRow", func(t *testing.T) {
 		tg := keepTarget()
 		r := seeded(t, tg)
@@ -335,10 +351,14 @@ func TestKeep(t *testing.T) {
 		if err == nil {
 			t.Fatal("a Keep from a row the replica lacks was applied")
 		}
-		for _, want := range []string{"k", "big", "(9)", "missing a row the source has", "litepull run -full -source s -table src_k"} {
+		for _, want := range []string{"k", "big", "(9)", "missing a row the source has"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
+		}
+		var te *litepull.TableError
+		if !errors.Is(err, litepull.ErrMissingRow) || !errors.As(err, &te) || te.SourceID != "s" || te.Table != "src_k" {
+			t.Errorf("error %#v: want ErrMissingRow as a TableError of s/src_k (the engine copies that table again)", err)
 		}
 		check(t, r, []any{int64(1), "a", "BIG1"}, []any{int64(2), "b", "BIG2"})
 		if got, err := r.StreamStates(ctx); err != nil || len(got) != 0 {

@@ -44,7 +44,8 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	// The publication comes first: pgoutput reads it as of each change it
 	// decodes, and a slot older than its publication fails on the changes
 	// made in between.
-	if err := s.ensurePublication(ctx, opts.Publication, tables); err != nil {
+	joined, err := s.ensurePublication(ctx, opts.Publication, tables)
+	if err != nil {
 		return nil, err
 	}
 	if !slot.exists {
@@ -52,7 +53,9 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 			return nil, err
 		}
 	}
-	return newStream(s, opts, tables), nil
+	st := newStream(s, opts, tables)
+	st.joined = joined
+	return st, nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach

@@ -213,6 +213,45 @@ func TestReplicationSession(t *testing.T) {
 	}
 }
 
+// TestReplicationWalSenderTimeout: a replication session's
+// wal_sender_timeout is the source's read timeout, unless the dsn sets
+// one: the server answers a stream's status updates while it decodes a
+// large transaction only every half of it.
+func TestReplicationWalSenderTimeout(t *testing.T) {
+	pg := testdb.Postgres(t)
+	show := func(dsn string) string {
+		t.Helper()
+		src, err := New(litepull.SourceConfig{ID: "pg", DSN: dsn, ReadTimeout: litepull.Duration(7 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		conn, err := src.dialReplication(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeConn(conn)
+		res, err := conn.Exec(context.Background(), "SHOW wal_sender_timeout").ReadAll()
+		if err != nil || len(res) != 1 || len(res[0].Rows) != 1 {
+			t.Fatalf("SHOW wal_sender_timeout: %v, %v", res, err)
+		}
+		return string(res[0].Rows[0][0])
+	}
+	if got := show(pg.DSN); got != "7s" {
+		t.Errorf("wal_sender_timeout = %s, want the read timeout, 7s", got)
+	}
+	u, err := url.Parse(pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("wal_sender_timeout", "3s")
+	u.RawQuery = q.Encode()
+	if got := show(u.String()); got != "3s" {
+		t.Errorf("wal_sender_timeout = %s, want the dsn's 3s", got)
+	}
+}
+
 // rawInsert returns the text of the first inserted row's values, as the
 // server sent them.
 func rawInsert(t *testing.T, st *stream) []string {

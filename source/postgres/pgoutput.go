@@ -61,9 +61,14 @@ type relation struct {
 
 // relation records a table's columns and returns a ChangeRelation, unless
 // they are what the stream last said (pgoutput repeats a Relation after
-// any invalidation of the table's cache entry: a VACUUM, say).
+// any invalidation of the table's cache entry: a VACUUM, say). A table is
+// known by its relation id first: a message names it as it was named when
+// the change was made, before or after a rename.
 func (st *stream) relation(ctx context.Context, m *pglogrepl.RelationMessage) (litepull.ChangeEvent, bool, error) {
-	table, ok := st.tables[relName{m.Namespace, m.RelationName}]
+	table, ok := st.oids[m.RelationID]
+	if !ok {
+		table, ok = st.tables[relName{m.Namespace, m.RelationName}]
+	}
 	if !ok {
 		return litepull.ChangeEvent{}, false, fmt.Errorf("change stream: publication %s sends table %s.%s, which is not configured: "+
 			"was a table renamed at the source? Configure its new name, or rename it back", st.opts.Publication, m.Namespace, m.RelationName)

@@ -121,8 +121,9 @@ type publication struct {
 }
 
 // ensurePublication creates the publication for exactly tables, or makes
-// the existing one hold exactly them.
-func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) error {
+// the existing one hold exactly them, and returns the tables it did not
+// hold before.
+func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) ([]string, error) {
 	quoted := litepull.QuoteIdent(name, '"')
 	list := make([]string, len(tables))
 	for i, t := range tables {
@@ -130,19 +131,25 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	}
 	p, err := s.publication(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var joined []string
+	for _, t := range tables {
+		if !p.tables[t.oid] {
+			joined = append(joined, t.name)
+		}
 	}
 	var stmts []string
 	switch {
 	case !p.exists:
 		stmts = []string{fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (%s)", quoted, strings.Join(list, ", "), publishAll)}
 	case p.allTables:
-		return fmt.Errorf("publication %s is FOR ALL TABLES, and litepull's publication must hold exactly the configured tables: "+
+		return nil, fmt.Errorf("publication %s is FOR ALL TABLES, and litepull's publication must hold exactly the configured tables: "+
 			"name another publication", name)
 	case p.complete && !p.filtered && p.holdsExactly(tables):
-		return nil
+		return nil, nil
 	case !p.owned:
-		return fmt.Errorf("publication %s must hold exactly %s, and only its owner %s may change it: "+
+		return nil, fmt.Errorf("publication %s must hold exactly %s, and only its owner %s may change it: "+
 			"as %s, ALTER PUBLICATION %s SET TABLE %s; or name another publication",
 			name, strings.Join(list, ", "), p.owner, p.owner, quoted, strings.Join(list, ", "))
 	default:
@@ -151,10 +158,10 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	}
 	for _, q := range stmts {
 		if err := s.exec(ctx, q, nil, nil, func([][]byte) error { return nil }); err != nil {
-			return fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
+			return nil, fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
 		}
 	}
-	return nil
+	return joined, nil
 }
 
 // holdsExactly reports whether the publication publishes tables and no

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,13 @@ func (s *Source) replicationConfig() *pgconn.Config {
 	for k, v := range sessionParams {
 		params[k] = v
 	}
+	// The walsender answers status updates while it decodes a large
+	// transaction only every wal_sender_timeout/2: within the read timeout
+	// when that is the session's wal_sender_timeout (unless the dsn sets
+	// one), so that a stream busy decoding is not taken for a dead one.
+	if !hasParam(cc.RuntimeParams, "wal_sender_timeout") {
+		params["wal_sender_timeout"] = strconv.FormatInt(s.dialer.Idle.Milliseconds(), 10) + "ms"
+	}
 	cc.RuntimeParams = params
 	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelWait}
@@ -64,6 +72,17 @@ func isSessionParam(name string) bool {
 	}
 	for k := range sessionParams {
 		if strings.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasParam reports whether params set the named one (names are
+// case-insensitive).
+func hasParam(params map[string]string, name string) bool {
+	for k := range params {
+		if strings.EqualFold(k, name) {
 			return true
 		}
 	}

@@ -26,7 +26,8 @@ func (st *stream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	res, err := s.createSlot(ctx, repl, snapshotSlotName(st.opts.Slot), true, "EXPORT_SNAPSHOT")
+	temp := snapshotSlotName(st.opts.Slot)
+	res, err := s.createSlot(ctx, repl, temp, true, "EXPORT_SNAPSHOT")
 	var pos pglogrepl.LSN
 	if err == nil {
 		pos, err = pglogrepl.ParseLSN(res.ConsistentPoint)
@@ -43,10 +44,33 @@ func (st *stream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	var once sync.Once
 	var closeErr error
 	end := func() error {
-		once.Do(func() { closeErr = errors.Join(reader.pinned.close(), closeConn(repl)) })
+		once.Do(func() {
+			closeErr = errors.Join(reader.pinned.close(), closeConn(repl))
+			s.waitSlotGone(temp)
+		})
 		return closeErr
 	}
 	return &litepull.Snapshot{Position: position(pos), Reader: reader, Close: end}, nil
+}
+
+// waitSlotGone waits, up to releaseWait, for the server to drop a
+// temporary slot whose connection was closed: it does so as its backend
+// exits, a moment later, and until then the slot counts against
+// max_replication_slots.
+func (s *Source) waitSlotGone(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseWait)
+	defer cancel()
+	for {
+		slot, err := s.slot(ctx, name)
+		if err != nil || !slot.exists {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // snapshotName is what Postgres names exported snapshots: 00000003-0000001B-1.

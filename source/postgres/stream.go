@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -28,7 +29,9 @@ type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
 	tables map[relName]string // configured names, by the catalog's
+	oids   map[uint32]string  // configured names, by relation id
 	rels   map[uint32]*relation
+	joined []string // tables the publication did not hold before OpenChanges
 
 	conn   *pgconn.PgConn // streaming, after Start
 	start  pglogrepl.LSN  // where streaming started: the later of from and the slot's confirmed position
@@ -40,15 +43,23 @@ type stream struct {
 	lastRecv time.Time // the server's last message
 	lastSent time.Time // the last status update
 	pinged   bool      // a status update asked for an answer since lastRecv
+	pingedAt time.Time // when it did
+
+	// mu makes the connection's users take turns: Next and Ack, and the
+	// keeper that sends status updates while the caller is away.
+	mu       sync.Mutex
+	stopKeep chan struct{}
+	kept     sync.WaitGroup
 }
 
 // relName is a table's schema and name, as a Relation message gives them.
 type relName struct{ schema, rel string }
 
 func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable) *stream {
-	st := &stream{src: s, opts: opts, tables: map[relName]string{}, rels: map[uint32]*relation{}}
+	st := &stream{src: s, opts: opts, tables: map[relName]string{}, oids: map[uint32]string{}, rels: map[uint32]*relation{}}
 	for _, t := range tables {
 		st.tables[relName{t.schema, t.rel}] = t.name
+		st.oids[t.oid] = t.name
 	}
 	return st
 }
@@ -67,6 +78,9 @@ func parseLSN(p litepull.Position) (pglogrepl.LSN, error) {
 	}
 	return lsn, nil
 }
+
+// Joined lists the tables OpenChanges added to the publication.
+func (st *stream) Joined() []string { return st.joined }
 
 // Includes reports commit < at: a snapshot or stream at at holds every
 // transaction whose commit record comes before it. An unreadable position
@@ -106,15 +120,44 @@ func (st *stream) Start(ctx context.Context, from litepull.Position) error {
 	st.start, st.acked = max(lsn, confirmed), max(st.acked, confirmed)
 	st.pos = st.start
 	st.lastRecv, st.lastSent = time.Now(), time.Now()
+	st.stopKeep = make(chan struct{})
+	st.kept.Add(1)
+	go st.keep()
 	return nil
+}
+
+// keep sends a status update every little while the caller is away from
+// Next (copying a table from a snapshot, writing a large transaction): a
+// walsender that hears nothing for wal_sender_timeout ends the stream.
+// The server's messages wait in the connection meanwhile.
+func (st *stream) keep() {
+	defer st.kept.Done()
+	tick := time.NewTicker(st.quiet())
+	defer tick.Stop()
+	for {
+		select {
+		case <-st.stopKeep:
+			return
+		case <-tick.C:
+		}
+		if !st.mu.TryLock() {
+			continue // in Next, which sends its own
+		}
+		if time.Since(st.lastSent) >= st.quiet() {
+			st.sendStatus(false) // a broken connection is Next's to report
+		}
+		st.mu.Unlock()
+	}
 }
 
 // Next returns the next event. Between transactions, a keepalive of the
 // server's says where it stands.
 func (st *stream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
-	if st.conn == nil {
-		return litepull.ChangeEvent{}, errors.New("change stream: Next before Start")
+	if st.conn == nil || st.closed {
+		return litepull.ChangeEvent{}, errors.New("change stream: Next before Start, or after Close")
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for {
 		data, err := st.receive(ctx)
 		if err != nil {
@@ -147,8 +190,13 @@ func (st *stream) handle(ctx context.Context, data []byte) (litepull.ChangeEvent
 		if st.inTxn {
 			return litepull.ChangeEvent{}, false, nil
 		}
-		// While the server decodes from the slot's restart point it says
-		// it stands before where the stream started: never go back.
+		// The server's position is the end of the last WAL record it has
+		// decoded in full: a transaction whose commit record it is still
+		// decoding (and whose BEGIN it sends only with its first published
+		// change) commits at or after it, so Includes does not skip it
+		// (TestKeepaliveNeverPassesAPendingTransaction). While the server
+		// decodes from the slot's restart point it says it stands before
+		// where the stream started: never go back.
 		st.pos = max(st.pos, k.ServerWALEnd)
 		return litepull.ChangeEvent{Kind: litepull.ChangeKeepalive, Position: position(st.pos), Time: k.ServerTime}, true, nil
 	case pglogrepl.XLogDataByteID:
@@ -164,18 +212,20 @@ func (st *stream) handle(ctx context.Context, data []byte) (litepull.ChangeEvent
 // receive waits for the server's next message and returns its data; none
 // when a status update came due first. The connection's own deadline, not
 // the stall dialer's idle time, bounds the wait: a stream is legitimately
-// silent while the source writes nothing, and dead only when it does not
-// answer a status update that asks it to within the read timeout.
+// silent while the source writes nothing (or while the caller is away from
+// Next), and dead only when it does not answer a status update that asks
+// it to within the read timeout.
 func (st *stream) receive(ctx context.Context) ([]byte, error) {
 	if err := st.statusIfDue(); err != nil {
 		return nil, err
 	}
 	idle := st.src.dialer.Idle
 	wake := st.lastSent.Add(statusEvery)
-	if !st.pinged {
+	if st.pinged {
+		wake = earliest(wake, st.pingedAt.Add(idle))
+	} else {
 		wake = earliest(wake, st.lastRecv.Add(st.quiet()))
 	}
-	wake = earliest(wake, st.lastRecv.Add(idle))
 	if d, ok := ctx.Deadline(); ok {
 		wake = earliest(wake, d)
 	}
@@ -192,7 +242,7 @@ func (st *stream) receive(ctx context.Context) ([]byte, error) {
 			return nil, ctx.Err()
 		case !pgconn.Timeout(err) && !errors.Is(err, os.ErrDeadlineExceeded):
 			return nil, fmt.Errorf("change stream: %w", st.src.timeout(ctx, err))
-		case time.Since(st.lastRecv) >= idle:
+		case st.pinged && time.Since(st.pingedAt) >= idle:
 			return nil, &litepull.TimeoutError{Op: litepull.OpRead, After: idle}
 		}
 		return nil, nil
@@ -229,7 +279,9 @@ func (st *stream) statusIfDue() error {
 	if now.Sub(st.lastSent) < statusEvery && (st.pinged || !quiet) {
 		return nil
 	}
-	st.pinged = st.pinged || quiet
+	if quiet && !st.pinged {
+		st.pinged, st.pingedAt = true, now
+	}
 	return st.sendStatus(quiet)
 }
 
@@ -253,6 +305,8 @@ func (st *stream) Ack(ctx context.Context, pos litepull.Position) error {
 	if err != nil {
 		return fmt.Errorf("acknowledge: %w", err)
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if lsn <= st.acked {
 		return nil
 	}
@@ -274,6 +328,8 @@ func (st *stream) Close() error {
 	if st.conn == nil {
 		return nil
 	}
+	close(st.stopKeep)
+	st.kept.Wait()
 	pid := int(st.conn.PID())
 	err := closeConn(st.conn)
 	ctx, cancel := context.WithTimeout(context.Background(), releaseWait)
