@@ -14,6 +14,7 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/source/mysql"
 	"github.com/litepull/litepull/source/postgres"
 )
 
@@ -64,7 +65,7 @@ func engine(t testing.TB, file string, cfgs ...litepull.SourceConfig) (*litepull
 	t.Cleanup(func() { r.Close() })
 	var bound []litepull.BoundSource
 	for _, cfg := range cfgs {
-		src, err := postgres.New(cfg)
+		src, err := openSource(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,6 +73,14 @@ func engine(t testing.TB, file string, cfgs ...litepull.SourceConfig) (*litepull
 		bound = append(bound, litepull.BoundSource{Config: cfg, Source: src})
 	}
 	return litepull.NewEngine(r, bound, nil), r
+}
+
+// openSource opens a postgres or mysql source.
+func openSource(cfg litepull.SourceConfig) (litepull.Source, error) {
+	if cfg.Kind == "mysql" {
+		return mysql.New(cfg)
+	}
+	return postgres.New(cfg)
 }
 
 // drain runs the engine until it holds what the source had at the start,
