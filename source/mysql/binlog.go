@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -43,7 +44,7 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	if err != nil {
 		return nil, err
 	}
-	st := &binlogStream{src: s, opts: opts, server: info, tables: map[[2]string]*binlogTable{}}
+	st := &binlogStream{src: s, opts: opts, server: info, tables: map[[2]string]*binlogTable{}, lockSnapshot: !info.mariadb}
 	for _, t := range tables {
 		bt := &binlogTable{name: t.name, schema: t.schema, table: t.table}
 		if err := st.describe(ctx, bt); err != nil {
@@ -90,9 +91,13 @@ type binlogStream struct {
 	opts   litepull.ChangeOptions
 	server serverInfo
 	tables map[[2]string]*binlogTable // by tableKey of the server's names
+	// lockSnapshot: snapshots find their position under a global read
+	// lock (MySQL), not from the snapshot itself (MariaDB).
+	lockSnapshot bool
 
 	syncer *replication.BinlogSyncer // after Start
 	events *replication.BinlogStreamer
+	stalls int64 // the source's stalled connections when the stream started
 	err    error // the error that ended the stream
 	closed bool
 
@@ -120,7 +125,7 @@ func (s *Source) syncerConfig(serverID uint32, mariadb bool) (replication.Binlog
 	read := s.dialer.Idle
 	cfg := replication.BinlogSyncerConfig{
 		ServerID: serverID, Flavor: gomysql.MySQLFlavor, User: s.dsn.User, Password: s.dsn.Passwd, TLSConfig: s.dsn.TLS,
-		HeartbeatPeriod: min(heartbeatEvery, read/3), ReadTimeout: read, DisableRetrySync: true,
+		HeartbeatPeriod: max(min(heartbeatEvery, read/3), 10*time.Millisecond), ReadTimeout: read, DisableRetrySync: true,
 		Logger: slog.New(slog.DiscardHandler),
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, s.connect)
@@ -170,6 +175,7 @@ func (st *binlogStream) Start(ctx context.Context, from litepull.Position) error
 	if err != nil {
 		return err
 	}
+	st.stalls = st.src.dialer.Stalls()
 	syncer := replication.NewBinlogSyncer(cfg)
 	events, err := syncer.StartSync(gomysql.Position{Name: p.file, Pos: uint32(p.offset)})
 	if err != nil {
@@ -207,7 +213,7 @@ func (st *binlogStream) Next(ctx context.Context) (litepull.ChangeEvent, error) 
 			if ctx.Err() != nil {
 				return litepull.ChangeEvent{}, err // handled again next time
 			}
-			st.err = fmt.Errorf("change stream at %s: %w", st.pos, err)
+			st.err, st.queue = fmt.Errorf("change stream at %s: %w", st.pos, err), nil
 			return litepull.ChangeEvent{}, st.err
 		}
 		st.pending = nil
@@ -226,8 +232,11 @@ func (st *binlogStream) fail(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, replication.ErrSyncClosed), errors.Is(err, replication.ErrNeedSyncAgain):
 		err = errors.New("the binlog reader was closed")
-	case isTimeout(err):
+	case isTimeout(err) || st.src.dialer.Stalls() != st.stalls:
 		err = &litepull.TimeoutError{Op: litepull.OpRead, After: st.src.dialer.Idle}
+	case isCode(err, 4052), strings.Contains(err.Error(), "same server_uuid/server_id"):
+		err = fmt.Errorf("another binlog reader or replica uses server id %d: give each litepull source a serverId of its own "+
+			"(a litepull killed a moment ago holds it until the server notices): %w", st.opts.ServerID, err)
 	case isCode(err, 1236):
 		err = fmt.Errorf("the server cannot send the binlog from %s (purged?): the changes since are lost to the replica, "+
 			"and every table will be copied again: %w", st.pos, err)
@@ -238,10 +247,11 @@ func (st *binlogStream) fail(ctx context.Context, err error) error {
 	return st.err
 }
 
-// isTimeout reports a read that timed out.
+// isTimeout reports a read that timed out: the binlog reader's client
+// keeps only the text of its network errors.
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "i/o timeout")
 }
 
 // Close stops the binlog reader. Close twice is safe.

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
+
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/stall/stalltest"
 	"github.com/litepull/litepull/internal/testdb"
 	"github.com/litepull/litepull/source/mysql"
 )
@@ -190,11 +193,21 @@ func TestBinlogEvents(t *testing.T) {
 
 // TestBinlogSnapshotConsistency takes a snapshot while a writer commits
 // transactions, and requires the snapshot's reader to hold exactly the
-// transactions the stream says begin before the snapshot's position.
+// transactions the stream says begin before the snapshot's position: the
+// snapshot's own position (MariaDB), and the position read under a global
+// read lock (MySQL's way, which MariaDB knows too).
 func TestBinlogSnapshotConsistency(t *testing.T) {
+	t.Run("SnapshotPosition", func(t *testing.T) { snapshotConsistency(t, false) })
+	t.Run("GlobalReadLock", func(t *testing.T) { snapshotConsistency(t, true) })
+}
+
+func snapshotConsistency(t *testing.T, lock bool) {
 	e := newBinlogEnv(t, "log")
 	e.my.Exec(t, "CREATE TABLE log (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)")
 	cs, _ := e.start(t)
+	if lock {
+		mysql.LockSnapshots(cs)
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -527,5 +540,84 @@ func TestBinlogPrivileges(t *testing.T) {
 	err = src.CheckChanges(context.Background(), litepull.ChangeOptions{ServerID: e.opts.ServerID, Tables: []string{"keyed"}})
 	if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE and REPLICATION CLIENT") || !strings.Contains(err.Error(), "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '"+user+"'@'%'") {
 		t.Fatalf("a user without binlog privileges: %v", err)
+	}
+}
+
+// TestBinlogServerIDInUse: two readers with one server id: the server
+// ends one of them, which says to give each source a server id of its
+// own.
+func TestBinlogServerIDInUse(t *testing.T) {
+	e := newBinlogEnv(t, "items")
+	e.my.Exec(t, "CREATE TABLE items (id BIGINT PRIMARY KEY)")
+	first, _ := e.start(t)
+	second, _ := e.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for _, cs := range []litepull.ChangeStream{first, second} {
+			wait, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+			_, err := cs.Next(wait)
+			stop()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				if !strings.Contains(err.Error(), fmt.Sprintf("another binlog reader or replica uses server id %d", e.opts.ServerID)) {
+					t.Fatalf("a server id in use: %v", err)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("two readers with one server id both went on")
+}
+
+// TestBinlogSilence: an idle stream keeps going on the server's
+// heartbeats, with a keepalive every read timeout at least; a server that
+// says nothing for the read timeout fails the stream with a timeout.
+func TestBinlogSilence(t *testing.T) {
+	my := testdb.MySQL(t)
+	my.Exec(t, "CREATE TABLE items (id BIGINT PRIMARY KEY)")
+	dc, err := driver.ParseDSN(my.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, pause := stalltest.Pausing(t, dc.Addr)
+	dc.Addr = addr
+	const read = 400 * time.Millisecond
+	src, err := mysql.New(litepull.SourceConfig{ID: "my", Kind: "mysql", DSN: dc.FormatDSN(),
+		ConnectTimeout: litepull.Duration(500 * time.Millisecond), ReadTimeout: litepull.Duration(read)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	ctx := context.Background()
+	cs, err := src.OpenChanges(ctx, litepull.ChangeOptions{ServerID: testServerID(), Tables: []string{"items"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stalltest.Within(t, 3*time.Second, func(context.Context) { cs.Close() }) })
+	if err := cs.Start(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	keepalives := 0
+	for start := time.Now(); time.Since(start) < 4*read; {
+		ev, err := cs.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next on an idle stream: %v", err)
+		}
+		if ev.Kind == litepull.ChangeKeepalive {
+			keepalives++
+		}
+	}
+	if keepalives < 4 {
+		t.Errorf("%d keepalives in %s of an idle stream with a read timeout of %s", keepalives, 4*read, read)
+	}
+	pause()
+	stalltest.Within(t, 3*read, func(ctx context.Context) {
+		for err == nil {
+			_, err = cs.Next(ctx)
+		}
+	})
+	var te *litepull.TimeoutError
+	if !errors.As(err, &te) || te.Op != litepull.OpRead || te.After != read {
+		t.Fatalf("Next on a silent server: %v, want a read timeout after %s", err, read)
 	}
 }

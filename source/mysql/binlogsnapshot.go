@@ -32,10 +32,10 @@ func (st *binlogStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error
 	}
 	p := newPinned(conn)
 	var pos binlogPos
-	if st.server.mariadb {
-		pos, err = snapshotMariaDB(ctx, conn, st.server.identity)
-	} else {
+	if st.lockSnapshot {
 		pos, err = snapshotMySQL(ctx, conn, st.server.identity)
+	} else {
+		pos, err = snapshotMariaDB(ctx, conn, st.server.identity)
 	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("snapshot: %w", err), p.discard(errors.New("snapshot failed")))
