@@ -143,14 +143,23 @@ func sourceRows(t testing.TB, pg *testdb.PG, q string) [][]any {
 // of its own, as text (NULL as nil).
 func replicaRows(t testing.TB, file, q string) [][]any {
 	t.Helper()
-	c, err := sqlite3.OpenFlags(file, sqlite3.OPEN_READONLY)
+	out, err := tryReplicaRows(file, q)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// tryReplicaRows is replicaRows that returns its error.
+func tryReplicaRows(file, q string) ([][]any, error) {
+	c, err := sqlite3.OpenFlags(file, sqlite3.OPEN_READONLY)
+	if err != nil {
+		return nil, err
 	}
 	defer c.Close()
 	s, _, err := c.Prepare(q)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer s.Close()
 	var out [][]any
@@ -163,10 +172,7 @@ func replicaRows(t testing.TB, file, q string) [][]any {
 		}
 		out = append(out, row)
 	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, s.Err()
 }
 
 // sameRows compares the source's and the replica's rows of one query.

@@ -621,3 +621,39 @@ func TestBinlogSilence(t *testing.T) {
 		t.Fatalf("Next on a silent server: %v, want a read timeout after %s", err, read)
 	}
 }
+
+// TestBinlogRotation: the stream follows the server to a new binlog file
+// (FLUSH BINARY LOGS), its positions keep their order across files, a
+// stream resumed in the old file crosses into the new one, and the lag
+// counts the bytes of both.
+func TestBinlogRotation(t *testing.T) {
+	e := newBinlogEnv(t, "items")
+	e.my.Exec(t, "CREATE TABLE items (id BIGINT PRIMARY KEY)")
+	cs, start := e.start(t)
+	e.my.Exec(t, "INSERT INTO items VALUES (1)")
+	e.my.Exec(t, "FLUSH BINARY LOGS")
+	e.my.Exec(t, "INSERT INTO items VALUES (2)")
+	got := readTxns(t, cs, 2)
+	file := func(p litepull.Position) string { f, _, _ := strings.Cut(string(p), ":"); return f }
+	if file(got[0].commit.Position) == file(got[1].commit.Position) || !cs.Includes(got[1].begin.Position, got[0].commit.Position) {
+		t.Fatalf("commits at %s and %s: want the second in a later file", got[0].commit.Position, got[1].commit.Position)
+	}
+	ctx := context.Background()
+	if err := cs.Ack(ctx, start); err != nil {
+		t.Fatal(err)
+	}
+	st, err := cs.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file(st.Current) == file(start) || st.LagBytes <= 0 {
+		t.Fatalf("status %+v: want the lag from %s across files", st, start)
+	}
+	again := e.open(t)
+	if err := again.Start(ctx, got[0].commit.Position); err != nil {
+		t.Fatal(err)
+	}
+	if tx := readTxns(t, again, 1)[0]; tx.commit.Position != got[1].commit.Position {
+		t.Fatalf("resumed in the old file: commit at %s, want %s", tx.commit.Position, got[1].commit.Position)
+	}
+}
