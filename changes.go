@@ -156,7 +156,7 @@ type ChangeEvent struct {
 	Row []Value
 	// Old is the old row of an update that changed its key, or of a
 	// delete, in Columns order: the key columns are set, others may be
-	// nil. Nil for an update that kept its key.
+	// nil. Nil, or the old row, for an update that kept its key.
 	Old []Value
 	// Tables are the tables a ChangeTruncate empties.
 	Tables []string

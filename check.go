@@ -69,7 +69,7 @@ func (e *Engine) Check(ctx context.Context) []TableCheck {
 			} else {
 				c.Cursor, c.PK, c.Columns, c.Full, c.Note, c.Warnings = p.cursor, p.pk, len(p.columns), p.full, p.note, p.warnings
 				if bs.Config.Streams() {
-					c.Full, c.Note = false, "streamed (changes: logical): copied once from a snapshot, then every change"
+					c.Full, c.Note = false, "streamed (changes: "+string(bs.Config.Changes)+"): copied once from a snapshot, then every change"
 				}
 			}
 			out = append(out, c)

@@ -105,7 +105,7 @@ type streamRun struct {
 
 	statusAt   time.Time
 	reportedAt time.Time
-	following  bool // a Follow session: it reports as it goes
+	following  bool      // a Follow session: it reports as it goes
 	commitTs   time.Time // the source's commit time of the last transaction applied
 }
 
@@ -193,7 +193,7 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
 	if !caughtUp && !s.commitTs.IsZero() {
 		si.LagSeconds = s.statusAt.Sub(s.commitTs).Seconds()
 	}
-	if st.RetainedBytes > RetainedWarn {
+	if st.RetainedBytes > RetainedWarn && st.Slot != "" { // a binlog reader holds nothing back
 		s.log.Warn("the slot holds back much WAL at the source; if the stream cannot keep up, set max_slot_wal_keep_size there (see the README)",
 			"slot", st.Slot, "retainedBytes", st.RetainedBytes)
 	}
@@ -340,6 +340,14 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 	case ChangeCommit:
 		return s.commit(ctx, ev)
 	case ChangeKeepalive:
+		// A source that sends keepalives often (a binlog's, after every
+		// transaction of other tables) must not hold the replica
+		// transaction open for longer than a group.
+		if s.tx != nil && time.Since(s.txStart) >= groupTime {
+			if err := s.commitTx(ctx); err != nil {
+				return err
+			}
+		}
 		s.refreshStatus(ctx, true)
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package litepull
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,7 +172,7 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	if err != nil {
 		return err
 	}
-	moved := old != nil && !slices.Equal(old, key)
+	moved := old != nil && !sameKey(old, key)
 	keep := false
 	for i, v := range row {
 		if _, ok := v.(Keep); ok {
@@ -211,6 +212,18 @@ func (t *streamTable) namesRow(ev ChangeEvent) error {
 // sameSet reports whether a and b hold the same names.
 func sameSet(a, b []string) bool {
 	return len(a) == len(b) && !slices.ContainsFunc(a, func(x string) bool { return !slices.Contains(b, x) })
+}
+
+// sameKey compares two keys value by value, []byte by content.
+func sameKey(a, b []Value) bool {
+	return slices.EqualFunc(a, b, func(x, y Value) bool {
+		xb, xok := x.([]byte)
+		yb, yok := y.([]byte)
+		if xok || yok {
+			return xok && yok && bytes.Equal(xb, yb)
+		}
+		return x == y
+	})
 }
 
 // entry is the batch entry t's next change goes into: the last one, if
@@ -294,7 +307,10 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.inTx = false
 	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
 		s.batch, s.held, s.heldBytes = Batch{}, 0, 0
-		return s.idle(ctx, ev.Position, false)
+		if err := s.idle(ctx, ev.Position, false); err != nil {
+			return err
+		}
+		return s.copyAgain(ctx) // a shape change alone (DDL) touches no rows
 	}
 	now := s.e.now()
 	for t, n := range s.touched {
@@ -318,6 +334,12 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 		}
 	}
 	s.refreshStatus(ctx, false)
+	return s.copyAgain(ctx)
+}
+
+// copyAgain copies the tables whose shape changed in the transaction just
+// read.
+func (s *streamRun) copyAgain(ctx context.Context) error {
 	list := s.recopy
 	s.recopy = nil
 	if err := s.copyTables(ctx, list); err != nil {

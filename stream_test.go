@@ -267,3 +267,58 @@ func TestFollowReportsAsItGoes(t *testing.T) {
 		t.Fatalf("the observer saw a run's %d rows", rows["b"])
 	}
 }
+
+// TestStreamShapeChangeAloneCopiesAgain: a source transaction that only
+// changes a table's shape (DDL, no rows) has the table copied again at
+// once, while the stream runs, so that its later rows are not ignored;
+// they are committed promptly, however often keepalives come.
+func TestStreamShapeChangeAloneCopiesAgain(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Follow(ctx, "pg")
+		done <- err
+	}()
+	f.cols = map[string][]string{"a": fakeCols["a"], "b": {"id", "n", "extra"}}
+	f.commit(fakeOp{sql: "ALTER TABLE b ADD COLUMN extra TEXT DEFAULT 'dflt'", ev: relation("b").ev})
+	waitFor := func(want string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(dump(t, rp, "b"), want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("TEXT:dflt|") // copied again, with the new column
+	// The fake sends a keepalive every millisecond: they must not hold
+	// the replica transaction open until the position is next recorded.
+	t0 := time.Now()
+	f.commit(ins("b", int64(2), int64(2), "new"))
+	waitFor("INTEGER:2|INTEGER:2|TEXT:new|")
+	if d := time.Since(t0); d > 2500*time.Millisecond {
+		t.Errorf("a streamed row took %s to be committed in the replica", d)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	sameTables(t, f, rp, "b")
+}
+
+// TestStreamBlobKeys: updates of a table keyed by bytes, one that moves
+// its key and one that keeps it while the stream sends the old row too.
+func TestStreamBlobKeys(t *testing.T) {
+	cols := map[string][]string{"k": {"id", "v"}}
+	f := newFakeChanges(t, "CREATE TABLE k (id BLOB PRIMARY KEY, v TEXT); INSERT INTO k VALUES (x'01', 'v')", cols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	update := func(sql string, old, row []litepull.Value) fakeOp {
+		return fakeOp{sql: sql, ev: litepull.ChangeEvent{Kind: litepull.ChangeUpdate, Table: "k", Row: row, Old: old}}
+	}
+	f.commit(update("UPDATE k SET id = x'02' WHERE id = x'01'", []litepull.Value{[]byte{1}, "v"}, []litepull.Value{[]byte{2}, "v"}))
+	f.commit(update("UPDATE k SET v = 'w' WHERE id = x'02'", []litepull.Value{[]byte{2}, "v"}, []litepull.Value{[]byte{2}, "w"}))
+	run(t, e)
+	sameTables(t, f, rp, "k")
+}

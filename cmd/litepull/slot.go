@@ -69,6 +69,9 @@ func streamedSource(cfg *litepull.Config, id string) (litepull.SourceConfig, err
 			if !sc.Streams() {
 				return sc, fmt.Errorf("source %s has no slot to drop: it polls its tables by cursor (only a source with changes: logical streams through a slot)", id)
 			}
+			if sc.Changes == litepull.ChangesBinlog {
+				return sc, fmt.Errorf("source %s reads the binlog (changes: binlog), which holds no slot: there is nothing to drop, and nothing kept at the source for litepull", id)
+			}
 			return sc, nil
 		}
 		ids = append(ids, sc.ID)

@@ -65,6 +65,10 @@ sources:
     tables:
       - table: t
         cursorColumn: id
+  - id: bin
+    kind: mysql
+    dsn: nobody@tcp(127.0.0.1:1)/db
+    changes: binlog
 `, replicaPath)), replicaPath
 }
 
@@ -109,7 +113,8 @@ func TestSlotDropRefuses(t *testing.T) {
 		source, want string
 	}{
 		{"polled", "source polled has no slot to drop: it polls its tables by cursor"},
-		{"nope", `no source "nope" in the config (it has pg, named, polled)`},
+		{"nope", `no source "nope" in the config (it has pg, named, polled, bin)`},
+		{"bin", "source bin reads the binlog (changes: binlog), which holds no slot: there is nothing to drop"},
 	} {
 		code, out, errOut := runMain(t, "slot", "drop", "-config", cfg, "-source", tc.source)
 		if code != 1 || !strings.Contains(errOut, tc.want) || out != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/source/mysql"
 	"github.com/litepull/litepull/source/postgres"
 )
 
@@ -64,7 +65,7 @@ func engine(t testing.TB, file string, cfgs ...litepull.SourceConfig) (*litepull
 	t.Cleanup(func() { r.Close() })
 	var bound []litepull.BoundSource
 	for _, cfg := range cfgs {
-		src, err := postgres.New(cfg)
+		src, err := openSource(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,6 +73,14 @@ func engine(t testing.TB, file string, cfgs ...litepull.SourceConfig) (*litepull
 		bound = append(bound, litepull.BoundSource{Config: cfg, Source: src})
 	}
 	return litepull.NewEngine(r, bound, nil), r
+}
+
+// openSource opens a postgres or mysql source.
+func openSource(cfg litepull.SourceConfig) (litepull.Source, error) {
+	if cfg.Kind == "mysql" {
+		return mysql.New(cfg)
+	}
+	return postgres.New(cfg)
 }
 
 // drain runs the engine until it holds what the source had at the start,
@@ -134,14 +143,23 @@ func sourceRows(t testing.TB, pg *testdb.PG, q string) [][]any {
 // of its own, as text (NULL as nil).
 func replicaRows(t testing.TB, file, q string) [][]any {
 	t.Helper()
-	c, err := sqlite3.OpenFlags(file, sqlite3.OPEN_READONLY)
+	out, err := tryReplicaRows(file, q)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// tryReplicaRows is replicaRows that returns its error.
+func tryReplicaRows(file, q string) ([][]any, error) {
+	c, err := sqlite3.OpenFlags(file, sqlite3.OPEN_READONLY)
+	if err != nil {
+		return nil, err
 	}
 	defer c.Close()
 	s, _, err := c.Prepare(q)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer s.Close()
 	var out [][]any
@@ -154,10 +172,7 @@ func replicaRows(t testing.TB, file, q string) [][]any {
 		}
 		out = append(out, row)
 	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, s.Err()
 }
 
 // sameRows compares the source's and the replica's rows of one query.

@@ -17,7 +17,6 @@ import (
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
 	"github.com/litepull/litepull/replica"
-	"github.com/litepull/litepull/source/postgres"
 )
 
 // The kill test re-runs this test binary as a child that streams until
@@ -27,6 +26,9 @@ const (
 	envDSN    = "LITEPULL_STREAM_DSN"
 	envSchema = "LITEPULL_STREAM_SCHEMA"
 	envFile   = "LITEPULL_STREAM_REPLICA"
+	// envKind is mysql for a binlog child, whose server id is envServerID.
+	envKind     = "LITEPULL_STREAM_KIND"
+	envServerID = "LITEPULL_STREAM_SERVER_ID"
 )
 
 func TestMain(m *testing.M) {
@@ -54,7 +56,10 @@ func streamChild() int {
 		return 3
 	}
 	cfg := childConfig(os.Getenv(envDSN), os.Getenv(envSchema))
-	src, err := postgres.New(cfg)
+	if os.Getenv(envKind) == "mysql" {
+		cfg = myChildConfig(os.Getenv(envDSN), os.Getenv(envServerID))
+	}
+	src, err := openSource(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3

@@ -276,7 +276,7 @@ func TestBinlogValueIdentity(t *testing.T) {
 			}
 			if !sameValue(got, want[i]) {
 				t.Errorf("row %d %s (%s): binlog %T %q, polled %T %q (go-mysql gave %T %q)", id, c.name, c.col.columnType,
-					got, shown(got), want[i], shown(want[i]), ev[i], shown(ev[i]))
+					got, printed(got), want[i], printed(want[i]), ev[i], printed(ev[i]))
 			}
 		}
 	}
@@ -348,8 +348,8 @@ func sameValue(a, b litepull.Value) bool {
 	return a == b
 }
 
-// shown prints a value for a failure message, long ones cut.
-func shown(v any) string {
+// printed prints a value for a failure message, long ones cut.
+func printed(v any) string {
 	s := fmt.Sprintf("%v", v)
 	if b, ok := v.([]byte); ok {
 		s = fmt.Sprintf("%x", b)

@@ -47,6 +47,13 @@ type Source struct {
 	schema string // database for unqualified names and discovery
 	db     *sql.DB
 	dialer *stall.Dialer // every connection's, for the read timeout and a bounded Close
+	// dsn and connect are the connection's settings, for the binlog
+	// reader's own connection.
+	dsn     *driver.Config
+	connect time.Duration
+	// pinned, for a snapshot's reader, is the one connection every
+	// statement runs on.
+	pinned *pinnedConn
 }
 
 // ParseDSN reads a DSN in the driver's form (user:pass@tcp(host:3306)/db?x=y)
@@ -128,7 +135,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if schema == "" {
 		schema = dc.DBName
 	}
-	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer}, nil
+	return &Source{id: cfg.ID, schema: schema, db: db, dialer: dialer, dsn: dc, connect: connect}, nil
 }
 
 // redactDSN removes a password from an error message.
@@ -141,7 +148,13 @@ func redactDSN(err error, dsn string) error {
 }
 
 // Close closes the pool, within about 2*closeWait. Close twice is safe.
-func (s *Source) Close() error { return s.dialer.CloseAfter(closeWait, s.db.Close) }
+// A snapshot's reader owns nothing: its snapshot's Close ends it.
+func (s *Source) Close() error {
+	if s.pinned != nil {
+		return nil
+	}
+	return s.dialer.CloseAfter(closeWait, s.db.Close)
+}
 
 // Ping checks that the server answers.
 func (s *Source) Ping(ctx context.Context) (err error) {
@@ -190,7 +203,12 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0),
 		COALESCE(DATETIME_PRECISION, 6), COALESCE(CHARACTER_SET_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, schema, name)
 	if err != nil {
@@ -217,7 +235,7 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 	if len(ts.Columns) == 0 {
 		return nil, fmt.Errorf("%w: %s (in database %s)", litepull.ErrNoTable, table, schema)
 	}
-	ts.PrimaryKey, err = s.primaryKey(ctx, schema, name)
+	ts.PrimaryKey, err = primaryKey(ctx, q, schema, name)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", table, err)
 	}
@@ -225,8 +243,8 @@ func (s *Source) Describe(ctx context.Context, table string) (_ *litepull.TableS
 	return ts, nil
 }
 
-func (s *Source) primaryKey(ctx context.Context, schema, name string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+func primaryKey(ctx context.Context, q querier, schema, name string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, schema, name)
 	if err != nil {
 		return nil, err
@@ -282,7 +300,12 @@ func (s *Source) StreamPages(ctx context.Context, req litepull.PageRequest, page
 	whole.Limit = req.Limit * pages
 	text := q.SQL(sel, from, whole)
 
-	rows, err := s.db.QueryContext(ctx, text, q.Args...)
+	db, release, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	rows, err := db.QueryContext(ctx, text, q.Args...)
 	if err != nil {
 		return fmt.Errorf("read page of %s: %w", req.Schema.Name, err)
 	}
@@ -315,7 +338,7 @@ func (s *Source) settleNow(ctx context.Context, q *keyset.Query, c column, zone 
 	var off int64
 	if zone == "" {
 		var n sql.NullInt64
-		err := s.db.QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&n)
+		err := s.queryRow(ctx, []any{&n}, "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))")
 		if err != nil {
 			return "", fmt.Errorf("read the server's time zone: %w", err)
 		}
@@ -339,8 +362,8 @@ func (s *Source) Now(ctx context.Context, zone string) (_ time.Time, err error) 
 	defer s.watch(ctx, &err)()
 	var utc string
 	var off sql.NullInt64
-	err = s.db.QueryRowContext(ctx, "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f'), TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "+
-		"CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))").Scan(&utc, &off)
+	err = s.queryRow(ctx, []any{&utc, &off}, "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f'), TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "+
+		"CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone))")
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the clock: %w", err)
 	}
@@ -441,7 +464,12 @@ func (s *Source) CountRanges(ctx context.Context, schema *litepull.TableSchema, 
 	}
 	q := newQuery(byName)
 	ck := keyhash.Checksum(s.keyHashSQL(schema, pk))
-	rows, err := s.db.QueryContext(ctx, q.RangeCounts(from, keyset.KeyOrder(schema, pk), bound, ck), q.Args...)
+	db, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := db.QueryContext(ctx, q.RangeCounts(from, keyset.KeyOrder(schema, pk), bound, ck), q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("count key ranges of %s: %w", schema.Name, err)
 	}
@@ -480,7 +508,12 @@ func (s *Source) ExistingKeys(ctx context.Context, schema *litepull.TableSchema,
 		}
 	}
 	q := newQuery(byName)
-	rows, err := s.db.QueryContext(ctx, q.KeysIn(sel, from, pk, bound), q.Args...)
+	db, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := db.QueryContext(ctx, q.KeysIn(sel, from, pk, bound), q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up keys of %s: %w", schema.Name, err)
 	}
@@ -524,7 +557,7 @@ func (s *Source) CountNullCursor(ctx context.Context, table, cursor string) (_ i
 		return 0, err
 	}
 	var n int64
-	err = s.db.QueryRowContext(ctx, q).Scan(&n)
+	err = s.queryRow(ctx, []any{&n}, q)
 	return n, err
 }
 
@@ -534,7 +567,12 @@ func (s *Source) Tables(ctx context.Context) (_ []litepull.TableInfo, err error)
 	if s.schema == "" {
 		return nil, errors.New("no database to discover: name one in the DSN (…/db) or set schema")
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT t.TABLE_NAME, s.COLUMN_NAME
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := q.QueryContext(ctx, `SELECT t.TABLE_NAME, s.COLUMN_NAME
 		FROM information_schema.TABLES t
 		LEFT JOIN information_schema.STATISTICS s
 		  ON s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY'
@@ -567,7 +605,7 @@ func (s *Source) EstimateRows(ctx context.Context, table string) (_ int64, err e
 		return 0, err
 	}
 	var n sql.NullInt64
-	err = s.db.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, name).Scan(&n)
+	err = s.queryRow(ctx, []any{&n}, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, name)
 	if err != nil || !n.Valid {
 		return -1, err
 	}
@@ -623,7 +661,12 @@ func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NOT NULL
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := q.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NOT NULL
 		FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0
 		ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, name)

@@ -3,66 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/stall/stalltest"
 	"github.com/litepull/litepull/internal/testdb"
 	"github.com/litepull/litepull/source/postgres"
 )
-
-// pausingProxy forwards connections to target until pause is called;
-// from then on it drops the server's answers, holding the connections
-// open, as a network that died silently does.
-func pausingProxy(t *testing.T, target string) (addr string, pause func()) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var paused atomic.Bool
-	var mu sync.Mutex
-	var conns []net.Conn
-	keep := func(cs ...net.Conn) { mu.Lock(); conns = append(conns, cs...); mu.Unlock() }
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", target)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			keep(client, server)
-			go io.Copy(server, client)
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := server.Read(buf)
-					if err != nil || paused.Load() {
-						return // stop reading: the server's answers go nowhere
-					}
-					client.Write(buf[:n])
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), func() { paused.Store(true) }
-}
 
 // TestStreamSilence: a stream that the server says nothing on for the
 // read timeout fails with a timeout; one that is only idle keeps going,
@@ -82,7 +30,7 @@ func TestStreamSilence(t *testing.T) {
 			return !active
 		})
 	})
-	addr, pause := pausingProxy(t, hostOf(t, pg.DSN))
+	addr, pause := stalltest.Pausing(t, hostOf(t, pg.DSN))
 	const read = 300 * time.Millisecond
 	cfg := stallConfig(t, pg.DSN, addr, pg.Schema)
 	cfg.ReadTimeout = litepull.Duration(read)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -84,6 +85,41 @@ func Proxy(tb testing.TB, target string, limit int64) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// Pausing forwards connections to target until pause is called; from
+// then on it drops the server's answers, holding the connections open,
+// as a network that died silently does. It returns its own host:port.
+func Pausing(tb testing.TB, target string) (addr string, pause func()) {
+	tb.Helper()
+	ln, keep := listen(tb)
+	var paused atomic.Bool
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			keep(client, server)
+			go io.Copy(server, client)
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := server.Read(buf)
+					if err != nil || paused.Load() {
+						return // stop reading: the server's answers go nowhere
+					}
+					client.Write(buf[:n])
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() { paused.Store(true) }
 }
 
 // Within runs f with a context that ends at twice limit, so that a test

@@ -1,0 +1,150 @@
+package mysql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/litepull/litepull"
+)
+
+// binlogPos is a place in a server's binlog: a file and the byte offset
+// in it, and the server it belongs to. Positions are written
+// "file:offset@server", mariadb-bin.000012:4567@1: server is the
+// server's @@server_uuid (MySQL) or @@server_id (MariaDB, which has no
+// uuid), so that a position recorded against another server (a failover,
+// a rebuilt server) is not resumed from.
+//
+// Positions are totally ordered by file, then offset; files by the
+// number after their last dot (mariadb-bin.000009 before .000010, and
+// .999999 before .1000000). The server takes no part in the order.
+type binlogPos struct {
+	file   string
+	offset uint64
+	server string
+}
+
+func (p binlogPos) position() litepull.Position {
+	return litepull.Position(p.file + ":" + strconv.FormatUint(p.offset, 10) + "@" + p.server)
+}
+
+func (p binlogPos) String() string { return p.file + ":" + strconv.FormatUint(p.offset, 10) }
+
+// parsePos reads a position as binlogPos.position writes it.
+func parsePos(pos litepull.Position) (binlogPos, error) {
+	s := string(pos)
+	at := strings.LastIndexByte(s, '@')
+	colon := -1
+	if at > 0 {
+		colon = strings.LastIndexByte(s[:at], ':')
+	}
+	if colon < 1 {
+		return binlogPos{}, fmt.Errorf("position %q is not a binlog position such as mariadb-bin.000012:4567@1", pos)
+	}
+	off, err := strconv.ParseUint(s[colon+1:at], 10, 64)
+	if err != nil {
+		return binlogPos{}, fmt.Errorf("position %q is not a binlog position such as mariadb-bin.000012:4567@1", pos)
+	}
+	return binlogPos{file: s[:colon], offset: off, server: s[at+1:]}, nil
+}
+
+// before reports p < q.
+func (p binlogPos) before(q binlogPos) bool {
+	if c := compareFiles(p.file, q.file); c != 0 {
+		return c < 0
+	}
+	return p.offset < q.offset
+}
+
+// compareFiles orders binlog file names by base name, then by the number
+// after the last dot.
+func compareFiles(a, b string) int {
+	ab, an, aok := splitFile(a)
+	bb, bn, bok := splitFile(b)
+	switch {
+	case !aok || !bok || ab != bb:
+		return strings.Compare(a, b)
+	case an < bn:
+		return -1
+	case an > bn:
+		return 1
+	}
+	return 0
+}
+
+// splitFile splits mariadb-bin.000012 into mariadb-bin and 12.
+func splitFile(name string) (string, uint64, bool) {
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(name[dot+1:], 10, 64)
+	return name[:dot], n, err == nil
+}
+
+// binlogFile is one line of SHOW BINARY LOGS.
+type binlogFile struct {
+	name string
+	size int64
+}
+
+// bytesBetween is how many bytes of binlog lie from p to q, across files,
+// by the files' sizes; 0 when q is not after p. A file no longer listed
+// counts for nothing.
+func bytesBetween(files []binlogFile, p, q binlogPos) int64 {
+	if !p.before(q) {
+		return 0
+	}
+	if p.file == q.file {
+		return int64(q.offset - p.offset)
+	}
+	var n int64
+	for _, f := range files {
+		switch {
+		case f.name == p.file:
+			n += max(f.size-int64(p.offset), 0)
+		case f.name == q.file:
+			n += int64(q.offset)
+		case compareFiles(p.file, f.name) < 0 && compareFiles(f.name, q.file) < 0:
+			n += f.size
+		}
+	}
+	return n
+}
+
+// totalSize is the size of every binlog file the server keeps.
+func totalSize(files []binlogFile) int64 {
+	var n int64
+	for _, f := range files {
+		n += f.size
+	}
+	return n
+}
+
+// lostError says why the stream cannot resume at p on a server whose
+// identity is server and whose binlog files are files, if it cannot: the
+// position is another server's, or its file was purged, or it lies past
+// the end of its file (the binlog was reset).
+func lostError(p binlogPos, server string, files []binlogFile) error {
+	const lost = "the changes made since are lost to the replica, and every table will be copied again"
+	if p.server != server {
+		return fmt.Errorf("the replica's position %s was recorded against server %s, and the source is now server %s "+
+			"(a failover, or a rebuilt server): %s", p, p.server, server, lost)
+	}
+	for _, f := range files {
+		if f.name == p.file {
+			if int64(p.offset) > f.size {
+				return fmt.Errorf("the replica's position %s lies past the end of binlog file %s (%d bytes): the binlog was reset (RESET MASTER?): %s",
+					p, f.name, f.size, lost)
+			}
+			return nil
+		}
+	}
+	oldest := "none"
+	if len(files) > 0 {
+		oldest = files[0].name
+	}
+	return fmt.Errorf("binlog file %s, where the replica's position %s lies, was purged at the source (its oldest is %s): %s; "+
+		"keep binlogs longer than litepull may be stopped (binlog_expire_logs_seconds, expire_logs_days; "+
+		"on RDS: CALL mysql.rds_set_configuration('binlog retention hours', 168))", p.file, p, oldest, lost)
+}
