@@ -269,6 +269,9 @@ func (s *Source) streamTable(ctx context.Context, name string) (streamedTable, e
 	if kind != "BASE TABLE" {
 		return streamedTable{}, fmt.Errorf("%s is not a table (%s): only tables' changes are in the binlog", name, kind)
 	}
+	if err := s.checkBinlogColumns(ctx, name); err != nil {
+		return streamedTable{}, err
+	}
 	keys, err := s.UniqueKeys(ctx, name)
 	if err != nil {
 		return streamedTable{}, fmt.Errorf("look up the keys of %s: %w", name, err)
@@ -289,4 +292,21 @@ func tableKey(schema, table string, foldCase bool) [2]string {
 		return [2]string{strings.ToLower(schema), strings.ToLower(table)}
 	}
 	return [2]string{schema, table}
+}
+
+// checkBinlogColumns refuses a table with a column whose binlog values
+// cannot be made what polling stores (binlogSupported): streamed, its
+// replica would differ from a polled one.
+func (s *Source) checkBinlogColumns(ctx context.Context, name string) error {
+	ts, err := s.Describe(ctx, name)
+	if err != nil {
+		return err
+	}
+	h := ts.Handle.(*handle)
+	for _, c := range ts.Columns {
+		if err := h.columns[c.Name].binlogSupported(); err != nil {
+			return fmt.Errorf("column %s of %s: %w", c.Name, name, err)
+		}
+	}
+	return nil
 }
