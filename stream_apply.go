@@ -236,7 +236,10 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.inTx = false
 	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
 		s.batch, s.held = Batch{}, 0
-		return s.idle(ctx, ev.Position, false)
+		if err := s.idle(ctx, ev.Position, false); err != nil {
+			return err
+		}
+		return s.copyChanged(ctx) // a table whose new shape came with no row of another
 	}
 	now := s.e.now()
 	for t, n := range s.touched {
@@ -260,6 +263,12 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 		}
 	}
 	s.refreshStatus(ctx, false)
+	return s.copyChanged(ctx)
+}
+
+// copyChanged copies the tables whose shape changed in the stream, after
+// the transaction that announced it.
+func (s *streamRun) copyChanged(ctx context.Context) error {
 	list := s.recopy
 	s.recopy = nil
 	return s.copyTables(ctx, list)
