@@ -165,7 +165,6 @@ func TestStreamShapeChangeCopiesAgain(t *testing.T) {
 	}
 }
 
-
 func TestStreamShapeChangeOfTheOnlyTableTouchedCopiesAgain(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
