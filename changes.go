@@ -75,6 +75,12 @@ type ChangeStream interface {
 	// the transaction that committed at commit: a table copied from a
 	// snapshot at at, or a stream applied through at, must skip it.
 	Includes(at, commit Position) bool
+	// Joined lists the tables (as in ChangeOptions.Tables) that
+	// OpenChanges added to the stream: it carries their changes from now
+	// on and none before, so a replica of one that was streamed before
+	// (taken out of the config for a while, or out of the publication by
+	// someone else) missed changes and must be copied again.
+	Joined() []string
 	// Status describes the slot, for status and metrics.
 	Status(ctx context.Context) (StreamStatus, error)
 	// Close ends the stream. Close twice is safe.

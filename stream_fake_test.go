@@ -31,7 +31,8 @@ type fakeChanges struct {
 	confirmed int64
 	snaps     int
 	opened    int
-	lost      bool // OpenChanges fails with ErrStreamLost once
+	lost      bool     // OpenChanges fails with ErrStreamLost once
+	joined    []string // what the next streams' Joined says
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -248,6 +249,12 @@ func (s *fakeStream) Includes(at, commit litepull.Position) bool { return num(co
 
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
 	return litepull.StreamStatus{}, nil
+}
+
+func (s *fakeStream) Joined() []string {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.f.joined
 }
 
 func (s *fakeStream) Close() error { return nil }

@@ -124,6 +124,12 @@ func (s *streamRun) openChanges(ctx context.Context) error {
 		return fmt.Errorf("open the change stream of source %s: %w", s.bs.Config.ID, err)
 	}
 	s.cs = cs
+	for _, name := range cs.Joined() {
+		if t := s.tables[name]; t != nil && t.p != nil && !t.copy {
+			s.log.Warn("the table was not in the publication, so the stream lacks its changes since it last was: copying it again", LogKeyTable, name)
+			t.copy = true
+		}
+	}
 	return nil
 }
 

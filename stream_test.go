@@ -242,3 +242,21 @@ func TestStreamTableFailsAlone(t *testing.T) {
 	run(t, e) // the next session copies it
 	sameTables(t, f, rp, "a", "b")
 }
+
+func TestStreamTableThatJoinedThePublicationIsCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	// b was out of the publication for a while: its change is in no
+	// stream, and only a copy brings it.
+	mustExec(f.path, "UPDATE b SET n = 2 WHERE id = 1")
+	f.joined = []string{"b"}
+	sum := run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	for _, r := range sum.Tables {
+		if r.FullRefresh != (r.Table == "b") {
+			t.Fatalf("%s: full refresh %v; want only b, which joined the publication, copied", r.Table, r.FullRefresh)
+		}
+	}
+}

@@ -74,6 +74,7 @@ func (s *fakeStream) Current(context.Context) (litepull.Position, error)   { ret
 func (s *fakeStream) Confirmed(context.Context) (litepull.Position, error) { return "0/100", nil }
 func (s *fakeStream) Start(context.Context, litepull.Position) error       { return nil }
 func (s *fakeStream) Ack(context.Context, litepull.Position) error         { return nil }
+func (s *fakeStream) Joined() []string                                     { return nil }
 func (s *fakeStream) Includes(at, commit litepull.Position) bool           { return commit < at }
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
 	return s.f.status, nil

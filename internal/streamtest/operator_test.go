@@ -1,6 +1,8 @@
 package streamtest_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/litepull/litepull"
@@ -35,5 +37,117 @@ func TestIdentityFullWithoutPrimaryKeyStreams(t *testing.T) {
 			t.Fatalf("step %d (%s): d was copied again; its changes should stream", i, q)
 		}
 		sameRows(t, pg, file, "SELECT id, v FROM d ORDER BY id")
+	}
+}
+
+// tableErr is a run's error for one table, nil if it ran fine.
+func tableErr(t *testing.T, sum *litepull.Summary, table string) error {
+	t.Helper()
+	for _, r := range sum.Tables {
+		if r.Table == table {
+			return r.Err
+		}
+	}
+	t.Fatalf("no result for table %s", table)
+	return nil
+}
+
+// runAll runs the engine once, table errors allowed.
+func runAll(t *testing.T, e *litepull.Engine) *litepull.Summary {
+	t.Helper()
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// TestTableTakenOutOfTheConfigAndBack takes a table out of a streamed
+// source's config for a while: the other streams on (the stream still
+// holds the table's changes made before the publication dropped it), and
+// once it is back it is copied again, since the stream never carried the
+// changes made while it was out.
+func TestTableTakenOutOfTheConfigAndBack(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text);
+		INSERT INTO a VALUES (1, 'a'); INSERT INTO b VALUES (1, 'b')`)
+	both := streamConfig(t, pg, "io", litepull.TableConfig{Table: "a"}, litepull.TableConfig{Table: "b"})
+	aOnly := both
+	aOnly.Tables = both.Tables[:1]
+	file := replicaFile(t)
+	e, r := engine(t, file, both)
+	drain(t, e)
+	r.Close()
+
+	pg.Exec(t, "UPDATE b SET v = 'b while in' WHERE id = 1; UPDATE a SET v = 'a1' WHERE id = 1")
+	e, r = engine(t, file, aOnly)
+	drain(t, e) // b's change, published when it was made, is not a's to fail on
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	pg.Exec(t, "UPDATE b SET v = 'b while out' WHERE id = 1; UPDATE a SET v = 'a2' WHERE id = 1")
+	drain(t, e)
+	r.Close()
+
+	e, _ = engine(t, file, both)
+	if sum := drain(t, e); !fullRefreshed(sum, "b") {
+		t.Errorf("b, back in the config, was not copied again")
+	}
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	sameRows(t, pg, file, "SELECT id, v FROM b ORDER BY id")
+}
+
+// TestTableRenamedOrDroppedAtTheSource renames one streamed table, then
+// drops it: the stream goes on for the others, the table fails alone
+// (its name no longer resolves), and once the name is back it is copied.
+func TestTableRenamedOrDroppedAtTheSource(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE c (id int PRIMARY KEY, v text);
+		INSERT INTO a VALUES (1, 'a'); INSERT INTO c VALUES (1, 'c')`)
+	cfg := streamConfig(t, pg, "ren", litepull.TableConfig{Table: "a"}, litepull.TableConfig{Table: "c"})
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	drain(t, e)
+
+	pg.Exec(t, "UPDATE c SET v = 'c1' WHERE id = 1; ALTER TABLE c RENAME TO c2; UPDATE c2 SET v = 'c2' WHERE id = 1")
+	pg.Exec(t, "UPDATE a SET v = 'a1' WHERE id = 1")
+	sum := runAll(t, e)
+	if err := tableErr(t, sum, "a"); err != nil {
+		t.Fatalf("a failed after c was renamed: %v", err)
+	}
+	if err := tableErr(t, sum, "c"); err == nil || !errors.Is(err, litepull.ErrNoTable) {
+		t.Fatalf("c, renamed away: error %v, want no such table", err)
+	}
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+
+	pg.Exec(t, "ALTER TABLE c2 RENAME TO c; UPDATE c SET v = 'c3' WHERE id = 1; UPDATE a SET v = 'a2' WHERE id = 1")
+	drain(t, e)
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	sameRows(t, pg, file, "SELECT id, v FROM c ORDER BY id")
+
+	pg.Exec(t, "UPDATE c SET v = 'c4' WHERE id = 1; DROP TABLE c; UPDATE a SET v = 'a3' WHERE id = 1")
+	sum = runAll(t, e)
+	if err := tableErr(t, sum, "a"); err != nil {
+		t.Fatalf("a failed after c was dropped: %v", err)
+	}
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+}
+
+// TestSourcesSharingAPublication runs two sources whose configs name one
+// publication, each with its own slot: each run makes the publication
+// hold its own tables, so the other's stream lacks its changes meanwhile;
+// each copies its tables again rather than miss them.
+func TestSourcesSharingAPublication(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text);
+		INSERT INTO a VALUES (1, 'a'); INSERT INTO b VALUES (1, 'b')`)
+	x := streamConfig(t, pg, "x", litepull.TableConfig{Table: "a"})
+	y := streamConfig(t, pg, "y", litepull.TableConfig{Table: "b"})
+	y.Publication = x.Publication
+	file := replicaFile(t)
+	e, _ := engine(t, file, x, y)
+	for i := range 3 {
+		pg.Exec(t, sprintf("UPDATE a SET v = 'a%d' WHERE id = 1", i))
+		runAll(t, e)
+		sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+		sameRows(t, pg, file, "SELECT id, v FROM b ORDER BY id")
 	}
 }

@@ -41,7 +41,8 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	// The publication comes first: pgoutput reads it as of each change it
 	// decodes, and a slot older than its publication fails on the changes
 	// made in between.
-	if err := s.ensurePublication(ctx, opts.Publication, tables); err != nil {
+	joined, err := s.ensurePublication(ctx, opts.Publication, tables)
+	if err != nil {
 		return nil, err
 	}
 	if !slot.exists {
@@ -49,7 +50,7 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 			return nil, err
 		}
 	}
-	return newStream(s, opts, tables), nil
+	return newStream(s, opts, tables, joined), nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach

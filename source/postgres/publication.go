@@ -121,8 +121,10 @@ type publication struct {
 }
 
 // ensurePublication creates the publication for exactly tables, or makes
-// the existing one hold exactly them.
-func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) error {
+// the existing one hold exactly them. It returns the tables (configured
+// names) it did not hold, or did not publish whole: their changes before
+// now are not in the stream.
+func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) ([]string, error) {
 	quoted := litepull.QuoteIdent(name, '"')
 	list := make([]string, len(tables))
 	for i, t := range tables {
@@ -130,19 +132,19 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	}
 	p, err := s.publication(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var stmts []string
 	switch {
 	case !p.exists:
 		stmts = []string{fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (%s)", quoted, strings.Join(list, ", "), publishAll)}
 	case p.allTables:
-		return fmt.Errorf("publication %s is FOR ALL TABLES, and litepull's publication must hold exactly the configured tables: "+
+		return nil, fmt.Errorf("publication %s is FOR ALL TABLES, and litepull's publication must hold exactly the configured tables: "+
 			"name another publication", name)
 	case p.complete && !p.filtered && p.holdsExactly(tables):
-		return nil
+		return nil, nil
 	case !p.owned:
-		return fmt.Errorf("publication %s must hold exactly %s, and only its owner %s may change it: "+
+		return nil, fmt.Errorf("publication %s must hold exactly %s, and only its owner %s may change it: "+
 			"as %s, ALTER PUBLICATION %s SET TABLE %s; or name another publication",
 			name, strings.Join(list, ", "), p.owner, p.owner, quoted, strings.Join(list, ", "))
 	default:
@@ -151,10 +153,23 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	}
 	for _, q := range stmts {
 		if err := s.exec(ctx, q, nil, nil, func([][]byte) error { return nil }); err != nil {
-			return fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
+			return nil, fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
 		}
 	}
-	return nil
+	return p.missing(tables), nil
+}
+
+// missing lists the tables the publication did not publish whole before
+// it was made or changed: every one, unless it published every kind of
+// change, unfiltered, of the tables it held.
+func (p publication) missing(tables []streamTable) []string {
+	var out []string
+	for _, t := range tables {
+		if !p.exists || !p.complete || p.filtered || !p.tables[t.oid] {
+			out = append(out, t.name)
+		}
+	}
+	return out
 }
 
 // holdsExactly reports whether the publication publishes tables and no

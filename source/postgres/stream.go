@@ -27,7 +27,8 @@ const (
 type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
-	tables map[relName]string // configured names, by the catalog's
+	tables map[uint32]string // configured names, by the table's oid
+	joined []string          // tables the publication did not hold before OpenChanges
 	rels   map[uint32]*relation
 
 	conn   *pgconn.PgConn // streaming, after Start
@@ -42,16 +43,18 @@ type stream struct {
 	pinged   bool      // a status update asked for an answer since lastRecv
 }
 
-// relName is a table's schema and name, as a Relation message gives them.
-type relName struct{ schema, rel string }
-
-func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable) *stream {
-	st := &stream{src: s, opts: opts, tables: map[relName]string{}, rels: map[uint32]*relation{}}
+func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable, joined []string) *stream {
+	st := &stream{src: s, opts: opts, tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
 	for _, t := range tables {
-		st.tables[relName{t.schema, t.rel}] = t.name
+		st.tables[t.oid] = t.name
 	}
 	return st
 }
+
+// Joined lists the tables the publication did not hold before
+// OpenChanges: the stream carries their changes from the publication's
+// change on, none before it.
+func (st *stream) Joined() []string { return st.joined }
 
 // position renders an LSN as the stream's positions are written.
 func position(lsn pglogrepl.LSN) litepull.Position { return litepull.Position(lsn.String()) }
