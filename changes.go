@@ -148,6 +148,10 @@ type ChangeEvent struct {
 	Time time.Time
 	// Schema is a relation's description: columns as Describe gives them.
 	Schema *TableSchema
+	// Err, on a row change, says the source could not decode its row (a
+	// type the stream cannot carry): the change fails Table alone, which
+	// is copied again, unless a copy already holds it.
+	Err error
 }
 
 // Keep is a value a change stream did not send because the source did not

@@ -110,6 +110,10 @@ func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 	if s.skips(t) {
 		return nil
 	}
+	if ev.Err != nil {
+		s.fail(t, ev.Err)
+		return nil
+	}
 	if !slices.Equal(t.cols, ev.Columns) {
 		if err := t.mapColumns(ev.Columns); err != nil {
 			s.fail(t, err)

@@ -260,3 +260,27 @@ func TestStreamTableThatJoinedThePublicationIsCopied(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamUndecodableRowFailsItsTableAlone(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	bad := ins("a", int64(1), "v", "w")
+	bad.ev.Row, bad.ev.Err = nil, fmt.Errorf("column big of a: a type the stream cannot carry")
+	f.commit(bad, ins("b", int64(1), int64(1)))
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Tables {
+		if (r.Err != nil) != (r.Table == "a") {
+			t.Fatalf("%s: error %v; want a failed alone", r.Table, r.Err)
+		}
+	}
+	sameTables(t, f, rp, "b")
+	// The next session copies a, and the stream, which still holds the
+	// change, skips it for a: everything streams again.
+	f.commit(ins("b", int64(2), int64(2)))
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}

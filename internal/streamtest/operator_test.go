@@ -171,3 +171,32 @@ func TestGeneratedColumnLeftOut(t *testing.T) {
 		sameRows(t, pg, file, "SELECT id, a FROM gen ORDER BY id")
 	}
 }
+
+// TestUndecodableColumnFailsItsTableAlone streams a table with a column
+// the stream cannot decode (an array of a composite type) beside another:
+// the other streams on, and once the column is dropped the table is copied
+// and streams again, though the slot still holds the changes made before.
+func TestUndecodableColumnFailsItsTableAlone(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TYPE pair AS (x int, y text);
+		CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE odd (id int PRIMARY KEY, ps pair[]);
+		INSERT INTO a VALUES (1, 'a'); INSERT INTO odd VALUES (1, '{"(1,x)"}')`)
+	cfg := streamConfig(t, pg, "odd", litepull.TableConfig{Table: "a"}, litepull.TableConfig{Table: "odd"})
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	drain(t, e)
+	pg.Exec(t, `INSERT INTO odd VALUES (2, '{"(2,y)"}'); UPDATE a SET v = 'a1' WHERE id = 1`)
+	sum := runAll(t, e)
+	if err := tableErr(t, sum, "a"); err != nil {
+		t.Fatalf("a failed with odd: %v", err)
+	}
+	if err := tableErr(t, sum, "odd"); err == nil {
+		t.Fatalf("odd streamed a composite array; want its error")
+	}
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+
+	pg.Exec(t, `ALTER TABLE odd DROP COLUMN ps; INSERT INTO odd VALUES (3); UPDATE a SET v = 'a2' WHERE id = 1`)
+	drain(t, e)
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	sameRows(t, pg, file, "SELECT id FROM odd ORDER BY id")
+}

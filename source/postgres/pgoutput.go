@@ -99,13 +99,15 @@ func (st *stream) row(kind litepull.ChangeKind, id uint32, newT, oldT *pglogrepl
 	if rel.ignored {
 		return litepull.ChangeEvent{}, false, nil
 	}
+	// A value that cannot be decoded fails its table alone: the stream,
+	// which holds the change until the slot moves past it, goes on.
 	row, err := rel.values(newT)
 	if err != nil {
-		return litepull.ChangeEvent{}, false, err
+		return litepull.ChangeEvent{Kind: kind, Table: rel.table, Columns: rel.columns, Err: err}, true, nil
 	}
 	old, err := rel.values(oldT)
 	if err != nil {
-		return litepull.ChangeEvent{}, false, err
+		return litepull.ChangeEvent{Kind: kind, Table: rel.table, Columns: rel.columns, Err: err}, true, nil
 	}
 	if kind == litepull.ChangeUpdate {
 		rel.fillUnchanged(row, old, oldType == pglogrepl.UpdateMessageTupleTypeOld)
