@@ -285,7 +285,9 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 			return err
 		}
 	}
-	s.refreshStatus(ctx, false)
+	if err := s.refreshStatus(ctx, false); err != nil {
+		return err
+	}
 	return s.copyChanged(ctx)
 }
 

@@ -33,6 +33,7 @@ type fakeChanges struct {
 	opened    int
 	lost      bool     // OpenChanges fails with ErrStreamLost once
 	joined    []string // what the next streams' Joined says
+	statusErr error    // what Status says
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -248,7 +249,9 @@ func (s *fakeStream) Ack(ctx context.Context, p litepull.Position) error {
 func (s *fakeStream) Includes(at, commit litepull.Position) bool { return num(commit) < num(at) }
 
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
-	return litepull.StreamStatus{}, nil
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return litepull.StreamStatus{}, s.f.statusErr
 }
 
 func (s *fakeStream) Joined() []string {

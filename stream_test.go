@@ -2,10 +2,12 @@ package litepull_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -283,4 +285,19 @@ func TestStreamUndecodableRowFailsItsTableAlone(t *testing.T) {
 	f.commit(ins("b", int64(2), int64(2)))
 	run(t, e)
 	sameTables(t, f, rp, "a", "b")
+}
+
+func TestStreamEndsWhenItsTablesChangedAtTheSource(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, _ := streamEngine(t, f)
+	run(t, e)
+	// A table dropped and made again, say: the publication no longer
+	// holds the table the stream follows, which would stand still.
+	f.statusErr = fmt.Errorf("table b: %w", litepull.ErrStreamChanged)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := e.Follow(ctx, "pg")
+	if !errors.Is(err, litepull.ErrStreamChanged) {
+		t.Fatalf("Follow ended with %v; want ErrStreamChanged at once", err)
+	}
 }

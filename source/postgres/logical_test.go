@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -288,5 +289,33 @@ func checkRelationSchema(t *testing.T, e *changeEnv, evs []litepull.ChangeEvent)
 	}
 	if c, _ := last.Column("price"); c.SourceType != "numeric(10,2)" || c.Position != 4 {
 		t.Errorf("price column %+v, want numeric(10,2) at 4", c)
+	}
+}
+
+// TestStatusSeesTablesChangedUnderTheStream drops and makes again a table
+// the stream follows, and takes another out of the publication: the
+// stream would send nothing more of either, so Status says so.
+func TestStatusSeesTablesChangedUnderTheStream(t *testing.T) {
+	for _, c := range []struct{ name, sql string }{
+		{"Recreated", "DROP TABLE items; CREATE TABLE items (id int PRIMARY KEY)"},
+		{"TakenOut", "ALTER PUBLICATION %s DROP TABLE items"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pg := testdb.Postgres(t)
+			pg.Exec(t, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)")
+			e := newChangeEnv(t, pg, "items", "other")
+			cs := e.start(t, "")
+			if _, err := cs.Status(context.Background()); err != nil {
+				t.Fatalf("Status: %v", err)
+			}
+			sql := c.sql
+			if strings.Contains(sql, "%s") {
+				sql = fmt.Sprintf(sql, e.opts.Publication)
+			}
+			pg.Exec(t, sql)
+			if _, err := cs.Status(context.Background()); !errors.Is(err, litepull.ErrStreamChanged) {
+				t.Fatalf("Status after the change: %v; want ErrStreamChanged", err)
+			}
+		})
 	}
 }
