@@ -301,3 +301,25 @@ func TestStreamEndsWhenItsTablesChangedAtTheSource(t *testing.T) {
 		t.Fatalf("Follow ended with %v; want ErrStreamChanged at once", err)
 	}
 }
+
+func TestStreamedTableSwitchedToPollingIsCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)), ins("b", int64(2), int64(2)))
+	e, r, rp := streamEngine(t, f)
+	run(t, e)
+	mustExec(f.path, "DELETE FROM b WHERE id = 1; INSERT INTO b VALUES (3, 3)")
+
+	// The same source, now polled by cursor: the table's state is the
+	// stream's (a position in its log, not a cursor value).
+	cfg := litepull.Config{Replica: rp, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "sqlite", DSN: f.path,
+		Tables: []litepull.TableConfig{{Table: "b", CursorColumn: "id"}}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	polled := litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f.Source}}, nil)
+	sum := run(t, polled)
+	if !sum.Tables[0].FullRefresh {
+		t.Errorf("the streamed table was not copied whole when polling took over: %+v", sum.Tables[0])
+	}
+	sameTables(t, f, rp, "b")
+}
