@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -79,6 +80,13 @@ func (t *streamTable) mapColumns(cols []string) error {
 	return nil
 }
 
+// keyIsIdentity reports whether the replica's key is the source table's
+// primary key (in any order): the key an update without its old row kept.
+func (t *streamTable) keyIsIdentity() bool {
+	src := t.p.schema.PrimaryKey
+	return len(src) == len(t.p.pk) && !slices.ContainsFunc(t.p.pk, func(k string) bool { return !slices.Contains(src, k) })
+}
+
 // row picks the target's columns from a stream row.
 func (t *streamTable) row(values []Value) []Value {
 	row := make([]Value, len(t.idx))
@@ -151,6 +159,11 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 		e.Deletes = append(e.Deletes, old)
 		s.held++
 		return nil
+	}
+	if ev.Kind == ChangeUpdate && old == nil && !t.keyIsIdentity() {
+		return fmt.Errorf("primaryKey (%s) is not the source table's primary key (%s), which is all a change stream names an updated row by: "+
+			"an update that changes %s would leave its old row in the replica; set the source table's REPLICA IDENTITY FULL (then old rows are sent whole), "+
+			"or leave primaryKey out", strings.Join(t.p.pk, ", "), strings.Join(t.p.schema.PrimaryKey, ", "), strings.Join(t.p.pk, ", "))
 	}
 	row := t.row(ev.Row)
 	key, err := t.key(row)

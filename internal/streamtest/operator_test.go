@@ -3,6 +3,7 @@ package streamtest_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/litepull/litepull"
@@ -199,4 +200,29 @@ func TestUndecodableColumnFailsItsTableAlone(t *testing.T) {
 	drain(t, e)
 	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
 	sameRows(t, pg, file, "SELECT id FROM odd ORDER BY id")
+}
+
+// TestPrimaryKeyOtherThanTheSources configures a unique column as the key
+// of a table whose primary key is another: the stream names an updated
+// row by the source's key alone, so an update of the configured key
+// cannot be followed (its old row would stay) unless the table's replica
+// identity is FULL. Without it the table fails; with it, it streams.
+func TestPrimaryKeyOtherThanTheSources(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE u (id int PRIMARY KEY, email text NOT NULL UNIQUE, v text);
+		INSERT INTO u VALUES (1, 'a@x', 'a'), (2, 'b@x', 'b')`)
+	cfg := streamConfig(t, pg, "pk", litepull.TableConfig{Table: "u", PrimaryKey: []string{"email"}})
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	drain(t, e)
+	pg.Exec(t, "UPDATE u SET email = 'a2@x' WHERE id = 1")
+	if err := tableErr(t, runAll(t, e), "u"); err == nil || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
+		t.Fatalf("u, keyed on email under REPLICA IDENTITY DEFAULT: error %v; want one asking for FULL", err)
+	}
+
+	pg.Exec(t, "ALTER TABLE u REPLICA IDENTITY FULL")
+	drain(t, e) // copied again
+	pg.Exec(t, "UPDATE u SET email = 'b2@x' WHERE id = 2; UPDATE u SET v = 'a3' WHERE id = 1")
+	drain(t, e)
+	sameRows(t, pg, file, "SELECT email, id, v FROM u ORDER BY email")
 }
