@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -109,9 +110,21 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 }
 
 // openChanges opens the stream; a stream the source lost (its slot can
-// no longer stream) is made again, and every table copied.
+// no longer stream) is made again, and every table copied. A table the
+// source cannot stream (a *TableError: no replica identity, say) fails
+// alone, and the stream opens without it.
 func (s *streamRun) openChanges(ctx context.Context) error {
 	cs, err := s.src.OpenChanges(ctx, s.copts)
+	for te := (*TableError)(nil); errors.As(err, &te) && len(s.copts.Tables) > 1; {
+		t := s.tables[te.Table]
+		if t == nil || !slices.Contains(s.copts.Tables, te.Table) {
+			break
+		}
+		s.failNow(ctx, t, te.Err)
+		t.retryAt = time.Time{} // not in the publication: only a new session can take it in
+		s.copts.Tables = slices.DeleteFunc(slices.Clone(s.copts.Tables), func(n string) bool { return n == te.Table })
+		cs, err = s.src.OpenChanges(ctx, s.copts)
+	}
 	if errors.Is(err, ErrStreamLost) {
 		s.log.Warn("the change stream was lost at the source: making it again and copying every table", LogKeyError, err)
 		if derr := s.src.DropChanges(ctx, s.copts); derr != nil {

@@ -226,3 +226,33 @@ func TestPrimaryKeyOtherThanTheSources(t *testing.T) {
 	drain(t, e)
 	sameRows(t, pg, file, "SELECT email, id, v FROM u ORDER BY email")
 }
+
+// TestTableWithoutReplicaIdentityFailsAlone lists a table without a
+// primary key (and a unique index, so it can be copied) beside another:
+// the source cannot name its updated rows, so it fails, alone; once its
+// replica identity is FULL it streams too.
+func TestTableWithoutReplicaIdentityFailsAlone(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE nopk (id int NOT NULL, v text);
+		CREATE UNIQUE INDEX nopk_id ON nopk (id); INSERT INTO a VALUES (1, 'a'); INSERT INTO nopk VALUES (1, 'n')`)
+	cfg := streamConfig(t, pg, "ri", litepull.TableConfig{Table: "a"}, litepull.TableConfig{Table: "nopk"})
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	for i := range 2 {
+		pg.Exec(t, sprintf("UPDATE a SET v = 'a%d' WHERE id = 1", i))
+		sum := runAll(t, e)
+		if err := tableErr(t, sum, "a"); err != nil {
+			t.Fatalf("run %d: a failed beside nopk: %v", i, err)
+		}
+		if err := tableErr(t, sum, "nopk"); !errors.Is(err, litepull.ErrNoPrimaryKey) {
+			t.Fatalf("run %d: nopk: error %v; want ErrNoPrimaryKey", i, err)
+		}
+		sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	}
+	pg.Exec(t, "ALTER TABLE nopk REPLICA IDENTITY FULL")
+	drain(t, e)
+	pg.Exec(t, "UPDATE nopk SET v = 'n2' WHERE id = 1; UPDATE a SET v = 'a3' WHERE id = 1")
+	drain(t, e)
+	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	sameRows(t, pg, file, "SELECT id, v FROM nopk ORDER BY id")
+}

@@ -62,13 +62,21 @@ func (s *Source) streamTable(ctx context.Context, name string) (streamTable, err
 	if err != nil {
 		return streamTable{}, fmt.Errorf("look up table %s: %w", name, err)
 	}
-	if t.oid == 0 {
-		return streamTable{}, fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, name, quoted)
+	// What is wrong with one table is that table's error alone
+	// (*litepull.TableError): the others can stream without it.
+	var problem error
+	switch {
+	case t.oid == 0:
+		problem = fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, name, quoted)
+	case kind != "r" && kind != "p":
+		problem = fmt.Errorf("%s is not a table (relkind %s): only tables' changes can be streamed", name, kind)
+	default:
+		problem = identityError(name, t.quoted(), identity, hasPK == "true")
 	}
-	if kind != "r" && kind != "p" {
-		return streamTable{}, fmt.Errorf("%s is not a table (relkind %s): only tables' changes can be streamed", name, kind)
+	if problem != nil {
+		return streamTable{}, &litepull.TableError{SourceID: s.id, Table: name, Err: problem}
 	}
-	return t, identityError(name, t.quoted(), identity, hasPK == "true")
+	return t, nil
 }
 
 // identityError says why a table's changes cannot be streamed, if they
