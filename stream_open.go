@@ -164,7 +164,9 @@ func (s *streamRun) resume(ctx context.Context) error {
 	case !ok && s.anyStreamed():
 		gap = "the replica holds streamed tables but no record of the stream"
 	case ok && rec.Slot != s.copts.Slot:
-		gap = fmt.Sprintf("the replica followed slot %s, the config names %s", rec.Slot, s.copts.Slot)
+		gap = fmt.Sprintf("the replica followed slot %s, the config names %s (slot %s, if it still exists, keeps WAL at the source "+
+			"until it is dropped: litepull slot drop -source %s -slot %s, or SELECT pg_drop_replication_slot('%s'))",
+			rec.Slot, s.copts.Slot, rec.Slot, s.bs.Config.ID, rec.Slot, rec.Slot)
 	case ok && s.cs.Includes(confirmed, rec.Position):
 		gap = fmt.Sprintf("slot %s is at %s, past what the replica holds (%s): another consumer moved it, or it was dropped and made again", s.copts.Slot, confirmed, rec.Position)
 	}
