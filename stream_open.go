@@ -95,6 +95,10 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 	t.copy = (opts.Full && named) || st.CursorValue == "" || st.CursorColumn != "" ||
 		(st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()))
 	if t.copy {
+		// A dest another source table fills is refused before the copy.
+		if err := s.e.replica.CheckTarget(ctx, t.p.target); err != nil {
+			s.failNow(ctx, t, fmt.Errorf("prepare replica table %s: %w", tc.DestName(), err))
+		}
 		return t, nil
 	}
 	change, err := s.e.replica.SchemaChange(ctx, t.p.target)

@@ -323,3 +323,26 @@ func TestStreamedTableSwitchedToPollingIsCopied(t *testing.T) {
 	}
 	sameTables(t, f, rp, "b")
 }
+
+func TestStreamCopyNeverTakesAnotherSourcesDest(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	mustExec(f.path, "INSERT INTO b VALUES (1, 1)")
+	e, r, rp := streamEngine(t, f)
+	// Another source fills dest b first.
+	other := litepull.Config{Replica: rp, Sources: []litepull.SourceConfig{{ID: "other", Kind: "sqlite", DSN: f.path,
+		Tables: []litepull.TableConfig{{Table: "b", CursorColumn: "id"}}}}}
+	if err := other.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, litepull.NewEngine(r, []litepull.BoundSource{{Config: other.Sources[0], Source: f.Source}}, nil))
+
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range sum.Tables {
+		if (res.Table == "b") != errors.Is(res.Err, litepull.ErrSchemaConflict) {
+			t.Fatalf("%s: error %v; want b, whose dest another source fills, refused alone", res.Table, res.Err)
+		}
+	}
+}
