@@ -34,6 +34,7 @@ type fakeChanges struct {
 	lost      bool     // OpenChanges fails with ErrStreamLost once
 	joined    []string // what the next streams' Joined says
 	statusErr error    // what Status says
+	snapErr   error    // what Snapshot fails with
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -177,6 +178,10 @@ type fakeStream struct {
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	s.f.mu.Lock()
+	if s.f.snapErr != nil {
+		s.f.mu.Unlock()
+		return nil, s.f.snapErr
+	}
 	n := int64(len(s.f.log))
 	s.f.snaps++
 	copyPath := filepath.Join(s.f.tb.TempDir(), fmt.Sprintf("snap%d.db", s.f.snaps))

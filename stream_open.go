@@ -239,7 +239,16 @@ func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error
 	}
 	snap, err := s.cs.Snapshot(ctx)
 	if err != nil {
-		return fmt.Errorf("take a snapshot of source %s: %w", s.bs.Config.ID, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("take a snapshot of source %s: %w", s.bs.Config.ID, err)
+		}
+		// No snapshot now (a long transaction at the source holds it up,
+		// say): the tables to copy fail, to be copied after a wait; the
+		// others stream on meanwhile.
+		for _, t := range tables {
+			s.failNow(ctx, t, fmt.Errorf("take a snapshot of source %s to copy the table: %w", s.bs.Config.ID, err))
+		}
+		return nil
 	}
 	defer func() {
 		if cerr := snap.Close(); cerr != nil {

@@ -346,3 +346,28 @@ func TestStreamCopyNeverTakesAnotherSourcesDest(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamGoesOnWhileATableCannotBeCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	// b must be copied, but the source makes no snapshot now (a long
+	// transaction holds it up): b fails, a streams on.
+	f.joined = []string{"b"}
+	f.snapErr = fmt.Errorf("waited 54s for the transactions open at the source to end")
+	mustExec(f.path, "INSERT INTO b VALUES (1, 1)")
+	f.commit(ins("a", int64(1), "x", "y"))
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Tables {
+		if (r.Err != nil) != (r.Table == "b") {
+			t.Fatalf("%s: error %v; want b alone failed", r.Table, r.Err)
+		}
+	}
+	sameTables(t, f, rp, "a")
+	f.snapErr, f.joined = nil, nil
+	run(t, e) // b, failed, is copied
+	sameTables(t, f, rp, "a", "b")
+}
