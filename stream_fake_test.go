@@ -26,15 +26,16 @@ type fakeChanges struct {
 	path string
 	cols map[string][]string // per table, its columns
 
-	mu        sync.Mutex
-	log       [][]litepull.ChangeEvent
-	confirmed int64
-	snaps     int
-	opened    int
-	lost      bool     // OpenChanges fails with ErrStreamLost once
-	joined    []string // what the next streams' Joined says
-	statusErr error    // what Status says
-	snapErr   error    // what Snapshot fails with
+	mu         sync.Mutex
+	log        [][]litepull.ChangeEvent
+	confirmed  int64
+	snaps      int
+	opened     int
+	lost       bool     // OpenChanges fails with ErrStreamLost once
+	joined     []string // what the next streams' Joined says
+	statusErr  error    // what Status says
+	snapErr    error    // what Snapshot fails with
+	onSnapshot func()   // called as Snapshot begins
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -181,6 +182,14 @@ func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	if s.f.snapErr != nil {
 		s.f.mu.Unlock()
 		return nil, s.f.snapErr
+	}
+	if hook := s.f.onSnapshot; hook != nil {
+		s.f.mu.Unlock()
+		hook()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.f.mu.Lock()
 	}
 	n := int64(len(s.f.log))
 	s.f.snaps++

@@ -144,9 +144,25 @@ func (s *streamRun) openChanges(ctx context.Context) error {
 	for _, name := range cs.Joined() {
 		if t := s.tables[name]; t != nil && t.p != nil && !t.copy {
 			s.log.Warn("the table was not in the publication, so the stream lacks its changes since it last was: copying it again", LogKeyTable, name)
-			t.copy = true
+			if err := s.forget(ctx, t); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+// forget drops t's position from the replica, so that t is copied before
+// it streams again: now, or, should this process die before the copy, in
+// the next session (the publication, changed already, would not say so
+// again).
+func (s *streamRun) forget(ctx context.Context, t *streamTable) error {
+	st := t.st
+	st.SourceID, st.Table, st.CursorValue = s.bs.Config.ID, t.tc.Table, ""
+	if err := s.e.replica.Apply(ctx, stateBatch(st)); err != nil {
+		return fmt.Errorf("record that %s must be copied again: %w", t.tc.Table, err)
+	}
+	t.st, t.copy = st, true
 	return nil
 }
 

@@ -371,3 +371,22 @@ func TestStreamGoesOnWhileATableCannotBeCopied(t *testing.T) {
 	run(t, e) // b, failed, is copied
 	sameTables(t, f, rp, "a", "b")
 }
+
+func TestStreamTableThatJoinedIsCopiedEvenAfterACrash(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	mustExec(f.path, "INSERT INTO b VALUES (1, 1)") // while b was out of the publication
+	// The session that puts b back in the publication ends before it
+	// copies b (the process dies, say): the next one, to which the
+	// publication no longer says b joined, must copy it all the same.
+	f.joined = []string{"b"}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.onSnapshot = cancel
+	if _, err := e.Follow(ctx, "pg"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow: %v, want it cancelled", err)
+	}
+	f.joined, f.onSnapshot = nil, nil
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
