@@ -177,10 +177,11 @@ func (e *Engine) StreamInfos() []StreamInfo {
 }
 
 // refreshStatus reads the slot's status every statusEvery, and warns when
-// it holds back more WAL than RetainedWarn.
-func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
+// it holds back more WAL than RetainedWarn. A stream whose tables changed
+// at the source (ErrStreamChanged) ends the session.
+func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) error {
 	if time.Since(s.statusAt) < statusEvery {
-		return
+		return nil
 	}
 	s.statusAt = time.Now()
 	s.report()
@@ -203,6 +204,10 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
 	}
 	s.e.streams[s.bs.Config.ID] = si
 	s.e.mu.Unlock()
+	if errors.Is(err, ErrStreamChanged) {
+		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
+	}
+	return nil
 }
 
 // runLogical brings a streamed source's tables up to the source's position
@@ -348,7 +353,9 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 				return err
 			}
 		}
-		s.refreshStatus(ctx, true)
+		if err := s.refreshStatus(ctx, true); err != nil {
+			return err
+		}
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err
 		}

@@ -26,14 +26,16 @@ type fakeChanges struct {
 	path string
 	cols map[string][]string // per table, its columns
 
-	mu        sync.Mutex
-	log       [][]litepull.ChangeEvent
-	confirmed int64
-	snaps     int
-	opened    int
-	lost      bool     // OpenChanges fails with ErrStreamLost once
-	snapErr   error    // Snapshot fails with it
-	joined    []string // the next stream opened says these joined it
+	mu         sync.Mutex
+	log        [][]litepull.ChangeEvent
+	confirmed  int64
+	snaps      int
+	opened     int
+	lost       bool     // OpenChanges fails with ErrStreamLost once
+	joined     []string // the next stream opened says these joined it
+	statusErr  error    // what Status says
+	snapErr    error    // what Snapshot fails with
+	onSnapshot func()   // called as Snapshot begins
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -180,9 +182,17 @@ type fakeStream struct {
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	s.f.mu.Lock()
-	defer s.f.mu.Unlock()
-	if err := s.f.snapErr; err != nil {
-		return nil, err
+	if s.f.snapErr != nil {
+		s.f.mu.Unlock()
+		return nil, s.f.snapErr
+	}
+	if hook := s.f.onSnapshot; hook != nil {
+		s.f.mu.Unlock()
+		hook()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.f.mu.Lock()
 	}
 	n := int64(len(s.f.log))
 	s.f.snaps++
@@ -269,7 +279,9 @@ func (s *fakeStream) Joined() []string { return s.joined }
 func (s *fakeStream) Includes(at, commit litepull.Position) bool { return num(commit) < num(at) }
 
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
-	return litepull.StreamStatus{}, nil
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return litepull.StreamStatus{}, s.f.statusErr
 }
 
 func (s *fakeStream) Close() error { return nil }

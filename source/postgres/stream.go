@@ -28,10 +28,9 @@ const (
 type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
-	tables map[relName]string // configured names, by the catalog's
-	oids   map[uint32]string  // configured names, by relation id
+	tables map[uint32]string // configured names, by the table's oid
+	joined []string          // tables the publication did not hold before OpenChanges
 	rels   map[uint32]*relation
-	joined []string // tables the publication did not hold before OpenChanges
 
 	conn   *pgconn.PgConn // streaming, after Start
 	start  pglogrepl.LSN  // where streaming started: the later of from and the slot's confirmed position
@@ -52,17 +51,18 @@ type stream struct {
 	kept     sync.WaitGroup
 }
 
-// relName is a table's schema and name, as a Relation message gives them.
-type relName struct{ schema, rel string }
-
-func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable) *stream {
-	st := &stream{src: s, opts: opts, tables: map[relName]string{}, oids: map[uint32]string{}, rels: map[uint32]*relation{}}
+func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable, joined []string) *stream {
+	st := &stream{src: s, opts: opts, tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
 	for _, t := range tables {
-		st.tables[relName{t.schema, t.rel}] = t.name
-		st.oids[t.oid] = t.name
+		st.tables[t.oid] = t.name
 	}
 	return st
 }
+
+// Joined lists the tables the publication did not hold before
+// OpenChanges: the stream carries their changes from the publication's
+// change on, none before it.
+func (st *stream) Joined() []string { return st.joined }
 
 // position renders an LSN as the stream's positions are written.
 func position(lsn pglogrepl.LSN) litepull.Position { return litepull.Position(lsn.String()) }
@@ -78,9 +78,6 @@ func parseLSN(p litepull.Position) (pglogrepl.LSN, error) {
 	}
 	return lsn, nil
 }
-
-// Joined lists the tables OpenChanges added to the publication.
-func (st *stream) Joined() []string { return st.joined }
 
 // Includes reports commit < at: a snapshot or stream at at holds every
 // transaction whose commit record comes before it. An unreadable position
