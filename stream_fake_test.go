@@ -194,6 +194,7 @@ func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 		}
 		s.f.mu.Lock()
 	}
+	defer s.f.mu.Unlock()
 	n := int64(len(s.f.log))
 	s.f.snaps++
 	copyPath := filepath.Join(s.f.tb.TempDir(), fmt.Sprintf("snap%d.db", s.f.snaps))
