@@ -224,7 +224,12 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 		return fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
 	}
 	err := s.loop(ctx, until)
-	if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
+	if s.inTx {
+		// The stream ended inside a source transaction whose first rows
+		// may be in the open replica transaction: none of it may show.
+		// The next session streams again from the last commit.
+		s.rollback()
+	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
 	if s.durable != s.acked {

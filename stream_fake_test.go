@@ -2,6 +2,7 @@ package litepull_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,7 @@ type fakeChanges struct {
 	snaps     int
 	opened    int
 	lost      bool // OpenChanges fails with ErrStreamLost once
+	breakAt   int  // a stream's breakAt-th event is, once, a broken connection instead
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -171,6 +173,7 @@ type fakeStream struct {
 	f     *fakeChanges
 	next  int // the next transaction to send
 	queue []litepull.ChangeEvent
+	sent  int
 }
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
@@ -231,6 +234,12 @@ func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 			}
 		}
 		s.f.mu.Unlock()
+	}
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	if s.sent++; s.sent == s.f.breakAt {
+		s.f.breakAt = 0
+		return litepull.ChangeEvent{}, errors.New("change stream: connection reset by peer")
 	}
 	ev := s.queue[0]
 	s.queue = s.queue[1:]

@@ -221,3 +221,29 @@ func TestStreamTableFailsAlone(t *testing.T) {
 	run(t, e) // the next session copies it
 	sameTables(t, f, rp, "a", "b")
 }
+
+// TestStreamBrokenMidTransactionShowsNoneOfIt: a stream that breaks in the
+// middle of a source transaction larger than what is held in memory (its
+// first rows are already in the open replica transaction) leaves the
+// replica as it was before that transaction; the next run applies it
+// whole.
+func TestStreamBrokenMidTransactionShowsNoneOfIt(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(0), int64(0)))
+	var big []fakeOp
+	for i := range 6000 {
+		big = append(big, ins("b", int64(i+1), int64(i)))
+	}
+	f.commit(big...)
+	f.breakAt = 3 + 1 + 5500 // the small transaction, then the big one's begin and 5500 of its rows
+	if _, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, rp, "b"); got != "" && got != "1:0|1:0|\n" {
+		t.Fatalf("after the stream broke mid-transaction the replica shows %d rows of b, want those before it (0 or 1)", strings.Count(got, "\n"))
+	}
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
