@@ -45,7 +45,9 @@ func (r CommitsResult) Lag() time.Duration { return r.Applied - r.Source }
 
 // Commits has clients commit n single-row transactions as fast as they
 // can while the stream runs, then n more while it is stopped, applied by
-// one drain.
+// one drain. The clients commit asynchronously (synchronous_commit = off:
+// the WAL and so the stream are the same) so that the source, whose every
+// commit would wait for a WAL flush, commits as fast as it can.
 func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int) (CommitsResult, error) {
 	s, stop, err := startStream(ctx, dir, dsn, schema, commitsTable, rowColumns, slot)
 	if err != nil {
@@ -57,7 +59,7 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 	if err = errors.Join(err, stop()); err != nil {
 		return res, err
 	}
-	conns, err := connectAll(ctx, dsn, clients)
+	conns, err := connectAll(ctx, dsn, clients, asyncCommit)
 	if err != nil {
 		return res, err
 	}
@@ -80,7 +82,7 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 
 // live commits res.Commits rows while the stream runs and times them.
 func (s *streamed) live(ctx context.Context, res *CommitsResult) error {
-	conns, c, err := s.warmUp(ctx, res.Clients)
+	conns, c, err := s.warmUp(ctx, res.Clients, asyncCommit)
 	if err != nil {
 		return err
 	}
@@ -100,8 +102,8 @@ func (s *streamed) live(ctx context.Context, res *CommitsResult) error {
 // warmUp connects the clients and a reader of the replica, and commits
 // row 0 and waits for the replica to show it: the stream is then past its
 // first transaction (the table's description).
-func (s *streamed) warmUp(ctx context.Context, clients int) ([]*pgx.Conn, *sqlite3.Conn, error) {
-	conns, err := connectAll(ctx, s.cfg.DSN, clients)
+func (s *streamed) warmUp(ctx context.Context, clients int, settings ...string) ([]*pgx.Conn, *sqlite3.Conn, error) {
+	conns, err := connectAll(ctx, s.cfg.DSN, clients, settings...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,15 +124,27 @@ func (s *streamed) warmUp(ctx context.Context, clients int) ([]*pgx.Conn, *sqlit
 	return conns, c, nil
 }
 
-func connectAll(ctx context.Context, dsn string, n int) ([]*pgx.Conn, error) {
+// asyncCommit makes a session's commits return before their WAL is
+// flushed.
+const asyncCommit = "SET synchronous_commit = off"
+
+// connectAll opens n connections, each running settings first.
+func connectAll(ctx context.Context, dsn string, n int, settings ...string) ([]*pgx.Conn, error) {
 	conns := make([]*pgx.Conn, 0, n)
 	for range n {
 		c, err := pgx.Connect(ctx, dsn)
+		for _, q := range settings {
+			if err == nil {
+				_, err = c.Exec(ctx, q)
+			}
+		}
+		if c != nil {
+			conns = append(conns, c)
+		}
 		if err != nil {
 			closeAll(ctx, conns)
 			return nil, err
 		}
-		conns = append(conns, c)
 	}
 	return conns, nil
 }
