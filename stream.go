@@ -96,6 +96,11 @@ type streamRun struct {
 	tx      ReplicaTx // the open replica transaction, if any
 	txStart time.Time
 	txRows  int
+	// The states of the tables the source transactions in tx touched, and
+	// the position of the last: written once, just before tx commits
+	// (each source transaction's would overwrite the one before).
+	dirty  map[*streamTable]bool
+	txLast *StreamState
 
 	statusAt time.Time
 	commitTs time.Time // the source's commit time of the last transaction applied
