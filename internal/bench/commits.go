@@ -67,6 +67,12 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 	if err := writers(ctx, conns, s.table, ids(int64(n+1), int64(2*n)), nil); err != nil {
 		return res, err
 	}
+	// A drain applies the WAL written when it starts (pg_current_wal_lsn),
+	// and asynchronous commits may still be in the server's WAL buffers:
+	// one synchronous commit (of an xid) writes and flushes them.
+	if err := execPG(ctx, dsn, "SELECT pg_current_xact_id()"); err != nil {
+		return res, err
+	}
 	start := time.Now()
 	if _, err := s.drain(ctx); err != nil {
 		return res, err
