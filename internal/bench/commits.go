@@ -74,7 +74,7 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 		return res, err
 	}
 	start := time.Now()
-	if _, err := s.drain(ctx); err != nil {
+	if _, err := s.drain(ctx, nil); err != nil {
 		return res, err
 	}
 	res.Backlog = time.Since(start)

@@ -62,7 +62,7 @@ func startStream(ctx context.Context, dir, dsn, schema, table, columns, slot str
 		return nil, nil, err
 	}
 	s.owned = true
-	if _, err = s.drain(ctx); err == nil {
+	if _, err = s.drain(ctx, nil); err == nil {
 		stop, err = s.follow(ctx)
 	}
 	if err != nil {
@@ -90,9 +90,10 @@ func (s *streamed) close(ctx context.Context) {
 }
 
 // drain copies what needs copying and applies the stream up to the
-// source's position at the start, as litepull run -drain does.
-func (s *streamed) drain(ctx context.Context) (*litepull.Summary, error) {
-	sum, err := s.e.Run(ctx, litepull.RunOptions{Drain: true})
+// source's position at the start, as litepull run -drain does; progress,
+// if set, is called after each page a copy writes.
+func (s *streamed) drain(ctx context.Context, progress func(litepull.Progress)) (*litepull.Summary, error) {
+	sum, err := s.e.Run(ctx, litepull.RunOptions{Drain: true, Progress: progress})
 	if err != nil {
 		return nil, err
 	}

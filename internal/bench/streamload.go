@@ -15,19 +15,22 @@ const txTable = "bench_tx"
 
 // Snapshot loads schema.bench into a fresh replica through a change stream
 // (changes: logical) with slot: the first drain copies it from the stream's
-// exported snapshot. It times the whole run, as Replicate does.
+// exported snapshot. It times the whole run, as Replicate does, and
+// apart the setup: slot, publication and snapshot, until the first page
+// is in.
 func Snapshot(ctx context.Context, dir, dsn, schema, slot string, pageSize int) (Result, error) {
 	s, err := openStreamed(dir, dsn, schema, Table, slot, pageSize)
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.close(ctx)
+	progress, first := firstPage()
 	start := time.Now()
-	sum, err := s.drain(ctx)
+	sum, err := s.drain(ctx, progress)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Rows: sum.RowsPulled(), Duration: time.Since(start)}, nil
+	return Result{Rows: sum.RowsPulled(), Duration: time.Since(start), Setup: first.Sub(start)}, nil
 }
 
 // BigTx follows the stream of an empty table shaped like schema.bench,
