@@ -67,10 +67,7 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 	if err := writers(ctx, conns, s.table, ids(int64(n+1), int64(2*n)), nil); err != nil {
 		return res, err
 	}
-	// A drain applies the WAL written when it starts (pg_current_wal_lsn),
-	// and asynchronous commits may still be in the server's WAL buffers:
-	// one synchronous commit (of an xid) writes and flushes them.
-	if err := execPG(ctx, dsn, "SELECT pg_current_xact_id()"); err != nil {
+	if err := waitFlushed(ctx, conns[0]); err != nil {
 		return res, err
 	}
 	start := time.Now()
@@ -158,6 +155,27 @@ func connectAll(ctx context.Context, dsn string, n int, settings ...string) ([]*
 func closeAll(ctx context.Context, conns []*pgx.Conn) {
 	for _, c := range conns {
 		c.Close(context.WithoutCancel(ctx))
+	}
+}
+
+// waitFlushed waits until the server has flushed the WAL inserted so far. A
+// drain applies the WAL written when it starts (pg_current_wal_lsn), and
+// asynchronous commits may still be in the server's WAL buffers.
+func waitFlushed(ctx context.Context, conn *pgx.Conn) error {
+	var inserted string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&inserted); err != nil {
+		return err
+	}
+	for {
+		var flushed bool
+		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn() >= $1::text::pg_lsn", inserted).Scan(&flushed); err != nil || flushed {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
