@@ -102,6 +102,11 @@ type streamRun struct {
 	tx      ReplicaTx // the open replica transaction, if any
 	txStart time.Time
 	txRows  int
+	// The states of the tables the source transactions in tx touched, and
+	// the position of the last: written once, just before tx commits
+	// (each source transaction's would overwrite the one before).
+	dirty  map[*streamTable]bool
+	txLast *StreamState
 
 	statusAt   time.Time
 	reportedAt time.Time
@@ -284,7 +289,12 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 			err = s.loop(ctx, until)
 		}
 	}
-	if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
+	if s.inTx {
+		// The stream ended inside a source transaction whose first rows
+		// may be in the open replica transaction: none of it may show.
+		// The next session streams again from the last commit.
+		s.rollback()
+	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
 	if s.durable != s.acked {

@@ -344,9 +344,12 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 			t.st.RowsTotal += n
 			t.res.RowsPulled += n
 		}
-		s.batch.States = append(s.batch.States, t.st)
+		if s.dirty == nil {
+			s.dirty = map[*streamTable]bool{}
+		}
+		s.dirty[t] = true
 	}
-	s.batch.Stream = s.streamState(ev.Position, ev.Time)
+	s.txLast = s.streamState(ev.Position, ev.Time)
 	s.pos, s.commitTs = ev.Position, ev.Time
 	if err := s.write(ctx); err != nil {
 		return err
@@ -378,10 +381,11 @@ func (s *streamRun) streamState(pos Position, commit time.Time) *StreamState {
 }
 
 // write puts the batch held in memory into the open replica transaction,
-// opening one if needed. A failure rolls it back and ends the session:
-// the next one resumes from the last committed position.
+// opening one if needed (a source transaction that changed no row still
+// records its position and states in one). A failure rolls it back and
+// ends the session: the next one resumes from the last committed position.
 func (s *streamRun) write(ctx context.Context) error {
-	if len(s.batch.Changes) == 0 && len(s.batch.States) == 0 && s.batch.Stream == nil {
+	if len(s.batch.Changes) == 0 && (s.tx != nil || s.txLast == nil) {
 		return nil
 	}
 	if s.tx == nil {
@@ -420,6 +424,7 @@ func (s *streamRun) failMissing(ctx context.Context, err error) {
 }
 
 func (s *streamRun) rollback() {
+	s.dirty, s.txLast = nil, nil
 	if s.tx == nil {
 		return
 	}
@@ -435,8 +440,16 @@ func (s *streamRun) commitTx(ctx context.Context) error {
 	if s.tx == nil {
 		return nil
 	}
+	b := Batch{Stream: s.txLast}
+	for t := range s.dirty {
+		b.States = append(b.States, t.st)
+	}
+	if err := s.tx.Apply(ctx, b); err != nil {
+		s.rollback()
+		return fmt.Errorf("record the stream's position in the replica transaction: %w", err)
+	}
 	err := s.tx.Commit()
-	s.tx = nil
+	s.tx, s.dirty, s.txLast = nil, nil, nil
 	if err != nil {
 		s.pos = s.durable
 		return fmt.Errorf("commit replica transaction: %w", err)

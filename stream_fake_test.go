@@ -2,6 +2,7 @@ package litepull_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -36,6 +37,7 @@ type fakeChanges struct {
 	statusErr  error    // what Status says
 	snapErr    error    // what Snapshot fails with
 	onSnapshot func()   // called as Snapshot begins
+	breakAt    int      // a stream's breakAt-th event is, once, a broken connection instead
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -178,6 +180,7 @@ type fakeStream struct {
 	joined []string
 	next   int // the next transaction to send
 	queue  []litepull.ChangeEvent
+	sent   int
 }
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
@@ -262,6 +265,12 @@ func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 			}
 		}
 		s.f.mu.Unlock()
+	}
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	if s.sent++; s.sent == s.f.breakAt {
+		s.f.breakAt = 0
+		return litepull.ChangeEvent{}, errors.New("change stream: connection reset by peer")
 	}
 	ev := s.queue[0]
 	s.queue = s.queue[1:]

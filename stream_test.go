@@ -489,3 +489,57 @@ func TestStreamTableThatJoinedIsCopiedEvenAfterACrash(t *testing.T) {
 	run(t, e)
 	sameTables(t, f, rp, "a", "b")
 }
+
+// TestStreamBrokenMidTransactionShowsNoneOfIt: a stream that breaks in the
+// middle of a source transaction larger than what is held in memory (its
+// first rows are already in the open replica transaction) leaves the
+// replica as it was before that transaction; the next run applies it
+// whole.
+func TestStreamBrokenMidTransactionShowsNoneOfIt(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(0), int64(0)))
+	var big []fakeOp
+	for i := range 6000 {
+		big = append(big, ins("b", int64(i+1), int64(i)))
+	}
+	f.commit(big...)
+	f.breakAt = 3 + 1 + 5500 // the small transaction, then the big one's begin and 5500 of its rows
+	if _, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, rp, "b"); got != "" && got != "1:0|1:0|\n" {
+		t.Fatalf("after the stream broke mid-transaction the replica shows %d rows of b, want those before it (0 or 1)", strings.Count(got, "\n"))
+	}
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
+
+// TestStreamStatesOfGroupedTransactions: source transactions that share a
+// replica transaction leave each table's state as its own last one left
+// it: the position of the last transaction that touched it, and every row.
+func TestStreamStatesOfGroupedTransactions(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, r, _ := streamEngine(t, f)
+	run(t, e)
+	for i := range 5 {
+		f.commit(ins("b", int64(i), int64(i)))
+	}
+	aCommit := pos(2*int64(len(f.log)) + 1)
+	f.commit(ins("a", int64(1), "x", "y"))
+	bCommit := pos(2*int64(len(f.log)) + 1)
+	f.commit(ins("b", int64(5), int64(5)), ins("b", int64(6), int64(6)))
+	run(t, e)
+	for _, want := range []struct {
+		table           string
+		position        litepull.Position
+		total, lastRows int64
+	}{{"a", aCommit, 1, 1}, {"b", bCommit, 7, 2}} {
+		st, err := r.State(context.Background(), "pg", want.table)
+		if err != nil || st.CursorValue != string(want.position) || st.RowsTotal != want.total || st.LastRowsPulled != want.lastRows {
+			t.Errorf("%s: state at %q with %d rows, %d in the last transaction (%v); want %q, %d, %d",
+				want.table, st.CursorValue, st.RowsTotal, st.LastRowsPulled, err, want.position, want.total, want.lastRows)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,16 +69,20 @@ func (st *stream) Joined() []string { return st.joined }
 // position renders an LSN as the stream's positions are written.
 func position(lsn pglogrepl.LSN) litepull.Position { return litepull.Position(lsn.String()) }
 
-// parseLSN reads a position; "" is the start of the WAL.
+// parseLSN reads a position; "" is the start of the WAL. It runs for
+// every row a stream applies (Includes), so it parses by hand: the
+// fmt.Sscanf of pglogrepl.ParseLSN took a fifth of a stream's CPU.
 func parseLSN(p litepull.Position) (pglogrepl.LSN, error) {
 	if p == "" {
 		return 0, nil
 	}
-	lsn, err := pglogrepl.ParseLSN(string(p))
-	if err != nil {
+	hi, lo, ok := strings.Cut(string(p), "/")
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if !ok || err1 != nil || err2 != nil {
 		return 0, fmt.Errorf("position %q is not a Postgres LSN such as 16/B374D848", p)
 	}
-	return lsn, nil
+	return pglogrepl.LSN(h<<32 | l), nil
 }
 
 // Includes reports commit < at: a snapshot or stream at at holds every
