@@ -93,7 +93,9 @@ type ChangeStream interface {
 	Ack(ctx context.Context, pos Position) error
 	// Joined lists the tables (as in ChangeOptions.Tables) that the
 	// stream did not carry until OpenChanges made it carry them: a new
-	// table, or one dropped and made again under its name. Their changes
+	// table, one dropped and made again under its name, or one taken out
+	// of the config or of the publication (by someone else) for a while.
+	// Their changes
 	// until now were never streamed, so each must be copied, whatever the
 	// replica holds of it.
 	Joined() []string
@@ -168,6 +170,10 @@ type ChangeEvent struct {
 	Time time.Time
 	// Schema is a relation's description: columns as Describe gives them.
 	Schema *TableSchema
+	// Err, on a row change, says the source could not decode its row (a
+	// type the stream cannot carry): the change fails Table alone, which
+	// is copied again, unless a copy already holds it.
+	Err error
 }
 
 // Keep is a value a change stream did not send because the source did not

@@ -444,6 +444,34 @@ func (c *Config) Check() error {
 		if err := s.check(fmt.Sprintf("source %q", s.ID), dests); err != nil {
 			return err
 		}
+		if err := c.checkSharedStream(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSharedStream refuses a streamed source whose slot or publication
+// an earlier source of the same dsn uses too: each would move the other's
+// slot, or set the publication to its own tables, and every run of each
+// would copy all its tables again.
+func (c *Config) checkSharedStream(i int) error {
+	s := c.Sources[i]
+	if s.Changes != ChangesLogical {
+		return nil
+	}
+	mine := s.ChangeOptions(nil)
+	for _, o := range c.Sources[:i] {
+		if o.Changes != ChangesLogical || o.DSN != s.DSN {
+			continue
+		}
+		theirs := o.ChangeOptions(nil)
+		for what, same := range map[string]bool{"slot " + mine.Slot: mine.Slot == theirs.Slot, "publication " + mine.Publication: mine.Publication == theirs.Publication} {
+			if same {
+				return &ConfigError{Path: fmt.Sprintf("source %q", s.ID), Msg: fmt.Sprintf("streams through %s, as source %q does", what, o.ID),
+					Hint: "give each streamed source a slot and a publication of its own (slot:, publication:)"}
+			}
+		}
 	}
 	return nil
 }

@@ -312,3 +312,28 @@ func TestShapeErrorHidesEnvValues(t *testing.T) {
 		t.Fatalf("error = %v; want a written value shown", err)
 	}
 }
+
+func TestStreamedSourcesShareNoSlotOrPublication(t *testing.T) {
+	src := func(id, dsn, slot, pub string) litepull.SourceConfig {
+		return litepull.SourceConfig{ID: id, Kind: "postgres", DSN: dsn, Changes: litepull.ChangesLogical, Slot: slot, Publication: pub}
+	}
+	cases := []struct {
+		name    string
+		sources []litepull.SourceConfig
+		want    string // "" when valid
+	}{
+		{"OwnNames", []litepull.SourceConfig{src("a", "pg://h/db", "", ""), src("b", "pg://h/db", "", "")}, ""},
+		{"SharedSlot", []litepull.SourceConfig{src("a", "pg://h/db", "s", "pa"), src("b", "pg://h/db", "s", "pb")}, `streams through slot s, as source "a" does`},
+		{"SharedPublication", []litepull.SourceConfig{src("a", "pg://h/db", "sa", "p"), src("b", "pg://h/db", "sb", "p")}, `streams through publication p, as source "a" does`},
+		{"OtherServer", []litepull.SourceConfig{src("a", "pg://h1/db", "s", "p"), src("b", "pg://h2/db", "s", "p")}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := litepull.Config{Replica: "r.db", Sources: c.sources}
+			err := cfg.Validate()
+			if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("Validate = %v, want %q", err, c.want)
+			}
+		})
+	}
+}

@@ -283,6 +283,13 @@ func (e *Engine) prepare(ctx context.Context, p *plan, st *State, res *TableResu
 		return true, nil
 	}
 	full = p.full || opts.Full
+	if !full && st.CursorColumn == "" && st.CursorValue != "" && p.cursor != "" {
+		// The table was streamed (changes: logical): its position is one
+		// of the stream's, which no cursor can carry on from.
+		e.logger.Warn("the table was streamed before: copying it whole to poll it by cursor from now on",
+			LogKeySource, p.target.SourceID, LogKeyTable, p.target.SourceTable)
+		return true, nil
+	}
 	if !full && st.Watermark != nil && st.CursorColumn != "" && st.CursorColumn != p.cursor {
 		return false, fmt.Errorf("%w: the watermark was taken on %q, the config now says %q; reset the table (litepull reset) to re-read it on the new cursor",
 			ErrCursorChanged, st.CursorColumn, p.cursor)

@@ -58,6 +58,12 @@ var (
 	// have, so the value cannot be kept: the table must be copied again.
 	ErrMissingRow = errors.New("replica lacks the row")
 
+	// ErrStreamChanged reports a change stream whose tables changed under
+	// it at the source: a table dropped, re-created, or taken out of the
+	// publication no longer streams. The session ends; the next one makes
+	// the publication whole again and copies the tables it lacked.
+	ErrStreamChanged = errors.New("change stream's tables changed at the source")
+
 	// ErrStreaming reports a run of a source whose change stream is
 	// already open in this process (the daemon follows it): its tables are
 	// kept up to date continuously, so there is nothing to run.

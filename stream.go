@@ -102,6 +102,11 @@ type streamRun struct {
 	tx      ReplicaTx // the open replica transaction, if any
 	txStart time.Time
 	txRows  int
+	// The states of the tables the source transactions in tx touched, and
+	// the position of the last: written once, just before tx commits
+	// (each source transaction's would overwrite the one before).
+	dirty  map[*streamTable]bool
+	txLast *StreamState
 
 	statusAt   time.Time
 	reportedAt time.Time
@@ -177,10 +182,11 @@ func (e *Engine) StreamInfos() []StreamInfo {
 }
 
 // refreshStatus reads the slot's status every statusEvery, and warns when
-// it holds back more WAL than RetainedWarn.
-func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
+// it holds back more WAL than RetainedWarn. A stream whose tables changed
+// at the source (ErrStreamChanged) ends the session.
+func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) error {
 	if time.Since(s.statusAt) < statusEvery {
-		return
+		return nil
 	}
 	s.statusAt = time.Now()
 	s.report()
@@ -203,6 +209,10 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) {
 	}
 	s.e.streams[s.bs.Config.ID] = si
 	s.e.mu.Unlock()
+	if errors.Is(err, ErrStreamChanged) {
+		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
+	}
+	return nil
 }
 
 // runLogical brings a streamed source's tables up to the source's position
@@ -279,7 +289,12 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 			err = s.loop(ctx, until)
 		}
 	}
-	if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
+	if s.inTx {
+		// The stream ended inside a source transaction whose first rows
+		// may be in the open replica transaction: none of it may show.
+		// The next session streams again from the last commit.
+		s.rollback()
+	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
 	if s.durable != s.acked {
@@ -348,7 +363,9 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 				return err
 			}
 		}
-		s.refreshStatus(ctx, true)
+		if err := s.refreshStatus(ctx, true); err != nil {
+			return err
+		}
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err
 		}

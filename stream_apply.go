@@ -30,7 +30,7 @@ func (s *streamRun) relation(ev ChangeEvent) {
 	if t != nil {
 		t.cols = nil
 	}
-	if s.skips(t) || ev.Schema == nil || sameShape(t.p.schema, ev.Schema, len(t.tc.PrimaryKey) == 0) {
+	if s.skips(t) || ev.Schema == nil || t.sameShape(ev.Schema) {
 		return
 	}
 	s.log.Warn("the source table's shape changed: copying it again", LogKeyTable, t.tc.Table)
@@ -65,10 +65,28 @@ func (s *streamRun) unhold(t *streamTable) {
 	s.batch.Changes = kept
 }
 
-// sameShape compares two descriptions of a table by column names and
-// types (and keys, when the source's key is the replica's).
-func sameShape(a, b *TableSchema, keys bool) bool {
-	if len(a.Columns) != len(b.Columns) || (keys && !slices.Equal(a.PrimaryKey, b.PrimaryKey)) {
+// sameShape reports whether the stream's description of the table, b,
+// is the one the replica table was made for: the same key (when the
+// source's key is the replica's) and columns, by name and type. With a
+// projection (columns:), only the projected columns count: a column the
+// replica does not hold (one added at the source, or a generated column,
+// which Postgres before 18 does not stream) needs no copy.
+func (t *streamTable) sameShape(b *TableSchema) bool {
+	a := t.p.schema
+	if len(t.tc.PrimaryKey) == 0 && !slices.Equal(a.PrimaryKey, b.PrimaryKey) {
+		return false
+	}
+	if len(t.tc.Columns) > 0 {
+		for _, c := range t.p.target.Columns {
+			was, ok1 := a.Column(c.Name)
+			now, ok2 := b.Column(c.Name)
+			if !ok1 || !ok2 || was.SourceType != now.SourceType {
+				return false
+			}
+		}
+		return true
+	}
+	if len(a.Columns) != len(b.Columns) {
 		return false
 	}
 	for i, c := range a.Columns {
@@ -85,7 +103,8 @@ func (t *streamTable) mapColumns(cols []string) error {
 	for i, c := range t.p.target.Columns {
 		idx[i] = slices.Index(cols, c.Name)
 		if idx[i] < 0 {
-			return fmt.Errorf("the change stream sends no column %s (it sends %v)", c.Name, cols)
+			return fmt.Errorf("the change stream sends no column %s (it sends %v): a generated column, which Postgres before 18 "+
+				"does not stream? List the table's other columns with columns: to leave it out", c.Name, cols)
 		}
 	}
 	t.cols, t.idx = cols, idx
@@ -121,6 +140,10 @@ func (t *streamTable) key(row []Value) ([]Value, error) {
 func (s *streamRun) change(ctx context.Context, ev ChangeEvent) error {
 	t := s.tables[ev.Table]
 	if s.skips(t) {
+		return nil
+	}
+	if ev.Err != nil {
+		s.fail(t, ev.Err)
 		return nil
 	}
 	if !slices.Equal(t.cols, ev.Columns) {
@@ -321,9 +344,12 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 			t.st.RowsTotal += n
 			t.res.RowsPulled += n
 		}
-		s.batch.States = append(s.batch.States, t.st)
+		if s.dirty == nil {
+			s.dirty = map[*streamTable]bool{}
+		}
+		s.dirty[t] = true
 	}
-	s.batch.Stream = s.streamState(ev.Position, ev.Time)
+	s.txLast = s.streamState(ev.Position, ev.Time)
 	s.pos, s.commitTs = ev.Position, ev.Time
 	if err := s.write(ctx); err != nil {
 		return err
@@ -333,12 +359,14 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 			return err
 		}
 	}
-	s.refreshStatus(ctx, false)
+	if err := s.refreshStatus(ctx, false); err != nil {
+		return err
+	}
 	return s.copyAgain(ctx)
 }
 
-// copyAgain copies the tables whose shape changed in the transaction just
-// read.
+// copyAgain copies the tables whose shape changed in the stream, after
+// the transaction that announced it.
 func (s *streamRun) copyAgain(ctx context.Context) error {
 	list := s.recopy
 	s.recopy = nil
@@ -353,10 +381,11 @@ func (s *streamRun) streamState(pos Position, commit time.Time) *StreamState {
 }
 
 // write puts the batch held in memory into the open replica transaction,
-// opening one if needed. A failure rolls it back and ends the session:
-// the next one resumes from the last committed position.
+// opening one if needed (a source transaction that changed no row still
+// records its position and states in one). A failure rolls it back and
+// ends the session: the next one resumes from the last committed position.
 func (s *streamRun) write(ctx context.Context) error {
-	if len(s.batch.Changes) == 0 && len(s.batch.States) == 0 && s.batch.Stream == nil {
+	if len(s.batch.Changes) == 0 && (s.tx != nil || s.txLast == nil) {
 		return nil
 	}
 	if s.tx == nil {
@@ -395,6 +424,7 @@ func (s *streamRun) failMissing(ctx context.Context, err error) {
 }
 
 func (s *streamRun) rollback() {
+	s.dirty, s.txLast = nil, nil
 	if s.tx == nil {
 		return
 	}
@@ -410,8 +440,16 @@ func (s *streamRun) commitTx(ctx context.Context) error {
 	if s.tx == nil {
 		return nil
 	}
+	b := Batch{Stream: s.txLast}
+	for t := range s.dirty {
+		b.States = append(b.States, t.st)
+	}
+	if err := s.tx.Apply(ctx, b); err != nil {
+		s.rollback()
+		return fmt.Errorf("record the stream's position in the replica transaction: %w", err)
+	}
 	err := s.tx.Commit()
-	s.tx = nil
+	s.tx, s.dirty, s.txLast = nil, nil, nil
 	if err != nil {
 		s.pos = s.durable
 		return fmt.Errorf("commit replica transaction: %w", err)

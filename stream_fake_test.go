@@ -2,6 +2,7 @@ package litepull_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -26,14 +27,17 @@ type fakeChanges struct {
 	path string
 	cols map[string][]string // per table, its columns
 
-	mu        sync.Mutex
-	log       [][]litepull.ChangeEvent
-	confirmed int64
-	snaps     int
-	opened    int
-	lost      bool     // OpenChanges fails with ErrStreamLost once
-	snapErr   error    // Snapshot fails with it
-	joined    []string // the next stream opened says these joined it
+	mu         sync.Mutex
+	log        [][]litepull.ChangeEvent
+	confirmed  int64
+	snaps      int
+	opened     int
+	lost       bool     // OpenChanges fails with ErrStreamLost once
+	joined     []string // the next stream opened says these joined it
+	statusErr  error    // what Status says
+	snapErr    error    // what Snapshot fails with
+	onSnapshot func()   // called as Snapshot begins
+	breakAt    int      // a stream's breakAt-th event is, once, a broken connection instead
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -176,14 +180,24 @@ type fakeStream struct {
 	joined []string
 	next   int // the next transaction to send
 	queue  []litepull.ChangeEvent
+	sent   int
 }
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 	s.f.mu.Lock()
-	defer s.f.mu.Unlock()
-	if err := s.f.snapErr; err != nil {
-		return nil, err
+	if s.f.snapErr != nil {
+		s.f.mu.Unlock()
+		return nil, s.f.snapErr
 	}
+	if hook := s.f.onSnapshot; hook != nil {
+		s.f.mu.Unlock()
+		hook()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.f.mu.Lock()
+	}
+	defer s.f.mu.Unlock()
 	n := int64(len(s.f.log))
 	s.f.snaps++
 	copyPath := filepath.Join(s.f.tb.TempDir(), fmt.Sprintf("snap%d.db", s.f.snaps))
@@ -252,6 +266,12 @@ func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 		}
 		s.f.mu.Unlock()
 	}
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	if s.sent++; s.sent == s.f.breakAt {
+		s.f.breakAt = 0
+		return litepull.ChangeEvent{}, errors.New("change stream: connection reset by peer")
+	}
 	ev := s.queue[0]
 	s.queue = s.queue[1:]
 	return ev, nil
@@ -269,7 +289,9 @@ func (s *fakeStream) Joined() []string { return s.joined }
 func (s *fakeStream) Includes(at, commit litepull.Position) bool { return num(commit) < num(at) }
 
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
-	return litepull.StreamStatus{}, nil
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return litepull.StreamStatus{}, s.f.statusErr
 }
 
 func (s *fakeStream) Close() error { return nil }

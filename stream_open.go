@@ -91,6 +91,9 @@ func (s *streamRun) rejoin(ctx context.Context) error {
 		if t == nil || t.p == nil {
 			continue
 		}
+		if !t.copy {
+			s.log.Warn("the table was not in the publication, so the stream lacks its changes since it last was: copying it again", LogKeyTable, name)
+		}
 		t.copy = true
 		if t.st.CursorValue != "" {
 			t.st.CursorValue = ""
@@ -127,6 +130,10 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 	t.copy = (opts.Full && named) || st.CursorValue == "" || st.CursorColumn != "" ||
 		(st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()))
 	if t.copy {
+		// A dest another source table fills is refused before the copy.
+		if err := s.e.replica.CheckTarget(ctx, t.p.target); err != nil {
+			s.failNow(ctx, t, fmt.Errorf("prepare replica table %s: %w", tc.DestName(), err))
+		}
 		return t, nil
 	}
 	change, err := s.e.replica.SchemaChange(ctx, t.p.target)
@@ -167,9 +174,21 @@ func (s *streamRun) forgetLeft(ctx context.Context, streamed []string) error {
 }
 
 // openChanges opens the stream; a stream the source lost (its slot can
-// no longer stream) is made again, and every table copied.
+// no longer stream) is made again, and every table copied. A table the
+// source cannot stream (a *TableError: no replica identity, say) fails
+// alone, and the stream opens without it.
 func (s *streamRun) openChanges(ctx context.Context) error {
 	cs, err := s.src.OpenChanges(ctx, s.copts)
+	for te := (*TableError)(nil); errors.As(err, &te) && len(s.copts.Tables) > 1; {
+		t := s.tables[te.Table]
+		if t == nil || !slices.Contains(s.copts.Tables, te.Table) {
+			break
+		}
+		s.failNow(ctx, t, te.Err)
+		t.retryAt = time.Time{} // not in the publication: only a new session can take it in
+		s.copts.Tables = slices.DeleteFunc(slices.Clone(s.copts.Tables), func(n string) bool { return n == te.Table })
+		cs, err = s.src.OpenChanges(ctx, s.copts)
+	}
 	if errors.Is(err, ErrStreamLost) {
 		s.log.Warn("the change stream was lost at the source: making it again and copying every table", LogKeyError, err)
 		if derr := s.src.DropChanges(ctx, s.copts); derr != nil {
@@ -203,7 +222,9 @@ func (s *streamRun) resume(ctx context.Context) error {
 	case !ok && s.anyStreamed():
 		gap = "the replica holds streamed tables but no record of the stream"
 	case ok && rec.Slot != s.copts.Slot:
-		gap = fmt.Sprintf("the replica followed slot %s, the config names %s", rec.Slot, s.copts.Slot)
+		gap = fmt.Sprintf("the replica followed slot %s, the config names %s (slot %s, if it still exists, keeps WAL at the source "+
+			"until it is dropped: litepull slot drop -source %s -slot %s, or SELECT pg_drop_replication_slot('%s'))",
+			rec.Slot, s.copts.Slot, rec.Slot, s.bs.Config.ID, rec.Slot, rec.Slot)
 	case ok:
 		if err := s.cs.Resumable(ctx, rec.Position); err != nil {
 			gap = err.Error()
@@ -274,7 +295,16 @@ func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error
 	}
 	snap, err := s.cs.Snapshot(ctx)
 	if err != nil {
-		return fmt.Errorf("take a snapshot of source %s: %w", s.bs.Config.ID, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("take a snapshot of source %s: %w", s.bs.Config.ID, err)
+		}
+		// No snapshot now (a long transaction at the source holds it up,
+		// say): the tables to copy fail, to be copied after a wait; the
+		// others stream on meanwhile.
+		for _, t := range tables {
+			s.failNow(ctx, t, fmt.Errorf("take a snapshot of source %s to copy the table: %w", s.bs.Config.ID, err))
+		}
+		return nil
 	}
 	defer func() {
 		if cerr := snap.Close(); cerr != nil {

@@ -168,6 +168,27 @@ func TestStreamShapeChangeCopiesAgain(t *testing.T) {
 	}
 }
 
+func TestStreamShapeChangeOfTheOnlyTableTouchedCopiesAgain(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	// The stream announces a new shape of b in a transaction that touches
+	// b alone; by the time the session opens, b has its old shape again,
+	// so only the stream can tell that b's rows since need a copy.
+	mustExec(f.path, "ALTER TABLE b ADD COLUMN extra TEXT DEFAULT 'dflt'")
+	f.cols = map[string][]string{"a": fakeCols["a"], "b": {"id", "n", "extra"}}
+	f.commit(relation("b"), ins("b", int64(2), int64(2), "new"))
+	mustExec(f.path, "ALTER TABLE b DROP COLUMN extra")
+	sum := run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	for _, r := range sum.Tables {
+		if r.Table == "b" && !r.FullRefresh {
+			t.Fatalf("b was not copied again: %+v", r)
+		}
+	}
+}
+
 func TestStreamLostOrMovedSlotCopiesAll(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, _, rp := streamEngine(t, f)
@@ -321,4 +342,204 @@ func TestStreamBlobKeys(t *testing.T) {
 	f.commit(update("UPDATE k SET v = 'w' WHERE id = x'02'", []litepull.Value{[]byte{2}, "v"}, []litepull.Value{[]byte{2}, "w"}))
 	run(t, e)
 	sameTables(t, f, rp, "k")
+}
+
+func TestStreamTableThatJoinedThePublicationIsCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	// b was out of the publication for a while: its change is in no
+	// stream, and only a copy brings it.
+	mustExec(f.path, "UPDATE b SET n = 2 WHERE id = 1")
+	f.joined = []string{"b"}
+	sum := run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	for _, r := range sum.Tables {
+		if r.FullRefresh != (r.Table == "b") {
+			t.Fatalf("%s: full refresh %v; want only b, which joined the publication, copied", r.Table, r.FullRefresh)
+		}
+	}
+}
+
+func TestStreamUndecodableRowFailsItsTableAlone(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	bad := ins("a", int64(1), "v", "w")
+	bad.ev.Row, bad.ev.Err = nil, fmt.Errorf("column big of a: a type the stream cannot carry")
+	f.commit(bad, ins("b", int64(1), int64(1)))
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Tables {
+		if (r.Err != nil) != (r.Table == "a") {
+			t.Fatalf("%s: error %v; want a failed alone", r.Table, r.Err)
+		}
+	}
+	sameTables(t, f, rp, "b")
+	// The next session copies a, and the stream, which still holds the
+	// change, skips it for a: everything streams again.
+	f.commit(ins("b", int64(2), int64(2)))
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
+
+func TestStreamEndsWhenItsTablesChangedAtTheSource(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, _ := streamEngine(t, f)
+	run(t, e)
+	// A table dropped and made again, say: the publication no longer
+	// holds the table the stream follows, which would stand still.
+	f.statusErr = fmt.Errorf("table b: %w", litepull.ErrStreamChanged)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := e.Follow(ctx, "pg")
+	if !errors.Is(err, litepull.ErrStreamChanged) {
+		t.Fatalf("Follow ended with %v; want ErrStreamChanged at once", err)
+	}
+}
+
+func TestStreamedTableSwitchedToPollingIsCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)), ins("b", int64(2), int64(2)))
+	e, r, rp := streamEngine(t, f)
+	run(t, e)
+	mustExec(f.path, "DELETE FROM b WHERE id = 1; INSERT INTO b VALUES (3, 3)")
+
+	// The same source, now polled by cursor: the table's state is the
+	// stream's (a position in its log, not a cursor value).
+	cfg := litepull.Config{Replica: rp, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "sqlite", DSN: f.path,
+		Tables: []litepull.TableConfig{{Table: "b", CursorColumn: "id"}}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	polled := litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg.Sources[0], Source: f.Source}}, nil)
+	sum := run(t, polled)
+	if !sum.Tables[0].FullRefresh {
+		t.Errorf("the streamed table was not copied whole when polling took over: %+v", sum.Tables[0])
+	}
+	sameTables(t, f, rp, "b")
+}
+
+func TestStreamCopyNeverTakesAnotherSourcesDest(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	mustExec(f.path, "INSERT INTO b VALUES (1, 1)")
+	e, r, rp := streamEngine(t, f)
+	// Another source fills dest b first.
+	other := litepull.Config{Replica: rp, Sources: []litepull.SourceConfig{{ID: "other", Kind: "sqlite", DSN: f.path,
+		Tables: []litepull.TableConfig{{Table: "b", CursorColumn: "id"}}}}}
+	if err := other.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, litepull.NewEngine(r, []litepull.BoundSource{{Config: other.Sources[0], Source: f.Source}}, nil))
+
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range sum.Tables {
+		if (res.Table == "b") != errors.Is(res.Err, litepull.ErrSchemaConflict) {
+			t.Fatalf("%s: error %v; want b, whose dest another source fills, refused alone", res.Table, res.Err)
+		}
+	}
+}
+
+func TestStreamGoesOnWhileATableCannotBeCopied(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	// b must be copied, but the source makes no snapshot now (a long
+	// transaction holds it up): b fails, a streams on.
+	f.joined = []string{"b"}
+	f.snapErr = fmt.Errorf("waited 54s for the transactions open at the source to end")
+	mustExec(f.path, "INSERT INTO b VALUES (1, 1)")
+	f.commit(ins("a", int64(1), "x", "y"))
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Tables {
+		if (r.Err != nil) != (r.Table == "b") {
+			t.Fatalf("%s: error %v; want b alone failed", r.Table, r.Err)
+		}
+	}
+	sameTables(t, f, rp, "a")
+	f.snapErr, f.joined = nil, nil
+	run(t, e) // b, failed, is copied
+	sameTables(t, f, rp, "a", "b")
+}
+
+func TestStreamTableThatJoinedIsCopiedEvenAfterACrash(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	mustExec(f.path, "INSERT INTO b VALUES (1, 1)") // while b was out of the publication
+	// The session that puts b back in the publication ends before it
+	// copies b (the process dies, say): the next one, to which the
+	// publication no longer says b joined, must copy it all the same.
+	f.joined = []string{"b"}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.onSnapshot = cancel
+	if _, err := e.Follow(ctx, "pg"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow: %v, want it cancelled", err)
+	}
+	f.joined, f.onSnapshot = nil, nil
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
+
+// TestStreamBrokenMidTransactionShowsNoneOfIt: a stream that breaks in the
+// middle of a source transaction larger than what is held in memory (its
+// first rows are already in the open replica transaction) leaves the
+// replica as it was before that transaction; the next run applies it
+// whole.
+func TestStreamBrokenMidTransactionShowsNoneOfIt(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(0), int64(0)))
+	var big []fakeOp
+	for i := range 6000 {
+		big = append(big, ins("b", int64(i+1), int64(i)))
+	}
+	f.commit(big...)
+	f.breakAt = 3 + 1 + 5500 // the small transaction, then the big one's begin and 5500 of its rows
+	if _, err := e.Run(context.Background(), litepull.RunOptions{Drain: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, rp, "b"); got != "" && got != "1:0|1:0|\n" {
+		t.Fatalf("after the stream broke mid-transaction the replica shows %d rows of b, want those before it (0 or 1)", strings.Count(got, "\n"))
+	}
+	run(t, e)
+	sameTables(t, f, rp, "a", "b")
+}
+
+// TestStreamStatesOfGroupedTransactions: source transactions that share a
+// replica transaction leave each table's state as its own last one left
+// it: the position of the last transaction that touched it, and every row.
+func TestStreamStatesOfGroupedTransactions(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, r, _ := streamEngine(t, f)
+	run(t, e)
+	for i := range 5 {
+		f.commit(ins("b", int64(i), int64(i)))
+	}
+	aCommit := pos(2*int64(len(f.log)) + 1)
+	f.commit(ins("a", int64(1), "x", "y"))
+	bCommit := pos(2*int64(len(f.log)) + 1)
+	f.commit(ins("b", int64(5), int64(5)), ins("b", int64(6), int64(6)))
+	run(t, e)
+	for _, want := range []struct {
+		table           string
+		position        litepull.Position
+		total, lastRows int64
+	}{{"a", aCommit, 1, 1}, {"b", bCommit, 7, 2}} {
+		st, err := r.State(context.Background(), "pg", want.table)
+		if err != nil || st.CursorValue != string(want.position) || st.RowsTotal != want.total || st.LastRowsPulled != want.lastRows {
+			t.Errorf("%s: state at %q with %d rows, %d in the last transaction (%v); want %q, %d, %d",
+				want.table, st.CursorValue, st.RowsTotal, st.LastRowsPulled, err, want.position, want.total, want.lastRows)
+		}
+	}
 }

@@ -38,6 +38,11 @@ func (r *Replica) BeginFull(ctx context.Context, t *litepull.Target) (*litepull.
 // again on the new table.
 func (r *Replica) SwapFull(ctx context.Context, t *litepull.Target, shadow *litepull.Target, st litepull.State) error {
 	err := r.inTx(ctx, func(c *sqlite3.Conn) error {
+		// A table another source table fills, or one litepull did not
+		// make, is never replaced.
+		if err := r.checkOwner(c, t); err != nil {
+			return err
+		}
 		// The user's indexes and triggers on the table, made again on the
 		// new one (indexes first: a trigger may rely on one).
 		_, idx, err := sqlitex.QueryAll(c, "SELECT sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'trigger'", t.Dest)

@@ -76,8 +76,7 @@ func (s *fakeStream) Resumable(context.Context, litepull.Position) error   { ret
 func (s *fakeStream) Start(context.Context, litepull.Position) error       { return nil }
 func (s *fakeStream) Ack(context.Context, litepull.Position) error         { return nil }
 func (s *fakeStream) Joined() []string                                     { return nil }
-
-func (s *fakeStream) Includes(at, commit litepull.Position) bool { return commit < at }
+func (s *fakeStream) Includes(at, commit litepull.Position) bool           { return commit < at }
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
 	return s.f.status, nil
 }

@@ -98,7 +98,7 @@ func TestBenchHelpHidesInternalFlags(t *testing.T) {
 	if !strings.Contains(out, "-rows") {
 		t.Fatalf("bench -h does not show its flags:\n%s", out)
 	}
-	for _, internal := range []string{"-phase", "-cpuprofile"} {
+	for _, internal := range []string{"-phase", "-slot", "-cpuprofile"} {
 		if strings.Contains(out, internal) {
 			t.Errorf("help bench shows %s:\n%s", internal, out)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -25,6 +26,8 @@ func runSlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("slot drop", flag.ContinueOnError)
 	config := fs.String("config", "", "the config `file` (YAML)")
 	source := fs.String("source", "", "the `id` of the source (changes: logical) whose slot and publication to drop")
+	slot := fs.String("slot", "", "the slot's `name`, for a source that streamed before and polls now (default: the config's)")
+	pub := fs.String("publication", "", "the publication's `name`, likewise (default: the config's, or the slot's name)")
 	switch {
 	case len(args) > 0 && args[0] == "drop":
 		if err := parseFlags(fs, args[1:]); err != nil {
@@ -45,7 +48,7 @@ func runSlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	sc, err := streamedSource(cfg, *source)
+	sc, err := streamedSource(cfg, *source, *slot, *pub)
 	if err != nil {
 		return err
 	}
@@ -61,22 +64,34 @@ func runSlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return dropSlot(ctx, sc, src, stdout)
 }
 
-// streamedSource is the config's source id, which must stream its changes.
-func streamedSource(cfg *litepull.Config, id string) (litepull.SourceConfig, error) {
+// streamedSource is the config's source id, with the slot and publication
+// to drop: the config's, unless named. A source that polls its tables
+// now (it may have streamed before, and left its slot behind) needs the
+// slot named.
+func streamedSource(cfg *litepull.Config, id, slot, pub string) (litepull.SourceConfig, error) {
 	var ids []string
 	for _, sc := range cfg.Sources {
-		if sc.ID == id {
-			if !sc.Streams() {
-				return sc, fmt.Errorf("source %s has no slot to drop: it polls its tables by cursor (only a source with changes: logical streams through a slot)", id)
-			}
-			if sc.Changes == litepull.ChangesBinlog {
-				return sc, fmt.Errorf("source %s reads the binlog (changes: binlog), which holds no slot: there is nothing to drop, and nothing kept at the source for litepull", id)
-			}
-			return sc, nil
+		if sc.ID != id {
+			ids = append(ids, sc.ID)
+			continue
 		}
-		ids = append(ids, sc.ID)
+		if sc.Changes == litepull.ChangesBinlog {
+			return sc, fmt.Errorf("source %s reads the binlog (changes: binlog), which holds no slot: there is nothing to drop, and nothing kept at the source for litepull", id)
+		}
+		if sc.Changes != litepull.ChangesLogical && (slot == "" || sc.Kind != "postgres") {
+			return sc, fmt.Errorf("source %s has no slot to drop: it polls its tables by cursor (only a source with changes: logical streams through a slot); "+
+				"if it streamed before, its slot may still keep WAL at the source: name it with -slot (and -publication; both were %s unless the config named them)",
+				id, sc.ChangeOptions(nil).Slot)
+		}
+		if slot != "" {
+			sc.Slot, sc.Publication = slot, cmp.Or(pub, slot)
+		} else if pub != "" {
+			sc.Publication = pub
+		}
+		return sc, nil
 	}
-	return litepull.SourceConfig{}, fmt.Errorf("no source %q in the config (it has %s)", id, strings.Join(ids, ", "))
+	return litepull.SourceConfig{}, fmt.Errorf("no source %q in the config (it has %s); to drop the slot of a source taken out of the config, "+
+		"put it back for this command, or at the source: SELECT pg_drop_replication_slot('SLOT'); DROP PUBLICATION PUBLICATION", id, strings.Join(ids, ", "))
 }
 
 // dropSlot removes the source's slot and publication and says so.

@@ -112,8 +112,9 @@ func TestSlotDropRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		source, want string
 	}{
-		{"polled", "source polled has no slot to drop: it polls its tables by cursor"},
-		{"nope", `no source "nope" in the config (it has pg, named, polled, bin)`},
+		{"polled", "source polled has no slot to drop: it polls its tables by cursor (only a source with changes: logical streams through a slot); " +
+			"if it streamed before, its slot may still keep WAL at the source: name it with -slot (and -publication; both were litepull_polled"},
+		{"nope", `no source "nope" in the config (it has pg, named, polled, bin); to drop the slot of a source taken out of the config, put it back`},
 		{"bin", "source bin reads the binlog (changes: binlog), which holds no slot: there is nothing to drop"},
 	} {
 		code, out, errOut := runMain(t, "slot", "drop", "-config", cfg, "-source", tc.source)
@@ -128,5 +129,23 @@ func TestSlotDropRefuses(t *testing.T) {
 	code, out, errOut := runMain(t, "slot", "drop", "-config", cfg, "-source", "pg")
 	if code != 1 || !strings.Contains(errOut, "stop it first") || !strings.Contains(errOut, "is active for PID 77") || strings.Contains(out, "dropped") {
 		t.Errorf("a failed drop exited %d:\n%s%s", code, out, errOut)
+	}
+}
+
+// TestSlotDropOfAPolledSource drops the slot a source left behind when it
+// went back to polling, named on the command line.
+func TestSlotDropOfAPolledSource(t *testing.T) {
+	cfg, _ := slotConfig(t)
+	fake := &fakeSlots{}
+	withFakePostgres(t, fake)
+	for _, args := range [][]string{{"-slot", "old_slot"}, {"-slot", "old_slot", "-publication", "old_pub"}} {
+		code, out, errOut := runMain(t, append([]string{"slot", "drop", "-config", cfg, "-source", "polled"}, args...)...)
+		if code != 0 || !strings.Contains(out, "dropped replication slot old_slot") {
+			t.Fatalf("slot drop -source polled %v exited %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	want := []litepull.ChangeOptions{{Slot: "old_slot", Publication: "old_slot"}, {Slot: "old_slot", Publication: "old_pub"}}
+	if fmt.Sprint(fake.dropped) != fmt.Sprint(want) {
+		t.Errorf("dropped %+v, want %+v", fake.dropped, want)
 	}
 }

@@ -108,10 +108,16 @@ func row(g int64) []litepull.Value {
 type Result struct {
 	Rows     int64
 	Duration time.Duration
+	// Setup is the part of Duration before the first page was in, when
+	// measured.
+	Setup time.Duration `json:",omitempty"`
 }
 
 // RowsPerSec is the phase's throughput.
 func (r Result) RowsPerSec() float64 { return float64(r.Rows) / r.Duration.Seconds() }
+
+// CopyRowsPerSec is the throughput after the setup.
+func (r Result) CopyRowsPerSec() float64 { return float64(r.Rows) / (r.Duration - r.Setup).Seconds() }
 
 func freshReplica(dir string) (*replica.Replica, error) {
 	path := filepath.Join(dir, "bench-replica.db")
@@ -157,7 +163,7 @@ func Ceiling(ctx context.Context, dir string, n, pageSize int) (Result, error) {
 
 // Replicate loads schema.bench from a Postgres or MySQL source (kind) into
 // a fresh replica with the engine (drain), timing the whole run: reads,
-// decoding, writes.
+// decoding, writes; and apart its setup, until the first page is in.
 func Replicate(ctx context.Context, dir, kind, dsn, schema string, pageSize int) (Result, error) {
 	r, err := freshReplica(dir)
 	if err != nil {
@@ -180,13 +186,24 @@ func Replicate(ctx context.Context, dir, kind, dsn, schema string, pageSize int)
 	}
 	defer src.Close()
 	e := litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg, Source: src}}, nil)
+	progress, first := firstPage()
 	start := time.Now()
-	sum, err := e.Run(ctx, litepull.RunOptions{Drain: true})
+	sum, err := e.Run(ctx, litepull.RunOptions{Drain: true, Progress: progress})
 	if err != nil {
 		return Result{}, err
 	}
 	if sum.Failed() > 0 {
 		return Result{}, sum.Tables[0].Err
 	}
-	return Result{Rows: sum.RowsPulled(), Duration: time.Since(start)}, nil
+	return Result{Rows: sum.RowsPulled(), Duration: time.Since(start), Setup: first.Sub(start)}, nil
+}
+
+// firstPage is a progress callback that notes when the first page is in.
+func firstPage() (func(litepull.Progress), *time.Time) {
+	var first time.Time
+	return func(litepull.Progress) {
+		if first.IsZero() {
+			first = time.Now()
+		}
+	}, &first
 }

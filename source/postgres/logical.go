@@ -53,9 +53,7 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 			return nil, err
 		}
 	}
-	st := newStream(s, opts, tables)
-	st.joined = joined
-	return st, nil
+	return newStream(s, opts, tables, joined), nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach

@@ -135,7 +135,7 @@ func TestRelationKey(t *testing.T) {
 	}{
 		{rel('d', "a", "c"), []string{"c", "a"}, "c,a"},             // the key's own order
 		{rel('f', "a", "b", "c"), []string{"b"}, "b"},               // FULL flags every column
-		{rel('f', "a", "b", "c"), nil, "a,b,c"},                     // FULL without a key
+		{rel('f', "a", "b", "c"), nil, ""},                          // FULL without a key: none, as Describe says
 		{rel('d', "a"), []string{"b"}, "a"},                         // the catalog moved on: the message's key
 		{rel('d', "a", "b"), []string{"a", "b", "c"}, "a,b"},        // likewise
 		{rel('i', "b"), nil, "b"},                                   // an index's columns

@@ -52,6 +52,7 @@ func (st *stream) decode(ctx context.Context, wal []byte) (ev litepull.ChangeEve
 
 // relation is a table as the stream's last Relation message describes it.
 type relation struct {
+	ignored bool     // a table the stream does not follow
 	table   string   // as configured
 	columns []string // in the stream's order
 	codecs  []codec
@@ -61,17 +62,16 @@ type relation struct {
 
 // relation records a table's columns and returns a ChangeRelation, unless
 // they are what the stream last said (pgoutput repeats a Relation after
-// any invalidation of the table's cache entry: a VACUUM, say). A table is
-// known by its relation id first: a message names it as it was named when
-// the change was made, before or after a rename.
+// any invalidation of the table's cache entry: a VACUUM, say). Tables are
+// known by oid, so a table renamed at the source streams on. A table the
+// stream does not follow (the publication held it when the change was
+// made: a table taken out of the config since, or dropped) is ignored,
+// its rows with it.
 func (st *stream) relation(ctx context.Context, m *pglogrepl.RelationMessage) (litepull.ChangeEvent, bool, error) {
-	table, ok := st.oids[m.RelationID]
+	table, ok := st.tables[m.RelationID]
 	if !ok {
-		table, ok = st.tables[relName{m.Namespace, m.RelationName}]
-	}
-	if !ok {
-		return litepull.ChangeEvent{}, false, fmt.Errorf("change stream: publication %s sends table %s.%s, which is not configured: "+
-			"was a table renamed at the source? Configure its new name, or rename it back", st.opts.Publication, m.Namespace, m.RelationName)
+		st.rels[m.RelationID] = &relation{ignored: true}
+		return litepull.ChangeEvent{}, false, nil
 	}
 	rel, err := st.src.describeRelation(ctx, table, m)
 	if err != nil {
@@ -96,13 +96,18 @@ func (st *stream) row(kind litepull.ChangeKind, id uint32, newT, oldT *pglogrepl
 	if rel == nil {
 		return litepull.ChangeEvent{}, false, fmt.Errorf("change stream: a row of relation %d before its description", id)
 	}
+	if rel.ignored {
+		return litepull.ChangeEvent{}, false, nil
+	}
+	// A value that cannot be decoded fails its table alone: the stream,
+	// which holds the change until the slot moves past it, goes on.
 	row, err := rel.values(newT)
 	if err != nil {
-		return litepull.ChangeEvent{}, false, err
+		return litepull.ChangeEvent{Kind: kind, Table: rel.table, Columns: rel.columns, Err: err}, true, nil
 	}
 	old, err := rel.values(oldT)
 	if err != nil {
-		return litepull.ChangeEvent{}, false, err
+		return litepull.ChangeEvent{Kind: kind, Table: rel.table, Columns: rel.columns, Err: err}, true, nil
 	}
 	if kind == litepull.ChangeUpdate {
 		rel.fillUnchanged(row, old, oldType == pglogrepl.UpdateMessageTupleTypeOld)
@@ -195,7 +200,9 @@ func (st *stream) truncate(m *pglogrepl.TruncateMessage) (litepull.ChangeEvent, 
 		if rel == nil {
 			return litepull.ChangeEvent{}, false, fmt.Errorf("change stream: a truncate of relation %d before its description", id)
 		}
-		tables = append(tables, rel.table)
+		if !rel.ignored {
+			tables = append(tables, rel.table)
+		}
 	}
-	return litepull.ChangeEvent{Kind: litepull.ChangeTruncate, Tables: tables}, true, nil
+	return litepull.ChangeEvent{Kind: litepull.ChangeTruncate, Tables: tables}, len(tables) > 0, nil
 }

@@ -62,13 +62,21 @@ func (s *Source) streamTable(ctx context.Context, name string) (streamTable, err
 	if err != nil {
 		return streamTable{}, fmt.Errorf("look up table %s: %w", name, err)
 	}
-	if t.oid == 0 {
-		return streamTable{}, fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, name, quoted)
+	// What is wrong with one table is that table's error alone
+	// (*litepull.TableError): the others can stream without it.
+	var problem error
+	switch {
+	case t.oid == 0:
+		problem = fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, name, quoted)
+	case kind != "r" && kind != "p":
+		problem = fmt.Errorf("%s is not a table (relkind %s): only tables' changes can be streamed", name, kind)
+	default:
+		problem = identityError(name, t.quoted(), identity, hasPK == "true")
 	}
-	if kind != "r" && kind != "p" {
-		return streamTable{}, fmt.Errorf("%s is not a table (relkind %s): only tables' changes can be streamed", name, kind)
+	if problem != nil {
+		return streamTable{}, &litepull.TableError{SourceID: s.id, Table: name, Err: problem}
 	}
-	return t, identityError(name, t.quoted(), identity, hasPK == "true")
+	return t, nil
 }
 
 // identityError says why a table's changes cannot be streamed, if they
@@ -121,8 +129,9 @@ type publication struct {
 }
 
 // ensurePublication creates the publication for exactly tables, or makes
-// the existing one hold exactly them, and returns the tables it did not
-// hold before.
+// the existing one hold exactly them. It returns the tables (configured
+// names) it did not hold, or did not publish whole: their changes before
+// now are not in the stream.
 func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) ([]string, error) {
 	quoted := litepull.QuoteIdent(name, '"')
 	list := make([]string, len(tables))
@@ -132,12 +141,6 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	p, err := s.publication(ctx, name)
 	if err != nil {
 		return nil, err
-	}
-	var joined []string
-	for _, t := range tables {
-		if !p.tables[t.oid] {
-			joined = append(joined, t.name)
-		}
 	}
 	var stmts []string
 	switch {
@@ -161,7 +164,20 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 			return nil, fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
 		}
 	}
-	return joined, nil
+	return p.missing(tables), nil
+}
+
+// missing lists the tables the publication did not publish whole before
+// it was made or changed: every one, unless it published every kind of
+// change, unfiltered, of the tables it held.
+func (p publication) missing(tables []streamTable) []string {
+	var out []string
+	for _, t := range tables {
+		if !p.exists || !p.complete || p.filtered || !p.tables[t.oid] {
+			out = append(out, t.name)
+		}
+	}
+	return out
 }
 
 // holdsExactly reports whether the publication publishes tables and no

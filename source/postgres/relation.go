@@ -69,16 +69,20 @@ func (s *Source) describeRelation(ctx context.Context, table string, m *pglogrep
 
 // relationKey is the key of a Relation message's rows: the table's primary
 // key (in its own order, as Describe gives it) when the message's key
-// columns are it or are every column (REPLICA IDENTITY FULL); else the
-// columns the message flags as the key.
+// columns are it, or under REPLICA IDENTITY FULL, which flags every column
+// and so says nothing of the key (a table without a primary key has none
+// there, as in Describe); else the columns the message flags as the key.
 func relationKey(m *pglogrepl.RelationMessage, pk []string) []string {
+	if m.ReplicaIdentity == 'f' {
+		return pk
+	}
 	var flagged []string
 	for _, c := range m.Columns {
 		if c.Flags&1 != 0 {
 			flagged = append(flagged, c.Name)
 		}
 	}
-	if len(pk) > 0 && (m.ReplicaIdentity == 'f' || sameSet(pk, flagged)) {
+	if len(pk) > 0 && sameSet(pk, flagged) {
 		return pk
 	}
 	return flagged

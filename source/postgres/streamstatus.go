@@ -50,7 +50,7 @@ func (st *stream) Confirmed(ctx context.Context) (litepull.Position, error) {
 }
 
 func (st *stream) confirmed(ctx context.Context) (pglogrepl.LSN, error) {
-	status, err := st.Status(ctx)
+	status, err := st.slotStatus(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -64,8 +64,18 @@ SELECT COALESCE(confirmed_flush_lsn::text, ''), active::text, COALESCE(active_pi
 FROM pg_replication_slots WHERE slot_name = $1`
 
 // Status describes the slot: where it is confirmed, how far the source is
-// past it, how much WAL it holds back, and who streams from it.
+// past it, how much WAL it holds back, and who streams from it. It also
+// checks that the publication still publishes the stream's tables
+// (litepull.ErrStreamChanged).
 func (st *stream) Status(ctx context.Context) (litepull.StreamStatus, error) {
+	out, err := st.slotStatus(ctx)
+	if err != nil {
+		return out, err
+	}
+	return out, st.checkPublished(ctx)
+}
+
+func (st *stream) slotStatus(ctx context.Context) (litepull.StreamStatus, error) {
 	out := litepull.StreamStatus{Slot: st.opts.Slot}
 	found := false
 	err := st.src.exec(ctx, streamStatusSQL, []any{st.opts.Slot}, nil, func(v [][]byte) error {
@@ -84,4 +94,27 @@ func (st *stream) Status(ctx context.Context) (litepull.StreamStatus, error) {
 		return litepull.StreamStatus{}, fmt.Errorf("read replication slot %s: %w", st.opts.Slot, err)
 	}
 	return out, nil
+}
+
+// checkPublished checks that the publication still publishes every table
+// the stream follows: a table dropped (and perhaps made again under its
+// name) or taken out of the publication sends nothing more, so its
+// replica would silently stand still.
+func (st *stream) checkPublished(ctx context.Context) error {
+	published := map[uint32]bool{}
+	err := st.src.exec(ctx, publishedSQL, []any{st.opts.Publication}, nil, func(v [][]byte) error {
+		oid, err := strconv.ParseUint(string(v[0]), 10, 32)
+		published[uint32(oid)] = true
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read publication %s: %w", st.opts.Publication, err)
+	}
+	for oid, name := range st.tables {
+		if !published[oid] {
+			return fmt.Errorf("publication %s no longer publishes table %s as the stream began (dropped, re-created or taken out of it at the source): "+
+				"streaming it anew: %w", st.opts.Publication, name, litepull.ErrStreamChanged)
+		}
+	}
+	return nil
 }
