@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,46 +19,12 @@ func TestMySQLStreamProperty(t *testing.T) {
 	my := testdb.MySQL(t)
 	myMoney(t, my, 1, 0)
 	cfg := myStreamConfig(t, my, "prop")
-	file := replicaFile(t)
-	e, _ := engine(t, file, cfg)
-
-	stop, watch := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	var written atomic.Int64
-	for i := range 3 {
+	var writers []func(stop <-chan struct{}) int
+	for seed := range uint64(3) {
 		db := myConnect(t, my)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			written.Add(int64(myWriteRandomly(t, db, uint64(i+1), stop)))
-		}()
+		writers = append(writers, func(stop <-chan struct{}) int { return myWriteRandomly(t, db, seed+1, stop) })
 	}
-	var checks atomic.Int64
-	go watchMoney(t, file, watch, &checks)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	followed := make(chan error, 1)
-	go func() {
-		_, err := e.Follow(ctx, cfg.ID)
-		followed <- err
-	}()
-	time.Sleep(3 * time.Second)
-	close(stop)
-	wg.Wait()
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	if err := <-followed; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatalf("follow: %v", err)
-	}
-	drain(t, e)
-	close(watch)
-	for _, q := range moneyQueries {
-		mySameRows(t, my, file, q)
-	}
-	t.Logf("%d source transactions, %d consistent reads of the replica", written.Load(), checks.Load())
-	if written.Load() < 50 || checks.Load() < 50 {
-		t.Fatalf("too little happened to prove anything: %d transactions, %d reads", written.Load(), checks.Load())
-	}
+	moneyProperty(t, cfg, writers, func(file, q string) { mySameRows(t, my, file, q) })
 }
 
 // TestMySQLValidateChecksTheStream: validate (Engine.Check) says what

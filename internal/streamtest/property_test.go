@@ -3,6 +3,7 @@ package streamtest_test
 import (
 	"context"
 	"errors"
+	"github.com/litepull/litepull"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -181,18 +182,29 @@ func TestStreamProperty(t *testing.T) {
 	pg := testdb.Postgres(t)
 	pg.Exec(t, moneySQL)
 	cfg := streamConfig(t, pg, "prop")
+	var writers []func(stop <-chan struct{}) int
+	for seed := range uint64(3) {
+		c := connect(t, pg)
+		writers = append(writers, func(stop <-chan struct{}) int { return writeRandomly(t, c, seed+1, stop) })
+	}
+	moneyProperty(t, cfg, writers, func(file, q string) { sameRows(t, pg, file, q) })
+}
+
+// moneyProperty follows cfg's source while the writers run random
+// transactions until stopped, with a reader checking the money invariant
+// on the replica throughout; then it drains, and same compares each money
+// table with the source.
+func moneyProperty(t *testing.T, cfg litepull.SourceConfig, writers []func(stop <-chan struct{}) int, same func(file, q string)) {
 	file := replicaFile(t)
 	e, _ := engine(t, file, cfg)
-
 	stop, watch := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	var written atomic.Int64
-	for i := range 3 {
-		c := connect(t, pg)
+	for _, write := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			written.Add(int64(writeRandomly(t, c, uint64(i+1), stop)))
+			written.Add(int64(write(stop)))
 		}()
 	}
 	var checks atomic.Int64
@@ -215,7 +227,7 @@ func TestStreamProperty(t *testing.T) {
 	drain(t, e)
 	close(watch)
 	for _, q := range moneyQueries {
-		sameRows(t, pg, file, q)
+		same(file, q)
 	}
 	t.Logf("%d source transactions, %d consistent reads of the replica", written.Load(), checks.Load())
 	if written.Load() < 50 || checks.Load() < 50 {
