@@ -3,7 +3,6 @@ package streamtest_test
 import (
 	"context"
 	"errors"
-	"github.com/litepull/litepull"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
 )
 
