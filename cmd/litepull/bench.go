@@ -47,7 +47,7 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	fs.BoolVar(&f.keep, "keep", false, "keep the benchmark table for the next run")
 	fs.IntVar(&f.reconcile, "reconcile", 0, "instead: delete this many rows at the source and compare finding them by reconciliation with reading every key (postgres)")
 	fs.BoolVar(&f.clustered, "clustered", false, "with -reconcile: delete rows close together instead of spread over the table")
-	fs.BoolVar(&f.stream, "stream", false, "instead: measure change streams (changes: logical) against polling: snapshot copy, one large transaction, single-row commits, commit-to-visible latency (postgres, wal_level = logical)")
+	fs.BoolVar(&f.stream, "stream", false, "instead: measure change streams against polling: snapshot copy, one large transaction, single-row commits, commit-to-visible latency (postgres: changes: logical, wal_level = logical; mysql: changes: binlog, binlog_format = ROW)")
 	fs.IntVar(&f.commits, "commits", 20_000, "with -stream: single-row transactions to commit")
 	fs.IntVar(&f.clients, "clients", 4, "with -stream: connections that commit the single-row transactions")
 	fs.IntVar(&f.rate, "rate", 1000, "with -stream: commits per second while latency is measured")
@@ -65,8 +65,8 @@ func (f *benchFlags) check() error {
 	switch {
 	case f.kind != "postgres" && f.kind != "mysql":
 		return usageErrorf("-source %q: want postgres or mysql", f.kind)
-	case (f.reconcile > 0 || f.stream) && f.kind != "postgres":
-		return usageErrorf("-reconcile and -stream measure the postgres source")
+	case f.reconcile > 0 && f.kind != "postgres":
+		return usageErrorf("-reconcile measures the postgres source")
 	case f.reconcile > 0 && f.stream:
 		return usageErrorf("-reconcile or -stream, not both")
 	case f.rounds < 1 || f.commits < 1 || f.clients < 1 || f.rate < 1 || f.latencyFor < time.Second:
@@ -147,13 +147,13 @@ func runPhase(ctx context.Context, f *benchFlags, stdout io.Writer) (err error) 
 	case "replicate":
 		res, err = expectRows(f.rows)(bench.Replicate(ctx, f.dir, f.kind, f.dsn(), benchSchema, f.page))
 	case "snapshot":
-		res, err = expectRows(f.rows)(bench.Snapshot(ctx, f.dir, f.pgDSN, benchSchema, f.slot, f.page))
+		res, err = expectRows(f.rows)(bench.Snapshot(ctx, f.dir, f.kind, f.dsn(), benchSchema, f.slot, f.page))
 	case "bigtx":
-		res, err = expectRows(f.rows)(bench.BigTx(ctx, f.dir, f.pgDSN, benchSchema, f.slot))
+		res, err = expectRows(f.rows)(bench.BigTx(ctx, f.dir, f.kind, f.dsn(), benchSchema, f.slot))
 	case "commits":
-		res, err = bench.Commits(ctx, f.dir, f.pgDSN, benchSchema, f.slot, f.commits, f.clients)
+		res, err = bench.Commits(ctx, f.dir, f.kind, f.dsn(), benchSchema, f.slot, f.commits, f.clients)
 	case "latency":
-		res, err = bench.Latency(ctx, f.dir, f.pgDSN, benchSchema, f.slot, f.rate, f.clients, f.latencyFor)
+		res, err = bench.Latency(ctx, f.dir, f.kind, f.dsn(), benchSchema, f.slot, f.rate, f.clients, f.latencyFor)
 	default:
 		return fmt.Errorf("unknown phase %q", f.phase)
 	}

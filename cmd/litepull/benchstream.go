@@ -48,7 +48,7 @@ func benchStream(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "page size %d, %d round(s)\n", f.page, f.rounds)
+	fmt.Fprintf(stdout, "%s, changes: %s, page size %d, %d round(s)\n", f.kind, changes(f), f.page, f.rounds)
 	var sum streamSummary
 	for round := 1; round <= f.rounds; round++ {
 		fmt.Fprintf(stdout, "\nround %d\n", round)
@@ -81,17 +81,25 @@ func streamLoads(ctx context.Context, f *benchFlags, exe string, round int, sum 
 	if err != nil {
 		return err
 	}
-	loadLine(stdout, "logical: snapshot copy (first drain)", snap, rss, poll.RowsPerSec())
+	loadLine(stdout, changes(f)+": snapshot copy (first drain)", snap, rss, poll.RowsPerSec())
 	sum.snapshot.add(snap.RowsPerSec() / poll.RowsPerSec())
 	sum.snapshotCopy.add(snap.CopyRowsPerSec() / poll.CopyRowsPerSec())
 	big, rss, err := streamChild[bench.Result](ctx, f, exe, "bigtx", round, stderr)
 	if err != nil {
 		return err
 	}
-	loadLine(stdout, "logical: one transaction, commit to visible", big, rss, poll.RowsPerSec())
+	loadLine(stdout, changes(f)+": one transaction, commit to visible", big, rss, poll.RowsPerSec())
 	sum.bigTx.add(big.RowsPerSec() / poll.RowsPerSec())
 	sum.bigRSS.add(mb(rss))
 	return nil
+}
+
+// changes is the kind of change stream measured: logical or binlog.
+func changes(f *benchFlags) string {
+	if f.kind == "mysql" {
+		return "binlog"
+	}
+	return "logical"
 }
 
 func loadLine(w io.Writer, label string, res bench.Result, rss int64, poll float64) {
@@ -112,8 +120,8 @@ func streamCommits(ctx context.Context, f *benchFlags, exe string, round int, su
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  %d single-row commits from %d clients (asynchronous commit): source %.0f/s, applied %.0f/s (last visible %.0f ms after the last commit); a backlog of as many applied at %.0f/s; peak RSS %.1f MB\n",
-		c.Commits, c.Clients, c.SourceRate(), c.AppliedRate(), ms(c.Lag()), c.BacklogRate(), mb(rss))
+	fmt.Fprintf(stdout, "  %d single-row commits from %d clients%s: source %.0f/s, applied %.0f/s (last visible %.0f ms after the last commit); a backlog of as many applied at %.0f/s; peak RSS %.1f MB\n",
+		c.Commits, c.Clients, map[string]string{"postgres": " (asynchronous commit)"}[f.kind], c.SourceRate(), c.AppliedRate(), ms(c.Lag()), c.BacklogRate(), mb(rss))
 	sum.live.add(c.AppliedRate())
 	sum.source.add(c.SourceRate())
 	sum.lag.add(ms(c.Lag()))
@@ -132,12 +140,13 @@ func streamCommits(ctx context.Context, f *benchFlags, exe string, round int, su
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // streamChild runs a stream phase in a child process with a slot and
-// publication of its own, and drops them after, however the child ended:
-// a slot left behind keeps the source's WAL forever.
+// publication of its own (postgres; mysql: a binlog server id of its own),
+// and drops them after, however the child ended: a slot left behind keeps
+// the source's WAL forever.
 func streamChild[T any](ctx context.Context, f *benchFlags, exe, phase string, round int, stderr io.Writer) (T, int64, error) {
 	slot := fmt.Sprintf("%s_%d_%s_%d", benchSchema, os.Getpid(), phase, round)
 	res, rss, err := benchChild[T](ctx, exe, append(f.childArgs(phase), "-slot", slot), stderr)
-	if derr := bench.DropStream(context.WithoutCancel(ctx), f.pgDSN, benchSchema, slot); derr != nil {
+	if derr := bench.DropStream(context.WithoutCancel(ctx), f.kind, f.dsn(), benchSchema, slot); derr != nil {
 		err = errors.Join(err, fmt.Errorf("drop replication slot %s: %w", slot, derr))
 	}
 	if err != nil {

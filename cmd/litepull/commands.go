@@ -63,14 +63,15 @@ var commands = []*command{
 		example:  "litepull slot drop -config litepull.yaml -source pg"},
 	{name: "bench", run: runBench,
 		synopsis: "measure rows/s from a local Postgres or MySQL against SQLite's own write ceiling, or change streams against polling",
-		usage:    "[-source postgres|mysql] [-rows N] [-page N] [-rounds N] | -reconcile N [-clustered] | -stream [-commits N] [-clients N] [-rate N]",
+		usage:    "[-source postgres|mysql] [-rows N] [-page N] [-rounds N] | -reconcile N [-clustered] | -stream [-source postgres|mysql] [-commits N] [-clients N] [-rate N]",
 		about: "Creates its table in the database the DSN names (schema " + benchSchema + ") and drops it after, unless -keep.\n" +
-			"-stream (Postgres with wal_level = logical) measures, each phase in a child process: a polling load\n" +
+			"-stream (Postgres with wal_level = logical: changes: logical; MySQL/MariaDB with binlog_format = ROW:\n" +
+			"changes: binlog) measures, each phase in a child process: a polling load\n" +
 			"against the snapshot copy of a stream; one transaction of -rows rows, from its commit to the replica\n" +
 			"showing it; -commits single-row transactions from -clients connections, applied while streaming and\n" +
 			"from a backlog; and commit-to-visible latency at -rate commits/s, as a reader of the replica file sees\n" +
-			"it. Each phase uses a slot and publication of its own and drops them after.",
-		example: "litepull bench -source mysql -rows 200000\nlitepull bench -reconcile 100\nlitepull bench -stream -rounds 3",
+			"it. Each phase uses a slot and publication of its own and drops them after (MySQL: a binlog server id).",
+		example: "litepull bench -source mysql -rows 200000\nlitepull bench -reconcile 100\nlitepull bench -stream -rounds 3\nlitepull bench -stream -source mysql",
 		hidden:  []string{"phase", "slot", "cpuprofile"}},
 	{name: "version", run: runVersion,
 		synopsis: "print litepull's version",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3"
 	"golang.org/x/sync/errgroup"
 )
@@ -15,7 +14,6 @@ import (
 const (
 	commitsTable = "bench_commits"
 	latencyTable = "bench_latency"
-	rowColumns   = "(id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
 )
 
 // CommitsResult measures a stream applying single-row transactions.
@@ -45,11 +43,17 @@ func (r CommitsResult) Lag() time.Duration { return r.Applied - r.Source }
 
 // Commits has clients commit n single-row transactions as fast as they
 // can while the stream runs, then n more while it is stopped, applied by
-// one drain. The clients commit asynchronously (synchronous_commit = off:
-// the WAL and so the stream are the same) so that the source, whose every
-// commit would wait for a WAL flush, commits as fast as it can.
-func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int) (CommitsResult, error) {
-	s, stop, err := startStream(ctx, dir, dsn, schema, commitsTable, rowColumns, slot)
+// one drain. Postgres clients commit asynchronously (synchronous_commit =
+// off: the WAL and so the stream are the same) so that the source, whose
+// every commit would wait for a WAL flush, commits as fast as it can;
+// MySQL clients commit as the server is set to (a session cannot change
+// that).
+func Commits(ctx context.Context, dir, kind, dsn, schema, slot string, n, clients int) (CommitsResult, error) {
+	k, err := kindOf(kind)
+	if err != nil {
+		return CommitsResult{}, err
+	}
+	s, stop, err := startStream(ctx, dir, k, dsn, schema, commitsTable, k.rowColumns, slot)
 	if err != nil {
 		return CommitsResult{}, err
 	}
@@ -59,12 +63,12 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 	if err = errors.Join(err, stop()); err != nil {
 		return res, err
 	}
-	conns, err := connectAll(ctx, dsn, clients, asyncCommit)
+	conns, err := k.connectAll(ctx, dsn, clients, k.settings...)
 	if err != nil {
 		return res, err
 	}
 	defer closeAll(ctx, conns)
-	if err := writers(ctx, conns, s.table, ids(int64(n+1), int64(2*n)), nil); err != nil {
+	if err := s.writers(ctx, conns, ids(int64(n+1), int64(2*n)), nil); err != nil {
 		return res, err
 	}
 	if err := waitFlushed(ctx, conns[0]); err != nil {
@@ -85,7 +89,7 @@ func Commits(ctx context.Context, dir, dsn, schema, slot string, n, clients int)
 
 // live commits res.Commits rows while the stream runs and times them.
 func (s *streamed) live(ctx context.Context, res *CommitsResult) error {
-	conns, c, err := s.warmUp(ctx, res.Clients, asyncCommit)
+	conns, c, err := s.warmUp(ctx, res.Clients, s.kind.settings...)
 	if err != nil {
 		return err
 	}
@@ -93,7 +97,7 @@ func (s *streamed) live(ctx context.Context, res *CommitsResult) error {
 	defer closeAll(ctx, conns)
 	n := res.Commits
 	start := time.Now()
-	if err := writers(ctx, conns, s.table, ids(1, int64(n)), nil); err != nil {
+	if err := s.writers(ctx, conns, ids(1, int64(n)), nil); err != nil {
 		return err
 	}
 	res.Source = time.Since(start)
@@ -105,14 +109,14 @@ func (s *streamed) live(ctx context.Context, res *CommitsResult) error {
 // warmUp connects the clients and a reader of the replica, and commits
 // row 0 and waits for the replica to show it: the stream is then past its
 // first transaction (the table's description).
-func (s *streamed) warmUp(ctx context.Context, clients int, settings ...string) ([]*pgx.Conn, *sqlite3.Conn, error) {
-	conns, err := connectAll(ctx, s.cfg.DSN, clients, settings...)
+func (s *streamed) warmUp(ctx context.Context, clients int, settings ...string) ([]client, *sqlite3.Conn, error) {
+	conns, err := s.kind.connectAll(ctx, s.cfg.DSN, clients, settings...)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := s.reader()
 	if err == nil {
-		_, err = conns[0].Exec(ctx, "INSERT INTO "+s.table+" (id) VALUES (0)")
+		_, err = conns[0].exec(ctx, "INSERT INTO "+s.table+" (id) VALUES (0)")
 	}
 	if err == nil {
 		_, err = waitRow(ctx, c, "SELECT 1 FROM "+s.dest+" WHERE id = 0", time.Millisecond)
@@ -127,41 +131,40 @@ func (s *streamed) warmUp(ctx context.Context, clients int, settings ...string) 
 	return conns, c, nil
 }
 
-// asyncCommit makes a session's commits return before their WAL is
-// flushed.
+// asyncCommit makes a Postgres session's commits return before their WAL
+// is flushed.
 const asyncCommit = "SET synchronous_commit = off"
 
 // connectAll opens n connections, each running settings first.
-func connectAll(ctx context.Context, dsn string, n int, settings ...string) ([]*pgx.Conn, error) {
-	conns := make([]*pgx.Conn, 0, n)
+func (k streamKind) connectAll(ctx context.Context, dsn string, n int, settings ...string) ([]client, error) {
+	conns := make([]client, 0, n)
 	for range n {
-		c, err := pgx.Connect(ctx, dsn)
-		for _, q := range settings {
-			if err == nil {
-				_, err = c.Exec(ctx, q)
-			}
-		}
-		if c != nil {
-			conns = append(conns, c)
-		}
+		c, err := k.connect(ctx, dsn, settings...)
 		if err != nil {
 			closeAll(ctx, conns)
 			return nil, err
 		}
+		conns = append(conns, c)
 	}
 	return conns, nil
 }
 
-func closeAll(ctx context.Context, conns []*pgx.Conn) {
+func closeAll(ctx context.Context, conns []client) {
 	for _, c := range conns {
-		c.Close(context.WithoutCancel(ctx))
+		c.close(ctx)
 	}
 }
 
 // waitFlushed waits until the server has flushed the WAL inserted so far. A
 // drain applies the WAL written when it starts (pg_current_wal_lsn), and
-// asynchronous commits may still be in the server's WAL buffers.
-func waitFlushed(ctx context.Context, conn *pgx.Conn) error {
+// asynchronous commits may still be in the server's WAL buffers. A MySQL
+// commit returns once its binlog is written: nothing to wait for.
+func waitFlushed(ctx context.Context, c client) error {
+	pc, ok := c.(pgClient)
+	if !ok {
+		return nil
+	}
+	conn := pc.c
 	var inserted string
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&inserted); err != nil {
 		return err
@@ -192,10 +195,10 @@ func ids(from, to int64) func(context.Context, chan<- int64) {
 	}
 }
 
-// writers inserts, on each connection in parallel, the ids feed sends,
-// one transaction per row, calling done (if set) with each id once its
-// commit has returned.
-func writers(ctx context.Context, conns []*pgx.Conn, table string, feed func(context.Context, chan<- int64), done func(int64)) error {
+// writers inserts into the source table, on each connection in parallel,
+// the ids feed sends, one transaction per row, calling done (if set) with
+// each id once its commit has returned.
+func (s *streamed) writers(ctx context.Context, conns []client, feed func(context.Context, chan<- int64), done func(int64)) error {
 	g, ctx := errgroup.WithContext(ctx)
 	ch := make(chan int64)
 	g.Go(func() error {
@@ -203,11 +206,11 @@ func writers(ctx context.Context, conns []*pgx.Conn, table string, feed func(con
 		feed(ctx, ch)
 		return nil
 	})
-	q := "INSERT INTO " + table + " (id) VALUES ($1)"
+	q := "INSERT INTO " + s.table + " (id) VALUES (" + s.kind.arg + ")"
 	for _, conn := range conns {
 		g.Go(func() error {
 			for id := range ch {
-				if _, err := conn.Exec(ctx, q, id); err != nil {
+				if _, err := conn.exec(ctx, q, id); err != nil {
 					return fmt.Errorf("commit row %d: %w", id, err)
 				}
 				if done != nil {

@@ -25,8 +25,12 @@ func (r LatencyResult) Rate() float64 { return perSec(r.Commits, r.Writes) }
 // Latency commits rate single-row transactions a second for d, spread
 // over clients, while the stream runs and a reader polls the replica file
 // every millisecond, each in this process: one clock.
-func Latency(ctx context.Context, dir, dsn, schema, slot string, rate, clients int, d time.Duration) (LatencyResult, error) {
-	s, stop, err := startStream(ctx, dir, dsn, schema, latencyTable, rowColumns, slot)
+func Latency(ctx context.Context, dir, kind, dsn, schema, slot string, rate, clients int, d time.Duration) (LatencyResult, error) {
+	k, err := kindOf(kind)
+	if err != nil {
+		return LatencyResult{}, err
+	}
+	s, stop, err := startStream(ctx, dir, k, dsn, schema, latencyTable, k.rowColumns, slot)
 	if err != nil {
 		return LatencyResult{}, err
 	}
@@ -49,7 +53,7 @@ func (s *streamed) latency(ctx context.Context, rate, clients, n int) (LatencyRe
 	go func() { watched <- watch(watchCtx, c, s.dest, seen) }()
 
 	start := time.Now()
-	err = writers(ctx, conns, s.table, paced(start, rate, n), func(id int64) { committed[id] = time.Now() })
+	err = s.writers(ctx, conns, paced(start, rate, n), func(id int64) { committed[id] = time.Now() })
 	res := LatencyResult{Commits: n, Writes: time.Since(start)}
 	if err != nil {
 		return res, err

@@ -15,11 +15,13 @@ import (
 	"github.com/litepull/litepull/source/postgres"
 )
 
-// streamed is a change stream (changes: logical) of one table of the
-// benchmark schema into a fresh replica: what the stream phases measure.
+// streamed is a change stream (changes: logical or binlog) of one table
+// of the benchmark schema into a fresh replica: what the stream phases
+// measure.
 type streamed struct {
+	kind  streamKind
 	cfg   litepull.SourceConfig
-	src   *postgres.Source
+	src   litepull.Source
 	r     *replica.Replica
 	e     *litepull.Engine
 	table string // schema.table, for SQL at the source
@@ -27,10 +29,10 @@ type streamed struct {
 	owned bool   // the phase made the source table: close drops it
 }
 
-// openStreamed opens a fresh replica and an engine over a logical source
-// of schema.table, whose slot and publication are both named slot.
-func openStreamed(dir, dsn, schema, table, slot string, pageSize int) (*streamed, error) {
-	cfg := streamConfig(dsn, schema, slot, pageSize, table)
+// openStreamed opens a fresh replica and an engine over a change stream
+// of schema.table (see streamKind.config for slot).
+func openStreamed(dir string, k streamKind, dsn, schema, table, slot string, pageSize int) (*streamed, error) {
+	cfg := k.config(dsn, schema, slot, pageSize, table)
 	c := litepull.Config{Replica: "unused.db", Sources: []litepull.SourceConfig{cfg}}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -40,25 +42,25 @@ func openStreamed(dir, dsn, schema, table, slot string, pageSize int) (*streamed
 	if err != nil {
 		return nil, err
 	}
-	src, err := postgres.New(cfg)
+	src, err := k.source(cfg)
 	if err != nil {
 		r.Close()
 		return nil, err
 	}
 	e := litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg, Source: src}}, nil)
-	return &streamed{cfg: cfg, src: src, r: r, e: e, table: schema + "." + table, dest: litepull.QuoteIdent(table, '"')}, nil
+	return &streamed{kind: k, cfg: cfg, src: src, r: r, e: e, table: schema + "." + table, dest: litepull.QuoteIdent(table, '"')}, nil
 }
 
 // startStream makes schema.table at the source (columns: its column list
 // in parentheses), copies it, empty, into a fresh replica, and follows its
 // stream until stop.
-func startStream(ctx context.Context, dir, dsn, schema, table, columns, slot string) (s *streamed, stop func() error, err error) {
+func startStream(ctx context.Context, dir string, k streamKind, dsn, schema, table, columns, slot string) (s *streamed, stop func() error, err error) {
 	t := schema + "." + table
-	if err := execPGAll(ctx, dsn, "DROP TABLE IF EXISTS "+t, "CREATE TABLE "+t+" "+columns); err != nil {
+	if err := k.execAll(ctx, dsn, "DROP TABLE IF EXISTS "+t, "CREATE TABLE "+t+" "+columns); err != nil {
 		return nil, nil, err
 	}
-	if s, err = openStreamed(dir, dsn, schema, table, slot, 0); err != nil {
-		execPG(context.WithoutCancel(ctx), dsn, "DROP TABLE IF EXISTS "+t)
+	if s, err = openStreamed(dir, k, dsn, schema, table, slot, 0); err != nil {
+		k.execAll(context.WithoutCancel(ctx), dsn, "DROP TABLE IF EXISTS "+t)
 		return nil, nil, err
 	}
 	s.owned = true
@@ -72,20 +74,11 @@ func startStream(ctx context.Context, dir, dsn, schema, table, columns, slot str
 	return s, stop, nil
 }
 
-func streamConfig(dsn, schema, slot string, pageSize int, tables ...string) litepull.SourceConfig {
-	cfg := litepull.SourceConfig{ID: "bench", Kind: "postgres", DSN: dsn, Schema: schema, PageSize: pageSize,
-		Changes: litepull.ChangesLogical, Slot: slot, Publication: slot}
-	for _, t := range tables {
-		cfg.Tables = append(cfg.Tables, litepull.TableConfig{Table: t})
-	}
-	return cfg
-}
-
 func (s *streamed) close(ctx context.Context) {
 	s.src.Close()
 	s.r.Close()
 	if s.owned {
-		execPG(context.WithoutCancel(ctx), s.cfg.DSN, "DROP TABLE IF EXISTS "+s.table)
+		s.kind.execAll(context.WithoutCancel(ctx), s.cfg.DSN, "DROP TABLE IF EXISTS "+s.table)
 	}
 }
 
@@ -123,16 +116,22 @@ func (s *streamed) follow(ctx context.Context) (stop func() error, err error) {
 		<-ended // ended by the cancel: what it returns says only that
 		return nil
 	}
-	if err := waitActive(ctx, s.cfg.DSN, s.cfg.Slot, ended); err != nil {
+	if err := s.waitActive(ctx, ended); err != nil {
 		return nil, errors.Join(err, stop())
 	}
 	return stop, nil
 }
 
-// waitActive waits until a server process streams from slot, or the
-// stream ends first.
-func waitActive(ctx context.Context, dsn, slot string, ended <-chan struct{}) error {
-	conn, err := pgx.Connect(ctx, dsn)
+// waitActive waits until a server process streams from the slot, or the
+// stream ends first. A binlog stream has no slot to ask about: it starts
+// where the drain before it ended, so what is committed before it connects
+// is applied all the same, only later (each phase waits for a first row).
+func (s *streamed) waitActive(ctx context.Context, ended <-chan struct{}) error {
+	if s.kind.name == "mysql" {
+		return nil
+	}
+	slot := s.cfg.Slot
+	conn, err := pgx.Connect(ctx, s.cfg.DSN)
 	if err != nil {
 		return err
 	}
@@ -158,9 +157,13 @@ func waitActive(ctx context.Context, dsn, slot string, ended <-chan struct{}) er
 
 // DropStream removes a stream phase's slot and publication, once the
 // process that streamed from it has let go: a slot left behind would keep
-// the source's WAL forever. Absent ones are not an error.
-func DropStream(ctx context.Context, dsn, schema, slot string) error {
-	src, err := postgres.New(streamConfig(dsn, schema, slot, 0))
+// the source's WAL forever. Absent ones are not an error. A binlog stream
+// (kind mysql) leaves nothing behind.
+func DropStream(ctx context.Context, kind, dsn, schema, slot string) error {
+	if kind == "mysql" {
+		return nil
+	}
+	src, err := postgres.New(pgKind.config(dsn, schema, slot, 0))
 	if err != nil {
 		return err
 	}
@@ -205,19 +208,4 @@ func waitRow(ctx context.Context, c *sqlite3.Conn, q string, poll time.Duration,
 		case <-time.After(poll):
 		}
 	}
-}
-
-// execPGAll runs statements in turn on one connection.
-func execPGAll(ctx context.Context, dsn string, qs ...string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	for _, q := range qs {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return nil
 }

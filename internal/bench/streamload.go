@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/ncruces/go-sqlite3"
 )
 
@@ -14,12 +13,16 @@ import (
 const txTable = "bench_tx"
 
 // Snapshot loads schema.bench into a fresh replica through a change stream
-// (changes: logical) with slot: the first drain copies it from the stream's
-// exported snapshot. It times the whole run, as Replicate does, and
+// of a postgres (changes: logical, slot) or mysql (changes: binlog) source,
+// kind: the first drain copies it from the stream's snapshot. It times the whole run, as Replicate does, and
 // apart the setup: slot, publication and snapshot, until the first page
 // is in.
-func Snapshot(ctx context.Context, dir, dsn, schema, slot string, pageSize int) (Result, error) {
-	s, err := openStreamed(dir, dsn, schema, Table, slot, pageSize)
+func Snapshot(ctx context.Context, dir, kind, dsn, schema, slot string, pageSize int) (Result, error) {
+	k, err := kindOf(kind)
+	if err != nil {
+		return Result{}, err
+	}
+	s, err := openStreamed(dir, k, dsn, schema, Table, slot, pageSize)
 	if err != nil {
 		return Result{}, err
 	}
@@ -38,8 +41,12 @@ func Snapshot(ctx context.Context, dir, dsn, schema, slot string, pageSize int) 
 // times from that commit's return to the moment a reader of the replica
 // first sees its rows: all of them at once, since a source transaction is
 // applied whole (checked by counting them).
-func BigTx(ctx context.Context, dir, dsn, schema, slot string) (Result, error) {
-	s, stop, err := startStream(ctx, dir, dsn, schema, txTable, "(LIKE "+schema+"."+Table+" INCLUDING ALL)", slot)
+func BigTx(ctx context.Context, dir, kind, dsn, schema, slot string) (Result, error) {
+	k, err := kindOf(kind)
+	if err != nil {
+		return Result{}, err
+	}
+	s, stop, err := startStream(ctx, dir, k, dsn, schema, txTable, k.like(schema+"."+Table), slot)
 	if err != nil {
 		return Result{}, err
 	}
@@ -56,12 +63,12 @@ func (s *streamed) insertAll(ctx context.Context, from string) (Result, error) {
 		return Result{}, err
 	}
 	defer c.Close()
-	conn, err := pgx.Connect(ctx, s.cfg.DSN)
+	conn, err := s.kind.connect(ctx, s.cfg.DSN)
 	if err != nil {
 		return Result{}, err
 	}
-	defer conn.Close(ctx)
-	tag, err := conn.Exec(ctx, "INSERT INTO "+s.table+" SELECT * FROM "+from)
+	defer conn.close(ctx)
+	n, err := conn.exec(ctx, "INSERT INTO "+s.table+" SELECT * FROM "+from)
 	if err != nil {
 		return Result{}, fmt.Errorf("insert the rows of %s in one transaction: %w", from, err)
 	}
@@ -70,10 +77,10 @@ func (s *streamed) insertAll(ctx context.Context, from string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := s.expectRows(c, tag.RowsAffected()); err != nil {
+	if err := s.expectRows(c, n); err != nil {
 		return Result{}, err
 	}
-	return Result{Rows: tag.RowsAffected(), Duration: seen.Sub(committed)}, nil
+	return Result{Rows: n, Duration: seen.Sub(committed)}, nil
 }
 
 // expectRows checks that the replica's table holds n rows.
