@@ -127,6 +127,9 @@ func (s *Source) syncerConfig(serverID uint32, mariadb bool) (replication.Binlog
 		ServerID: serverID, Flavor: gomysql.MySQLFlavor, User: s.dsn.User, Password: s.dsn.Passwd, TLSConfig: s.dsn.TLS,
 		HeartbeatPeriod: max(min(heartbeatEvery, read/3), 10*time.Millisecond), ReadTimeout: read, DisableRetrySync: true,
 		Logger: slog.New(slog.DiscardHandler),
+		// Decoded events the reader may hold ahead of the engine: go-mysql's
+		// default, 10,240, held about 600 MB of one large transaction.
+		EventCacheCount: 256,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, s.connect)
 			defer cancel()
