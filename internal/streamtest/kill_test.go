@@ -83,24 +83,38 @@ func TestStreamKill9(t *testing.T) {
 	pg.Exec(t, "INSERT INTO misc SELECT g, 'bulk', repeat('z', 100) FROM generate_series(1000, 30000) g")
 	cfg := childConfig(pg.DSN, pg.Schema)
 	t.Cleanup(func() { dropSlot(t, cfg) })
-	file := replicaFile(t)
 
+	var writers []func(stop <-chan struct{}) int
+	for seed := range uint64(2) {
+		c := connect(t, pg)
+		writers = append(writers, func(stop <-chan struct{}) int { return writeRandomly(t, c, seed+100, stop) })
+	}
+	childEnv := []string{envDSN + "=" + pg.DSN, envSchema + "=" + pg.Schema}
+	killRepeatedly(t, cfg, childEnv, writers, func(file, q string) { sameRows(t, pg, file, q) })
+}
+
+// killRepeatedly starts a child that streams cfg's source into a fresh
+// replica (childEnv says how, to streamChild) and kills it with SIGKILL,
+// 20 times at random points while the writers run; after every kill the
+// replica's money tables must show whole transactions only. Then a final
+// drain, and same compares each money table with the source.
+func killRepeatedly(t *testing.T, cfg litepull.SourceConfig, childEnv []string, writers []func(stop <-chan struct{}) int, same func(file, q string)) {
+	file := replicaFile(t)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var written atomic.Int64
-	for i := range 2 {
-		c := connect(t, pg)
+	for _, write := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			written.Add(int64(writeRandomly(t, c, uint64(100+i), stop)))
+			written.Add(int64(write(stop)))
 		}()
 	}
 	rng := rand.New(rand.NewPCG(9, 9))
 	consistentReads := 0
 	for i := range 20 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envChild+"=1", envDSN+"="+pg.DSN, envSchema+"="+pg.Schema, envFile+"="+file)
+		cmd.Env = append(append(os.Environ(), envChild+"=1", envFile+"="+file), childEnv...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -122,24 +136,30 @@ func TestStreamKill9(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	finalDrain(t, file, cfg)
+	for _, q := range moneyQueries {
+		same(file, q)
+	}
+	t.Logf("%d source transactions; %d of 20 kills left both account tables to check", written.Load(), consistentReads)
+}
+
+// finalDrain drains into file, retrying while the last killed child's
+// session still holds the source (a walsender keeps its slot a moment).
+func finalDrain(t *testing.T, file string, cfg litepull.SourceConfig) {
 	e, _ := engine(t, file, cfg)
-	var sum *litepull.Summary
-	for try := 0; ; try++ { // the last child's walsender may hold the slot a moment
+	for try := 0; ; try++ {
 		s, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
 		if err == nil && s.Failed() == 0 {
-			sum = s
-			break
+			for _, r := range s.Tables {
+				t.Logf("final run: %s: %d rows, copied again %v", r.Table, r.RowsPulled, r.FullRefresh)
+			}
+			return
 		}
 		if try == 50 {
 			t.Fatalf("final run: %v %+v", err, s)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_ = sum
-	for _, q := range moneyQueries {
-		sameRows(t, pg, file, q)
-	}
-	t.Logf("%d source transactions; %d of 20 kills left both account tables to check", written.Load(), consistentReads)
 }
 
 // moneyAfterKill reads the account totals from a replica its writer left.
