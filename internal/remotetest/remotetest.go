@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/remote"
 	"github.com/litepull/litepull/internal/sqlitetest"
 )
@@ -32,20 +34,51 @@ type Server struct {
 	Lost sqlitetest.Faults
 
 	mu sync.Mutex
-	// cut, when > 0, stops the next write request after that many
+	// cutSkip write requests from now on, the next one stops after cut
 	// statements as a crash would (StarbaseDB keeps them; an atomic
 	// service rolls back).
-	cut    int
-	writes int // write requests that ran to the end
-	stmts  int // statements run by write requests
+	cutSkip, cut int
+	cutMatch     string // if set, the request cut is the first with a statement containing it
+	failWrites   int // the next write requests answer 503 before they run
+	writes       int // write requests that ran to the end
+	stmts        int // statements run by write requests
 }
 
-// Cut makes the next write request stop after n statements, as if the
-// service died there, with a 500 and no body.
-func (s *Server) Cut(n int) {
+// Cut makes the write request after the next skip ones stop after n
+// statements, as if the service died there, with a 500 and no body.
+func (s *Server) Cut(skip, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cut = n
+	s.cutSkip, s.cut = skip, n
+}
+
+// CutWhere makes the first write request with a statement containing
+// substr stop after n statements, as Cut does.
+func (s *Server) CutWhere(substr string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cutMatch, s.cut = substr, n
+}
+
+// FailWrites makes the next n write requests answer 503 and change
+// nothing.
+func (s *Server) FailWrites(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWrites = n
+}
+
+// writeFault answers a write request that FailWrites fails, and
+// reports whether it did.
+func (s *Server) writeFault(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWrites == 0 {
+		return false
+	}
+	s.failWrites--
+	w.WriteHeader(http.StatusServiceUnavailable)
+	return true
 }
 
 // Writes is how many write requests ran to their end.
@@ -55,9 +88,26 @@ func (s *Server) Writes() int {
 	return s.writes
 }
 
-func (s *Server) takeCut() int {
+func (s *Server) takeCut(stmts []statement) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cut == 0 {
+		return 0
+	}
+	if s.cutMatch != "" {
+		for _, st := range stmts {
+			if strings.Contains(st.SQL, s.cutMatch) {
+				n := s.cut
+				s.cut, s.cutMatch = 0, ""
+				return n
+			}
+		}
+		return 0
+	}
+	if s.cutSkip > 0 {
+		s.cutSkip--
+		return 0
+	}
 	n := s.cut
 	s.cut = 0
 	return n
@@ -136,4 +186,13 @@ func asObjects(cols []string, rows [][]any) ([]string, [][]any) {
 func arrayIndex(name string) (uint64, bool) {
 	n, err := strconv.ParseUint(name, 10, 32)
 	return n, err == nil && n < 1<<32-1 && strconv.FormatUint(n, 10) == name
+}
+
+// Config is the replica config for srv.
+func Config(s *Server) litepull.ReplicaService {
+	c := litepull.ReplicaService{Kind: s.Kind, URL: s.URL, Token: Token}
+	if s.Kind == "d1" {
+		c.AccountID, c.DatabaseID = "acc", "db"
+	}
+	return c
 }

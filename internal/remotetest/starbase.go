@@ -52,7 +52,10 @@ func (s *Server) serveStarbase(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"result": starbaseResult(res)})
 		return
 	}
-	cut := s.takeCut()
+	if s.writeFault(w) {
+		return
+	}
+	cut := s.takeCut(body.Transaction)
 	var results []any
 	for i, st := range body.Transaction {
 		if cut > 0 && i == cut {

@@ -226,9 +226,23 @@ func (r *Replica) query(ctx context.Context, sql string, args []any) ([][]any, e
 	return r.svc.query(ctx, sql, args)
 }
 
-// commit sends stmts in one request between the guard and the sequence's
-// move (see the package comment), and settles a failure's outcome.
+// commit sends a batch's rows and states in one request between the guard
+// and the sequence's move (see the package comment), and settles a
+// failure's outcome. Its statements are upserts and deletes: a request
+// that stopped part-way is sent again whole.
 func (r *Replica) commit(ctx context.Context, stmts []stmt) error {
+	return r.send(ctx, stmts, true)
+}
+
+// commitDDL is commit for statements that change tables (CREATE, DROP,
+// RENAME, ADD COLUMN), which are not safe to run twice: on a service that
+// may have run part of the request (StarbaseDB), it is not sent again,
+// and the caller's next attempt starts from what the service has.
+func (r *Replica) commitDDL(ctx context.Context, stmts []stmt) error {
+	return r.send(ctx, stmts, r.kind.atomic)
+}
+
+func (r *Replica) send(ctx context.Context, stmts []stmt, resend bool) error {
 	if r.closed {
 		return errClosed
 	}
@@ -259,18 +273,22 @@ func (r *Replica) commit(ctx context.Context, stmts []stmt) error {
 		if serr != nil || done {
 			return serr
 		}
-		if !again {
+		if !again || !resend {
 			break
 		}
 	}
 	return err
 }
 
+// writeAttempts is how many times a request that failed without being
+// refused is sent, writeBackoff the first wait between (then 4x, 9x).
 const writeAttempts = 4
+
+var writeBackoff = 250 * time.Millisecond
 
 func wait(ctx context.Context, attempt int) error {
 	select {
-	case <-time.After(time.Duration(attempt*attempt) * 250 * time.Millisecond):
+	case <-time.After(time.Duration(attempt*attempt) * writeBackoff):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
@@ -128,7 +129,8 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 	// A full refresh killed before its swap leaves its shadow behind.
 	stmts := []stmt{plain("DROP TABLE IF EXISTS " + replica.Quote(replica.ShadowPrefix+t.Dest))}
 	if len(have) == 0 {
-		stmts = append(stmts, plain(replica.CreateTableSQL(t)))
+		// IF NOT EXISTS: a request StarbaseDB cut short may have made it.
+		stmts = append(stmts, plain(strings.Replace(replica.CreateTableSQL(t), "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)))
 	} else {
 		alters, err := replica.AddColumnSQL(t, have)
 		if err != nil {
@@ -139,7 +141,7 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 		}
 	}
 	stmts = append(stmts, r.columnStmts(t)...)
-	if err := r.commit(ctx, stmts); err != nil {
+	if err := r.commitDDL(ctx, stmts); err != nil {
 		return fmt.Errorf("create replica table %s: %w", t.Dest, err)
 	}
 	r.ensured[t.Dest] = sig
@@ -157,7 +159,7 @@ func (r *Replica) BeginFull(ctx context.Context, t *litepull.Target) (*litepull.
 	if err := r.finishSwap(ctx, t.Dest); err != nil {
 		return nil, err
 	}
-	err := r.commit(ctx, []stmt{plain("DROP TABLE IF EXISTS " + replica.Quote(shadow.Dest)), plain(replica.CreateTableSQL(&shadow))})
+	err := r.commitDDL(ctx, []stmt{plain("DROP TABLE IF EXISTS " + replica.Quote(shadow.Dest)), plain(replica.CreateTableSQL(&shadow))})
 	if err != nil {
 		return nil, fmt.Errorf("create shadow table for %s: %w", t.Dest, err)
 	}
@@ -193,7 +195,7 @@ func (r *Replica) SwapFull(ctx context.Context, t, shadow *litepull.Target, st l
 		return err
 	}
 	stmts = append(stmts, s, a.stmt("DELETE FROM "+SwapTable+" WHERE dest_table = "+a.val(t.Dest)))
-	if err := r.commit(ctx, stmts); err != nil {
+	if err := r.commitDDL(ctx, stmts); err != nil {
 		return fmt.Errorf("swap the full copy of %s in: %w", t.Dest, err)
 	}
 	r.ensured[t.Dest] = replica.Signature(t)
@@ -228,18 +230,23 @@ func (r *Replica) finishSwap(ctx context.Context, dest string) error {
 	}
 	a := r.args()
 	stmts = append(stmts, a.stmt("DELETE FROM "+SwapTable+" WHERE dest_table = "+a.val(dest)))
-	if err := r.commit(ctx, stmts); err != nil {
+	if err := r.commitDDL(ctx, stmts); err != nil {
 		return fmt.Errorf("finish the interrupted swap of %s: %w", dest, err)
 	}
 	delete(r.ensured, dest)
 	return nil
 }
 
-// DropShadow removes a shadow table left by a failed full refresh.
+// DropShadow removes a shadow table left by a failed full refresh. A
+// swap recorded as begun is finished instead: its old table may be gone
+// already, and the shadow is then the only copy.
 func (r *Replica) DropShadow(ctx context.Context, shadow *litepull.Target) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.commit(ctx, []stmt{plain("DROP TABLE IF EXISTS " + replica.Quote(shadow.Dest))})
+	if err := r.finishSwap(ctx, strings.TrimPrefix(shadow.Dest, replica.ShadowPrefix)); err != nil {
+		return err
+	}
+	return r.commitDDL(ctx, []stmt{plain("DROP TABLE IF EXISTS " + replica.Quote(shadow.Dest))})
 }
 
 // ResetState forgets a table's watermark and counters.

@@ -1,0 +1,207 @@
+package remote_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/remotetest"
+	"github.com/litepull/litepull/internal/sqlitetest"
+	"github.com/litepull/litepull/replica/remote"
+	"github.com/litepull/litepull/source/sqlite"
+)
+
+// pull is a SQLite source of one table, ev(id, at, v), 40 rows with five
+// to a cursor value, read in pages of 6.
+type pull struct {
+	src *sqlitetest.DB
+	cfg litepull.SourceConfig
+}
+
+func newPull(t *testing.T) *pull {
+	src := sqlitetest.New(t)
+	src.Exec(t, "CREATE TABLE ev (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, v TEXT)")
+	for i := 1; i <= 40; i++ {
+		src.Exec(t, "INSERT INTO ev VALUES (?, ?, ?)", int64(i), int64(i/5), fmt.Sprint("v", i))
+	}
+	cfg := litepull.Config{Replica: "unused", Sources: []litepull.SourceConfig{{ID: "src", Kind: "sqlite", DSN: src.Path, PageSize: 6,
+		Tables: []litepull.TableConfig{{Table: "ev", CursorColumn: "at"}}}}}
+	cfg.ApplyDefaults()
+	return &pull{src: src, cfg: cfg.Sources[0]}
+}
+
+// run drains the table into r and returns its result.
+func (p *pull) run(t *testing.T, r litepull.Replica) litepull.TableResult {
+	t.Helper()
+	s, err := sqlite.New(p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sum, err := litepull.NewEngine(r, []litepull.BoundSource{{Config: p.cfg, Source: s}}, nil).Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil || len(sum.Tables) != 1 {
+		t.Fatalf("run: %v %+v", err, sum)
+	}
+	return sum.Tables[0]
+}
+
+// check asserts that the replica holds every source row once, and a state
+// that counts them.
+func (p *pull) check(t *testing.T, srv *remotetest.Server, r litepull.Replica) {
+	t.Helper()
+	res, err := srv.Query("SELECT count(*), count(DISTINCT id), sum(id), min(id), max(id) FROM ev", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Rows[0]); got != "[40 40 820 1 40]" {
+		t.Errorf("replica rows (count, distinct, sum, min, max) = %s, want [40 40 820 1 40]", got)
+	}
+	st, err := r.State(context.Background(), "src", "ev")
+	if err != nil || st.RowsTotal != 40 || st.Watermark == nil || st.Watermark.Cursor != int64(8) || fmt.Sprint(st.Watermark.PK) != "[40]" {
+		t.Errorf("state = %+v (watermark %v), %v; want 40 rows up to (8, 40)", st, st.Watermark, err)
+	}
+}
+
+// dropConnection ends the connection without an answer, as a network
+// failure after the request was served would.
+func dropConnection(w http.ResponseWriter) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		buf.Flush()
+		conn.Close()
+	}
+	_ = bufio.ErrBufferFull
+}
+
+// TestLostAnswerOfCommittedRequest drops the answers of committed write
+// requests (a 502 with no body, a closed connection): the replica finds
+// its commit in the writer row and does not send it again, so every row
+// is there once, and the service ran exactly as many write requests as a
+// run without faults.
+func TestLostAnswerOfCommittedRequest(t *testing.T) {
+	p := newPull(t)
+	clean := remotetest.NewStarbase(t)
+	p.run(t, open(t, clean))
+	cleanWrites := clean.Writes()
+
+	srv := remotetest.NewStarbase(t)
+	r := open(t, srv)
+	srv.Lost.Add(dropConnection, sqlitetest.Status(http.StatusBadGateway, ""), dropConnection, sqlitetest.Status(http.StatusGatewayTimeout, ""))
+	if res := p.run(t, r); res.Error != "" || res.RowsPulled != 40 {
+		t.Fatalf("run with lost answers: %+v", res)
+	}
+	p.check(t, srv, r)
+	if got, want := srv.Writes(), cleanWrites; got != want {
+		t.Errorf("service ran %d write requests, a run without faults %d: a commit was sent again", got, want)
+	}
+}
+
+// TestRequestCutShort cuts a StarbaseDB transaction after its first
+// statements (the service kept them and died): the replica sees its
+// sequence unmoved, sends the whole request again, and the replica ends
+// whole.
+func TestRequestCutShort(t *testing.T) {
+	p := newPull(t)
+	srv := remotetest.NewStarbase(t)
+	r := open(t, srv)
+	srv.Cut(1, 3) // after the table is made: the first page's guard and two upserts
+	if res := p.run(t, r); res.Error != "" || res.RowsPulled != 40 {
+		t.Fatalf("run with a cut request: %+v", res)
+	}
+	p.check(t, srv, r)
+}
+
+// TestCrashBetweenRequests leaves a request cut short and its resends
+// failing, as a process that dies there: the rows it wrote are ahead of
+// a state that did not move. A new process finishes the table, each row
+// once.
+func TestCrashBetweenRequests(t *testing.T) {
+	p := newPull(t)
+	srv := remotetest.NewStarbase(t)
+	r := open(t, srv)
+	ctx := context.Background()
+	tg := &litepull.Target{SourceID: "src", SourceTable: "ev", Dest: "ev", PrimaryKey: []string{"id"},
+		Columns: []litepull.Column{{Name: "id", SourceType: "INTEGER", Affinity: litepull.AffInteger}, {Name: "at", SourceType: "INTEGER", Affinity: litepull.AffInteger}, {Name: "v", SourceType: "TEXT", Affinity: litepull.AffText}}}
+	if err := r.EnsureTable(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]litepull.Value
+	for i := int64(1); i <= 12; i++ {
+		rows = append(rows, []litepull.Value{i, i / 5, fmt.Sprint("v", i)})
+	}
+	st := litepull.State{SourceID: "src", Table: "ev", Dest: "ev", CursorColumn: "at", Watermark: &litepull.Watermark{Cursor: int64(2), PK: []litepull.Value{int64(12)}}, RowsTotal: 12}
+	srv.Cut(0, 3)
+	srv.FailWrites(3) // every resend
+	if err := r.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: tg, Upserts: rows}}, States: []litepull.State{st}}); err == nil {
+		t.Fatal("the cut request and its failed resends returned no error")
+	}
+	res, _ := srv.Query("SELECT count(*) FROM ev", nil)
+	if n := res.Rows[0][0].(int64); n == 0 || n >= 12 {
+		t.Fatalf("the cut request left %d rows, want some of the page", n)
+	}
+	if got, err := r.State(ctx, "src", "ev"); err != nil || got.Watermark != nil {
+		t.Fatalf("state after the cut request = %+v, %v: a watermark ahead of its rows", got, err)
+	}
+	p.run(t, open(t, srv))
+	p.check(t, srv, open(t, srv))
+}
+
+// TestConflictingWriter: a second replica on the same service commits;
+// the first one's next commit is refused as a conflict, writes nothing,
+// and the one after (its state read again) goes through.
+func TestConflictingWriter(t *testing.T) {
+	ctx := context.Background()
+	srv := remotetest.NewStarbase(t)
+	a, b := open(t, srv), open(t, srv)
+	st := litepull.State{SourceID: "s", Table: "t", LastRowsPulled: 1}
+	if err := a.Apply(ctx, litepull.Batch{States: []litepull.State{st}}); err != nil {
+		t.Fatal(err)
+	}
+	st.LastRowsPulled = 2
+	err := b.Apply(ctx, litepull.Batch{States: []litepull.State{st}})
+	if !errors.Is(err, remote.ErrConflict) {
+		t.Fatalf("second writer's commit: %v, want ErrConflict", err)
+	}
+	if got, _ := a.State(ctx, "s", "t"); got.LastRowsPulled != 1 {
+		t.Errorf("the refused commit wrote its state: %+v", got)
+	}
+	if err := b.Apply(ctx, litepull.Batch{States: []litepull.State{st}}); err != nil {
+		t.Fatalf("commit after the conflict: %v", err)
+	}
+}
+
+// TestSwapCutShort cuts a full refresh's swap on StarbaseDB right after it
+// dropped the old table: the engine's clean-up finds the swap recorded and
+// renames the complete shadow in, instead of dropping the only copy, and
+// the table is whole.
+func TestSwapCutShort(t *testing.T) {
+	p := newPull(t)
+	srv := remotetest.NewStarbase(t)
+	r := open(t, srv)
+	p.run(t, r)
+	p.src.Exec(t, "UPDATE ev SET v = 'new' WHERE id = 3")
+	srv.CutWhere("RENAME TO", 3) // guard, record of the swap, DROP TABLE ev
+	srv.FailWrites(0)
+	s, err := sqlite.New(p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sum, err := litepull.NewEngine(r, []litepull.BoundSource{{Config: p.cfg, Source: s}}, nil).Run(context.Background(), litepull.RunOptions{Drain: true, Full: true})
+	if err != nil || len(sum.Tables) != 1 {
+		t.Fatalf("run -full: %v %+v", err, sum)
+	}
+	if sum.Tables[0].Error == "" {
+		t.Fatalf("the cut swap reported no error: %+v", sum.Tables[0])
+	}
+	res, err := srv.Query("SELECT count(*), sum(v = 'new') FROM ev", nil)
+	if err != nil || fmt.Sprint(res.Rows[0]) != "[40 1]" {
+		t.Fatalf("after the cut swap: %v %v, want the whole new copy in place", res, err)
+	}
+	p.run(t, open(t, srv))
+	p.check(t, srv, open(t, srv))
+}

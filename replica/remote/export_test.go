@@ -1,0 +1,5 @@
+package remote
+
+import "time"
+
+func init() { writeBackoff = time.Millisecond }
