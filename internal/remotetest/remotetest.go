@@ -39,9 +39,9 @@ type Server struct {
 	// service rolls back).
 	cutSkip, cut int
 	cutMatch     string // if set, the request cut is the first with a statement containing it
-	failWrites   int // the next write requests answer 503 before they run
-	writes       int // write requests that ran to the end
-	stmts        int // statements run by write requests
+	failWrites   int    // the next write requests answer 503 before they run
+	writes       int    // write requests that ran to the end
+	stmts        int    // statements run by write requests
 }
 
 // Cut makes the write request after the next skip ones stop after n
