@@ -26,8 +26,9 @@ const Token = "remotetest-token"
 // Server is a test service over DB.
 type Server struct {
 	*sqlitetest.DB
-	Kind string
-	URL  string
+	Kind   string
+	URL    string
+	limits remote.Limits
 	// Faults answer a request before it runs (it changes nothing).
 	Faults sqlitetest.Faults
 	// Lost answer a write request after it ran: its answer is lost.
@@ -126,7 +127,7 @@ var errCut = errors.New("cut")
 func newServer(tb testing.TB, kind string, h func(*Server) http.Handler) *Server {
 	db := sqlitetest.New(tb)
 	db.SetLimits(remote.ServiceLimits[kind])
-	s := &Server{DB: db, Kind: kind}
+	s := &Server{DB: db, Kind: kind, limits: remote.ServiceLimits[kind]}
 	ts := httptest.NewServer(h(s))
 	tb.Cleanup(ts.Close)
 	s.URL = ts.URL
@@ -141,7 +142,7 @@ type statement struct {
 
 // run runs one statement under the service's limits.
 func (s *Server) run(query func(string, []any) (*sqlitetest.Result, error), st statement) (*sqlitetest.Result, error) {
-	if lim := s.DB.Limits(); lim.CompoundTerms > 0 && sqlitetest.ValuesRows(st.SQL) >= lim.CompoundTerms {
+	if lim := s.limits; lim.CompoundTerms > 0 && sqlitetest.ValuesRows(st.SQL) >= lim.CompoundTerms {
 		return nil, errors.New("too many terms in compound SELECT: SQLITE_ERROR")
 	}
 	return query(st.SQL, st.Params) // JSON numbers are float64: bound as REAL

@@ -38,3 +38,7 @@ func open(tb testing.TB, srv *remotetest.Server) *remote.Replica {
 func TestConformanceStarbase(t *testing.T) {
 	replicatest.Run(t, func(tb testing.TB) replicatest.Harness { return &harness{remotetest.NewStarbase(tb)} })
 }
+
+func TestConformanceD1(t *testing.T) {
+	replicatest.Run(t, func(tb testing.TB) replicatest.Harness { return &harness{remotetest.NewD1(tb)} })
+}
