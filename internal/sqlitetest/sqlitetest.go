@@ -104,6 +104,20 @@ func (d *DB) Atomic(f func(query func(q string, args []any) (*Result, error)) er
 	return f(d.query)
 }
 
+// Session runs f's statements with the connection to itself, as one
+// stream of a server would (its own BEGIN, COMMIT or ROLLBACK included).
+// A transaction f leaves open is rolled back.
+func (d *DB) Session(f func(query func(q string, args []any) (*Result, error)) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	defer func() {
+		if !d.conn.GetAutocommit() {
+			d.conn.Exec("ROLLBACK")
+		}
+	}()
+	return f(d.query)
+}
+
 func (d *DB) query(q string, args []any) (*Result, error) {
 	s, _, err := d.conn.Prepare(q)
 	if err != nil {

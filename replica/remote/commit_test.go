@@ -76,6 +76,7 @@ type kind struct {
 var kinds = []kind{
 	{"starbase", remotetest.NewStarbase, false},
 	{"d1", remotetest.NewD1, true},
+	{"libsql", remotetest.NewLibSQL, true},
 }
 
 func forKinds(t *testing.T, f func(*testing.T, kind)) {

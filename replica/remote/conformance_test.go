@@ -42,3 +42,7 @@ func TestConformanceStarbase(t *testing.T) {
 func TestConformanceD1(t *testing.T) {
 	replicatest.Run(t, func(tb testing.TB) replicatest.Harness { return &harness{remotetest.NewD1(tb)} })
 }
+
+func TestConformanceLibSQL(t *testing.T) {
+	replicatest.Run(t, func(tb testing.TB) replicatest.Harness { return &harness{remotetest.NewLibSQL(tb)} })
+}

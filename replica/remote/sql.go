@@ -32,6 +32,8 @@ func (a *args) val(v any) string {
 	expr := "?"
 	if a.json {
 		v, expr = svc.JSONBind(v)
+	} else {
+		v, expr = hranaBind(v)
 	}
 	a.vals = append(a.vals, v)
 	return expr
