@@ -13,23 +13,34 @@ import (
 	"github.com/litepull/litepull/internal/testdb"
 )
 
-// TestRunIntoStarbase replicates Postgres into the StarbaseDB test server
-// with the real binary: run, status, validate, reconcile and a full
+// TestRunIntoRemote replicates Postgres into each remote service's test
+// server with the real binary: run, status, validate, reconcile and a full
 // refresh, every value compared exactly in the server's SQLite.
-func TestRunIntoStarbase(t *testing.T) {
+func TestRunIntoRemote(t *testing.T) {
+	for _, k := range []struct {
+		name string
+		srv  func(testing.TB) *remotetest.Server
+	}{{"starbase", remotetest.NewStarbase}, {"d1", remotetest.NewD1}, {"libsql", remotetest.NewLibSQL}} {
+		t.Run(k.name, func(t *testing.T) { testRunInto(t, k.srv(t)) })
+	}
+}
+
+func testRunInto(t *testing.T, srv *remotetest.Server) {
 	pg := testdb.Postgres(t)
 	pg.Exec(t, "CREATE TABLE items (id bigint PRIMARY KEY, big bigint, price numeric, ratio float8, data bytea, note text, at timestamptz)")
 	// Ties: five rows share each cursor value; pages of 7 cut through them.
 	pg.Exec(t, `INSERT INTO items SELECT g, 9007199254740993 + g, (g || '.10')::numeric, g / 3.0, decode(lpad(to_hex(g), 4, '0') || '00ff', 'hex'),
 		'n' || g || E'\u00e9', '2026-01-01'::timestamptz + (g / 5) * interval '1 second' FROM generate_series(1, 40) g`)
-	srv := remotetest.NewStarbase(t)
 	t.Setenv("PG_DSN", pg.DSN)
-	t.Setenv("STARBASE_TOKEN", remotetest.Token)
+	t.Setenv("REPLICA_TOKEN", remotetest.Token)
+	rc := remotetest.Config(srv)
 	cfg := writeConfig(t, `
 replica:
-  kind: starbase
-  url: `+srv.URL+`
-  token: ${STARBASE_TOKEN}
+  kind: `+rc.Kind+`
+  url: `+rc.URL+`
+  token: ${REPLICA_TOKEN}`+map[bool]string{true: `
+  accountId: `+rc.AccountID+`
+  databaseId: `+rc.DatabaseID, false: ""}[rc.Kind == "d1"]+`
 sources:
   - id: pg
     kind: postgres
@@ -48,14 +59,14 @@ sources:
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || len(sum.Tables) != 1 || sum.Tables[0].RowsPulled != 40 {
 		t.Fatalf("run -drain: %v %+v, want 40 rows", err, sum.Tables)
 	}
-	checkStarbaseItems(t, pg, srv)
+	checkRemoteItems(t, pg, srv)
 
 	pg.Exec(t, "DELETE FROM items WHERE id IN (3, 4)")
 	code, out, errOut = runMain(t, "run", "-config", cfg, "-reconcile", "-json")
 	if err := json.Unmarshal([]byte(out), &sum); code != 0 || err != nil || sum.Tables[0].RowsDeleted != 2 {
 		t.Fatalf("run -reconcile exited %d: %v %+v\n%s, want 2 rows deleted", code, err, sum.Tables, errOut)
 	}
-	checkStarbaseItems(t, pg, srv)
+	checkRemoteItems(t, pg, srv)
 	pg.Exec(t, "DELETE FROM items WHERE id = 5")
 	pg.Exec(t, "UPDATE items SET note = 'changed' WHERE id = 6")
 	srv.Exec(t, `CREATE INDEX items_note ON items (note)`)
@@ -63,7 +74,7 @@ sources:
 	if code != 0 || !strings.Contains(out, "full refresh") {
 		t.Fatalf("run -full exited %d:\n%s\n%s", code, out, errOut)
 	}
-	checkStarbaseItems(t, pg, srv)
+	checkRemoteItems(t, pg, srv)
 	res, err := srv.Query("SELECT count(*) FROM sqlite_schema WHERE name = 'items_note'", nil)
 	if err != nil || res.Rows[0][0] != int64(1) {
 		t.Errorf("the user's index did not survive the full refresh: %v %v", res, err)
@@ -88,10 +99,10 @@ sources:
 	}
 }
 
-// checkStarbaseItems compares every value of items in the server's SQLite
+// checkRemoteItems compares every value of items in the server's SQLite
 // with Postgres, in the lossless mapping: bigint → INTEGER, numeric →
 // TEXT, float8 → REAL, bytea → BLOB, timestamptz → UTC ISO-8601 TEXT.
-func checkStarbaseItems(t *testing.T, pg *testdb.PG, srv *remotetest.Server) {
+func checkRemoteItems(t *testing.T, pg *testdb.PG, srv *remotetest.Server) {
 	t.Helper()
 	want := pgStrings(t, pg, `SELECT id::text || '|' || big::text || '|' || price::text || '|' || ratio::text || '|' || upper(encode(data, 'hex')) || '|' || note
 		|| '|' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM items ORDER BY id`)
