@@ -369,14 +369,42 @@ func (r *Replica) fits(all []stmt) error {
 	if n := r.lim.Statements; n > 0 && len(all) > n {
 		return fmt.Errorf("%w: %d statements, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, len(all), r.cfg.Kind, n)
 	}
-	size, err := json.Marshal(all)
-	if err != nil {
-		return err
-	}
-	if n := r.lim.MaxRequestBytes(); len(size) > n {
-		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, len(size), r.cfg.Kind, n)
+	if size, n := requestSize(all), r.lim.MaxRequestBytes(); size > n {
+		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, size, r.cfg.Kind, n)
 	}
 	return nil
+}
+
+// requestSize is about the size of stmts in JSON (a little more), counted
+// without encoding them twice.
+func requestSize(stmts []stmt) int {
+	n := 2
+	for _, s := range stmts {
+		n += jsonLen(s.SQL) + 24
+		for _, a := range s.Args {
+			switch a := a.(type) {
+			case string:
+				n += jsonLen(a) + 1
+			case []byte:
+				n += len(a)*4/3 + 48 // base64 in a Hrana value
+			default:
+				n += 48
+			}
+		}
+	}
+	return n
+}
+
+// jsonLen is the length of s as a JSON string: escapes counted at their
+// longest.
+func jsonLen(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			n += 5
+		}
+	}
+	return n
 }
 
 func newToken() string {
