@@ -39,8 +39,8 @@ replica:
   kind: `+rc.Kind+`
   url: `+rc.URL+`
   token: ${REPLICA_TOKEN}`+map[bool]string{true: `
-  accountId: `+rc.AccountID+`
-  databaseId: `+rc.DatabaseID, false: ""}[rc.Kind == "d1"]+`
+  accountId: ` + rc.AccountID + `
+  databaseId: ` + rc.DatabaseID, false: ""}[rc.Kind == "d1"]+`
 sources:
   - id: pg
     kind: postgres
