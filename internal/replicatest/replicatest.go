@@ -119,10 +119,11 @@ func testTypes(t *testing.T, h Harness) {
 		{int64(4), nil, 1e300, "quote ' \" \\ ", nil, "text"},
 		{int64(5), int64(-1 << 53), 2.0, "x", []byte("y"), nil},
 		{int64(6), int64(0), -0.5, "12345678901234567890", []byte{1}, 1.0000000000000002},
+		{int64(7), int64(7), 7.5, "bad \xff\xfe utf-8", []byte{7}, "nul \x00 inside"},
 	}
 	f.src.Insert(t, "ty", []string{"id", "i", "r", "s", "b", "a"}, rows)
-	if res := f.run(t, litepull.RunOptions{Drain: true}); res.RowsPulled != 6 {
-		t.Fatalf("pulled %d rows, want 6", res.RowsPulled)
+	if res := f.run(t, litepull.RunOptions{Drain: true}); res.RowsPulled != int64(len(rows)) {
+		t.Fatalf("pulled %d rows, want %d", res.RowsPulled, len(rows))
 	}
 	f.same(t, "ty", "ty", "id", "i", "r", "s", "b", "a")
 }

@@ -46,3 +46,13 @@ func TestConformanceD1(t *testing.T) {
 func TestConformanceLibSQL(t *testing.T) {
 	replicatest.Run(t, func(tb testing.TB) replicatest.Harness { return &harness{remotetest.NewLibSQL(tb)} })
 }
+
+// TestConformanceOldSQLite runs the suite on a StarbaseDB whose SQLite has
+// no unhex() (before 3.41): BLOBs go inline, and stay exact.
+func TestConformanceOldSQLite(t *testing.T) {
+	replicatest.Run(t, func(tb testing.TB) replicatest.Harness {
+		srv := remotetest.NewStarbase(tb)
+		srv.DB.EmulateSQLite340(tb)
+		return &harness{srv}
+	})
+}

@@ -59,7 +59,16 @@ func (r *d1Response) err() string {
 }
 
 func (d *d1) query(ctx context.Context, sql string, args []any) ([][]any, error) {
-	data, err := d.read.PostStatement(ctx, d.db+"/raw", sql, args)
+	return d.queryWith(ctx, d.read, sql, args)
+}
+
+func (d *d1) probe(ctx context.Context, sql string) error {
+	_, err := d.queryWith(ctx, d.write_, sql, nil)
+	return err
+}
+
+func (d *d1) queryWith(ctx context.Context, c *svc.Client, sql string, args []any) ([][]any, error) {
+	data, err := c.PostStatement(ctx, d.db+"/raw", sql, args)
 	if err != nil {
 		return nil, d1Error(err)
 	}

@@ -167,11 +167,20 @@ func (l *libsql) pipeline(ctx context.Context, c *svc.Client, req map[string]any
 }
 
 func (l *libsql) query(ctx context.Context, sql string, args []any) ([][]any, error) {
+	return l.queryWith(ctx, l.read, sql, args)
+}
+
+func (l *libsql) probe(ctx context.Context, sql string) error {
+	_, err := l.queryWith(ctx, l.write_, sql, nil)
+	return err
+}
+
+func (l *libsql) queryWith(ctx context.Context, c *svc.Client, sql string, args []any) ([][]any, error) {
 	st, err := encodeHrana(stmt{SQL: sql, Args: args})
 	if err != nil {
 		return nil, err
 	}
-	raw, err := l.pipeline(ctx, l.read, map[string]any{"type": "execute", "stmt": st})
+	raw, err := l.pipeline(ctx, c, map[string]any{"type": "execute", "stmt": st})
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,7 @@ type Replica struct {
 	lim  svc.Limits
 
 	mu      sync.Mutex
+	noUnhex bool              // the service's SQLite lacks unhex() (before 3.41)
 	seq     int64             // the writer row's sequence after our last commit (or read)
 	pending *pendingCommit    // a commit whose outcome is unknown
 	ensured map[string]string // dest -> signature of the last EnsureTable
@@ -164,6 +165,12 @@ func (r *Replica) init(ctx context.Context) error {
 	}
 	if err := r.migrateState(ctx); err != nil {
 		return err
+	}
+	if r.kind.json {
+		// BLOBs travel as hex through unhex(), which SQLite has since
+		// 3.41; an older server gets them inline, as X'…' literals.
+		err := r.svc.probe(ctx, "SELECT unhex('00') AS c0")
+		r.noUnhex = err != nil && strings.Contains(err.Error(), "no such function")
 	}
 	seq, _, err := r.readWriter(ctx)
 	r.seq = seq

@@ -25,6 +25,9 @@ type service interface {
 	// query runs one statement and returns its rows: replica values from
 	// a typed protocol, json.Number and friends from a plain-JSON one.
 	query(ctx context.Context, sql string, args []any) ([][]any, error)
+	// probe runs a statement once, without retries, for whether it
+	// fails.
+	probe(ctx context.Context, sql string) error
 	// write runs stmts, in order, in one request. An error the service
 	// gave for a statement (it was refused, and the request stopped) is a
 	// *sqlError; any other leaves the outcome unknown.
@@ -74,10 +77,19 @@ func newStarbase(cfg Config) (*starbase, error) {
 }
 
 func (s *starbase) query(ctx context.Context, sql string, args []any) ([][]any, error) {
+	return s.queryWith(ctx, s.read, sql, args)
+}
+
+func (s *starbase) probe(ctx context.Context, sql string) error {
+	_, err := s.queryWith(ctx, s.write_, sql, nil)
+	return err
+}
+
+func (s *starbase) queryWith(ctx context.Context, c *svc.Client, sql string, args []any) ([][]any, error) {
 	if args == nil {
 		args = []any{}
 	}
-	data, err := s.read.PostJSON(ctx, s.url, stmt{SQL: sql, Args: args})
+	data, err := c.PostJSON(ctx, s.url, stmt{SQL: sql, Args: args})
 	if err != nil {
 		return nil, starbaseError(err)
 	}

@@ -1,9 +1,11 @@
 package remote
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/litepull/litepull"
 	svc "github.com/litepull/litepull/internal/remote"
@@ -13,8 +15,9 @@ import (
 // args collects a statement's parameters, each in the form the service
 // carries exactly.
 type args struct {
-	json bool
-	vals []any
+	json    bool
+	noUnhex bool // the service's SQLite has no unhex(): BLOBs go inline as X'…'
+	vals    []any
 }
 
 // val binds v and returns the SQL that stands for it: NULL inline; on a
@@ -28,6 +31,14 @@ func (a *args) val(v any) string {
 	}
 	if i, ok := v.(int); ok {
 		v = int64(i)
+	}
+	if b, ok := v.([]byte); ok && a.json && a.noUnhex {
+		return "X'" + hex.EncodeToString(b) + "'"
+	}
+	if s, ok := v.(string); ok && !utf8.ValidString(s) {
+		// JSON would replace the invalid bytes: they travel as a BLOB,
+		// cast back to TEXT.
+		return "CAST(" + a.val([]byte(s)) + " AS TEXT)"
 	}
 	expr := "?"
 	if a.json {
@@ -56,7 +67,7 @@ func (a *args) stmt(sql string) stmt {
 	return s
 }
 
-func (r *Replica) args() *args { return &args{json: r.kind.json} }
+func (r *Replica) args() *args { return &args{json: r.kind.json, noUnhex: r.noUnhex} }
 
 // bind is one value's parameter and SQL.
 func (r *Replica) bind(v any) (any, string) {
