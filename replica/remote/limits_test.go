@@ -16,11 +16,11 @@ import (
 
 // TestPagesFitOneRequest: on D1 (100 parameters a statement, 1,000
 // statements a request) a 51-column table takes one row a statement, so
-// a page of 5,000 rows cannot be one request: Apply refuses it whole, and
+// a page of 5,000 rows (or of 993) cannot be one request: Apply refuses it whole, and
 // the engine reads pages the replica's BatchLimits allow, each one
 // request.
 func TestPagesFitOneRequest(t *testing.T) {
-	const width, n = 51, 1500
+	const width, n = 51, 993 // one row more than a page of 992
 	srv := remotetest.NewD1(t)
 	r := open(t, srv)
 	src := sqlitetest.New(t)
@@ -48,7 +48,7 @@ func TestPagesFitOneRequest(t *testing.T) {
 	if err := r.EnsureTable(context.Background(), tg); err != nil {
 		t.Fatal(err)
 	}
-	rows := make([][]litepull.Value, n)
+	rows := make([][]litepull.Value, 1000) // and the guard and the sequence: 1,002 statements
 	for i := range rows {
 		rows[i] = make([]litepull.Value, width)
 		rows[i][0] = int64(i + 1)
@@ -56,7 +56,7 @@ func TestPagesFitOneRequest(t *testing.T) {
 	before := srv.Writes()
 	err = r.Apply(context.Background(), litepull.Batch{Changes: []litepull.TableChanges{{Target: tg, Upserts: rows}}})
 	if !errors.Is(err, remote.ErrBatchTooLarge) || srv.Writes() != before {
-		t.Fatalf("a batch of %d rows x %d columns: %v, want ErrBatchTooLarge and nothing sent", n, width, err)
+		t.Fatalf("a batch of %d rows x %d columns: %v, want ErrBatchTooLarge and nothing sent", len(rows), width, err)
 	}
 
 	sum, err := litepull.NewEngine(r, []litepull.BoundSource{{Config: cfg.Sources[0], Source: s}}, nil).Run(context.Background(), litepull.RunOptions{Drain: true})
