@@ -85,15 +85,14 @@ func parseTime(s string) time.Time {
 }
 
 // keysPerRead is how many keys one read of a key walk brings.
-const keysPerRead = 5000
+var keysPerRead = 5000
 
-// walkKeys calls f with the keys of t.Dest within a range, in key order,
-// a read at a time, each with the text SQLite's quote() gives its values
-// when quoted is set.
-func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *litepull.KeyRange, quoted bool, f func(key []litepull.Value, quotes []string)) error {
-	n := len(t.PrimaryKey)
-	aff := make([]litepull.Affinity, n)
-	cols := make([]sqlitedialect.Selected, n)
+// keySelect is the select list of t's key (exact through plain JSON on a
+// JSON service), then, when quoted, quote() of each key column; width is
+// how many expressions the key takes, aff its columns' affinities.
+func (r *Replica) keySelect(t *litepull.Target, quoted bool) (sel []string, width int, aff []litepull.Affinity) {
+	aff = make([]litepull.Affinity, len(t.PrimaryKey))
+	cols := make([]sqlitedialect.Selected, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		aff[i] = litepull.AffNone
 		for _, c := range t.Columns {
@@ -103,7 +102,6 @@ func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *lite
 		}
 		cols[i] = sqlitedialect.Selected{Quoted: replica.Quote(k), Affinity: aff[i]}
 	}
-	var sel []string
 	if r.kind.json {
 		sel = svc.JSONSelect(cols)
 	} else {
@@ -111,7 +109,7 @@ func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *lite
 			sel = append(sel, c.Quoted)
 		}
 	}
-	width := len(sel)
+	width = len(sel)
 	if quoted {
 		for _, k := range t.PrimaryKey {
 			sel = append(sel, keyhash.QuoteSQL(replica.Quote(k)))
@@ -120,7 +118,16 @@ func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *lite
 	for i := range sel {
 		sel[i] += fmt.Sprintf(" AS c%d", i)
 	}
+	return sel, width, aff
+}
+
+// walkKeys calls f with the keys of t.Dest within a range, in key order,
+// a read at a time, each with the text SQLite's quote() gives its values
+// when quoted is set.
+func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *litepull.KeyRange, quoted bool, f func(key []litepull.Value, quotes []string)) error {
+	sel, width, aff := r.keySelect(t, quoted)
 	req := keyset.KeyOrder(&litepull.TableSchema{Name: t.Dest}, t.PrimaryKey)
+	req.Limit = keysPerRead
 	if within != nil && within.Through != nil {
 		req.Through = &litepull.Watermark{Cursor: within.Through[0], PK: within.Through[1:]}
 	}
@@ -137,21 +144,15 @@ func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *lite
 		if after != nil {
 			req.After = &litepull.Watermark{Cursor: after[0], PK: after[1:]}
 		}
-		req.Limit = keysPerRead
 		q.Keyset(req)
 		rows, err := r.query(ctx, q.SQL(sel, replica.Quote(t.Dest), req), q.Args)
 		if err != nil {
 			return fmt.Errorf("walk keys of %s: %w", t.Dest, err)
 		}
 		for _, row := range rows {
-			if len(row) != len(sel) {
-				return fmt.Errorf("walk keys of %s: row of %d values, want %d", t.Dest, len(row), len(sel))
-			}
-			key := row[:n:n]
-			if r.kind.json {
-				if key, err = svc.DecodeJSONRow(row[:width], aff); err != nil {
-					return fmt.Errorf("walk keys of %s: %w", t.Dest, err)
-				}
+			key, err := r.decodeKey(row, len(sel), width, aff)
+			if err != nil {
+				return fmt.Errorf("walk keys of %s: %w", t.Dest, err)
 			}
 			f(key, texts(row[width:]))
 			after = key
@@ -160,6 +161,17 @@ func (r *Replica) walkKeys(ctx context.Context, t *litepull.Target, within *lite
 			return nil
 		}
 	}
+}
+
+// decodeKey is the key of a row of keySelect.
+func (r *Replica) decodeKey(row []any, n, width int, aff []litepull.Affinity) ([]litepull.Value, error) {
+	if len(row) != n {
+		return nil, fmt.Errorf("row of %d values, want %d", len(row), n)
+	}
+	if r.kind.json {
+		return svc.DecodeJSONRow(row[:width], aff)
+	}
+	return row[:width:width], nil
 }
 
 // KeyRanges cuts the keys of t.Dest (all, or within a range) into ranges
