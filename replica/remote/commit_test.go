@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/remotetest"
@@ -234,4 +235,28 @@ func testSwapCut(t *testing.T, k kind) {
 	}
 	p.run(t, open(t, srv))
 	p.check(t, srv, open(t, srv))
+}
+
+// TestRateLimited: a write answered 429 ran nothing; it is sent again
+// after the wait the service asked for (Retry-After), and commits once.
+func TestRateLimited(t *testing.T) {
+	forKinds(t, func(t *testing.T, k kind) {
+		srv := k.new(t)
+		r := open(t, srv)
+		before := srv.Writes()
+		srv.Faults.Add(func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "1")
+			sqlitetest.Status(http.StatusTooManyRequests, `{"error": "rate limited"}`)(w)
+		})
+		start := time.Now()
+		if err := r.Apply(context.Background(), litepull.Batch{States: []litepull.State{{SourceID: "s", Table: "t"}}}); err != nil {
+			t.Fatalf("a rate-limited commit: %v", err)
+		}
+		if waited := time.Since(start); waited < time.Second {
+			t.Errorf("resent after %s, before the second Retry-After asked for", waited)
+		}
+		if got := srv.Writes() - before; got != 1 {
+			t.Errorf("%d write requests ran, want 1", got)
+		}
+	})
 }

@@ -268,7 +268,7 @@ func (r *Replica) send(ctx context.Context, stmts []stmt, resend bool) error {
 	var err error
 	for attempt := 0; attempt < writeAttempts; attempt++ {
 		if attempt > 0 {
-			if werr := wait(ctx, attempt); werr != nil {
+			if werr := wait(ctx, attempt, err); werr != nil {
 				return errors.Join(err, werr)
 			}
 		}
@@ -293,9 +293,16 @@ const writeAttempts = 4
 
 var writeBackoff = 250 * time.Millisecond
 
-func wait(ctx context.Context, attempt int) error {
+// wait waits before a resend: longer each time, or as long as a 429 or
+// 503 asked (Retry-After), up to 10 seconds.
+func wait(ctx context.Context, attempt int, failed error) error {
+	d := time.Duration(attempt*attempt) * writeBackoff
+	var se *svc.StatusError
+	if errors.As(failed, &se) {
+		d = max(d, min(se.RetryAfter(), 10*time.Second))
+	}
 	select {
-	case <-time.After(time.Duration(attempt*attempt) * writeBackoff):
+	case <-time.After(d):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
