@@ -32,6 +32,7 @@ func Run(t *testing.T, newHarness func(tb testing.TB) Harness) {
 	t.Run("Reconcile", func(t *testing.T) { testReconcile(t, newHarness(t)) })
 	t.Run("SoftDelete", func(t *testing.T) { testSoftDelete(t, newHarness(t)) })
 	t.Run("StateSurvivesReopen", func(t *testing.T) { testReopen(t, newHarness(t)) })
+	t.Run("SchemaChangeRebuilds", func(t *testing.T) { testSchemaChange(t, newHarness(t)) })
 }
 
 // fixture is a SQLite source and a replica, with a table config.
@@ -199,4 +200,20 @@ func testReopen(t *testing.T, h Harness) {
 	if err != nil || st.RowsTotal != 9 || st.Watermark == nil || st.Watermark.Cursor != int64(9) {
 		t.Fatalf("state after reopen: %+v %v", st, err)
 	}
+}
+
+func testSchemaChange(t *testing.T, h Harness) {
+	f := newFixture(t, h, litepull.TableConfig{Table: "sc", CursorColumn: "id"}, 4)
+	f.src.Exec(t, "CREATE TABLE sc (id INTEGER PRIMARY KEY, v TEXT)")
+	for i := 1; i <= 9; i++ {
+		f.src.Exec(t, "INSERT INTO sc VALUES (?, 'x')", int64(i))
+	}
+	f.run(t, litepull.RunOptions{Drain: true})
+	// Every old row gets the new column's default: ALTER TABLE alone would
+	// leave them NULL in the replica.
+	f.src.Exec(t, "ALTER TABLE sc ADD COLUMN w INTEGER NOT NULL DEFAULT 7")
+	if res := f.run(t, litepull.RunOptions{Drain: true}); res.SchemaChange == nil {
+		t.Fatalf("run after ADD COLUMN: %+v, want a schema change", res)
+	}
+	f.same(t, "sc", "sc", "id", "v", "w")
 }
