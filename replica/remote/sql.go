@@ -2,6 +2,7 @@ package remote
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -309,10 +310,11 @@ func timeText(t time.Time) any {
 func (r *Replica) columnStmts(t *litepull.Target) []stmt {
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		names[i] = `"` + c.Name + `"` // identifiers: checked, no quotes or escapes in them
+		names[i] = c.Name
 	}
+	enc, _ := json.Marshal(names) // strings always encode
 	a := r.args()
-	out := []stmt{{SQL: replica.StaleColumnsSQL, Args: []any{t.Dest, "[" + strings.Join(names, ",") + "]", t.Dest}}}
+	out := []stmt{{SQL: replica.StaleColumnsSQL, Args: []any{t.Dest, string(enc), t.Dest}}}
 	for i := range t.Columns {
 		marks := a.list(replica.ColumnValues(t, i))
 		out = append(out, a.stmt(strings.Replace(replica.ColumnsUpsertSQL, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", marks, 1)))
