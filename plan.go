@@ -73,6 +73,7 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	p.pkIdx = indexes(p.columns, pk)
 	p.keyIdx = p.pkIdx
 	p.target = t
+	e.fitPages(p) // again by pull, which sets the run's page bytes
 	return p, nil
 }
 
