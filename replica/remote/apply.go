@@ -21,11 +21,7 @@ func (r *Replica) apply(ctx context.Context, b litepull.Batch) error {
 	if err != nil {
 		return err
 	}
-	err = r.commit(ctx, bt.stmts)
-	if errors.Is(err, litepull.ErrMissingRow) {
-		return r.missing(ctx, bt.keeps, err)
-	}
-	return err
+	return r.send(ctx, *bt, true)
 }
 
 // missing names the table and row of a failed keep guard, read after the
@@ -59,14 +55,17 @@ func (r *Replica) BatchLimits(t *litepull.Target) (int, int64) {
 	return rows, int64(r.lim.MaxRequestBytes() / 4)
 }
 
-// tx is a change stream's source transaction: its batches are held and
-// sent as one request at Commit, since a remote service holds no
-// transaction open between requests. A transaction larger than one
-// request fails at Commit (ErrBatchTooLarge) and is not written.
+// tx is a change stream's source transaction: its batches are rendered
+// as they come and sent as one request at Commit, since a remote service
+// holds no transaction open between requests. A transaction that grows
+// past one request fails at that Apply (ErrBatchTooLarge), holding no
+// more, and nothing of it is written.
 type tx struct {
-	r     *Replica
-	batch litepull.Batch
-	ended bool
+	r      *Replica
+	built  built
+	size   int
+	failed error
+	ended  bool
 }
 
 var errTxEnded = errors.New("replica transaction has ended (committed or rolled back); begin another")
@@ -77,23 +76,38 @@ func (r *Replica) Begin(ctx context.Context) (litepull.ReplicaTx, error) {
 }
 
 func (t *tx) Apply(ctx context.Context, b litepull.Batch) error {
-	if t.ended {
+	switch {
+	case t.ended:
 		return errTxEnded
+	case t.failed != nil:
+		return t.failed
 	}
-	t.batch.Changes = append(t.batch.Changes, b.Changes...)
-	t.batch.States = append(t.batch.States, b.States...)
-	if b.Stream != nil {
-		t.batch.Stream = b.Stream
+	bt, err := t.r.batch(b)
+	if err == nil {
+		t.built.stmts = append(t.built.stmts, bt.stmts...)
+		t.built.keeps = append(t.built.keeps, bt.keeps...)
+		t.size += requestSize(bt.stmts)
+		err = t.r.limits(len(t.built.stmts)+2, t.size)
 	}
-	return nil
+	if err != nil {
+		t.failed = err
+		t.built = built{}
+	}
+	return err
 }
 
 func (t *tx) Commit() error {
-	if t.ended {
+	switch {
+	case t.ended:
 		return errTxEnded
+	case t.failed != nil:
+		t.ended = true
+		return fmt.Errorf("commit replica transaction: %w", t.failed)
 	}
 	t.ended = true
-	if err := t.r.Apply(context.Background(), t.batch); err != nil {
+	t.r.mu.Lock()
+	defer t.r.mu.Unlock()
+	if err := t.r.send(context.Background(), t.built, true); err != nil {
 		return fmt.Errorf("commit replica transaction: %w", err)
 	}
 	return nil
@@ -101,6 +115,6 @@ func (t *tx) Commit() error {
 
 func (t *tx) Rollback() error {
 	t.ended = true
-	t.batch = litepull.Batch{}
+	t.built = built{}
 	return nil
 }

@@ -110,3 +110,44 @@ func TestKeptValues(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeSourceTransaction: a change stream's transaction is sent as one
+// request at Commit; one that grows past what D1 takes in a request fails
+// at the Apply that overflows it (holding nothing more), and nothing of it
+// is written.
+func TestLargeSourceTransaction(t *testing.T) {
+	ctx := context.Background()
+	srv := remotetest.NewD1(t)
+	r := open(t, srv)
+	cols := []litepull.Column{{Name: "id", SourceType: "bigint", Affinity: litepull.AffInteger}}
+	for i := 1; i < 51; i++ { // 51 columns: one row a statement
+		cols = append(cols, litepull.Column{Name: fmt.Sprintf("c%d", i), SourceType: "bigint", Affinity: litepull.AffInteger})
+	}
+	tg := &litepull.Target{SourceID: "pg", SourceTable: "w", Dest: "w", PrimaryKey: []string{"id"}, Columns: cols}
+	if err := r.EnsureTable(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(from int) [][]litepull.Value {
+		out := make([][]litepull.Value, 600)
+		for i := range out {
+			out[i] = make([]litepull.Value, len(cols))
+			out[i][0] = int64(from + i)
+		}
+		return out
+	}
+	before := srv.Writes()
+	tx, err := r.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: tg, Upserts: rows(0)}}}); err != nil {
+		t.Fatalf("first 600 rows: %v", err)
+	}
+	err = tx.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: tg, Upserts: rows(600)}}})
+	if !errors.Is(err, remote.ErrBatchTooLarge) {
+		t.Fatalf("1,200 rows in one transaction: %v, want ErrBatchTooLarge", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, remote.ErrBatchTooLarge) || srv.Writes() != before {
+		t.Fatalf("commit: %v, %d requests ran; want ErrBatchTooLarge and none", err, srv.Writes()-before)
+	}
+}

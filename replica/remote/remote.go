@@ -238,7 +238,7 @@ func (r *Replica) query(ctx context.Context, sql string, args []any) ([][]any, e
 // failure's outcome. Its statements are upserts and deletes: a request
 // that stopped part-way is sent again whole.
 func (r *Replica) commit(ctx context.Context, stmts []stmt) error {
-	return r.send(ctx, stmts, true)
+	return r.send(ctx, built{stmts: stmts}, true)
 }
 
 // commitDDL is commit for statements that change tables (CREATE, DROP,
@@ -246,10 +246,20 @@ func (r *Replica) commit(ctx context.Context, stmts []stmt) error {
 // may have run part of the request (StarbaseDB), it is not sent again,
 // and the caller's next attempt starts from what the service has.
 func (r *Replica) commitDDL(ctx context.Context, stmts []stmt) error {
-	return r.send(ctx, stmts, r.kind.atomic)
+	return r.send(ctx, built{stmts: stmts}, r.kind.atomic)
 }
 
-func (r *Replica) send(ctx context.Context, stmts []stmt, resend bool) error {
+// send is commit for a rendered batch; a failed keep guard is explained
+// by the row it lacks.
+func (r *Replica) send(ctx context.Context, b built, resend bool) error {
+	err := r.sendStmts(ctx, b.stmts, resend)
+	if errors.Is(err, litepull.ErrMissingRow) {
+		return r.missing(ctx, b.keeps, err)
+	}
+	return err
+}
+
+func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) error {
 	if r.closed {
 		return errClosed
 	}
@@ -379,12 +389,16 @@ func (r *Replica) guard() stmt {
 }
 
 // fits refuses a request beyond the service's limits.
-func (r *Replica) fits(all []stmt) error {
-	if n := r.lim.Statements; n > 0 && len(all) > n {
-		return fmt.Errorf("%w: %d statements, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, len(all), r.cfg.Kind, n)
+func (r *Replica) fits(all []stmt) error { return r.limits(len(all), requestSize(all)) }
+
+// limits refuses a request of n statements and size bytes beyond the
+// service's limits.
+func (r *Replica) limits(n, size int) error {
+	if most := r.lim.Statements; most > 0 && n > most {
+		return fmt.Errorf("%w: %d statements, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, n, r.cfg.Kind, most)
 	}
-	if size, n := requestSize(all), r.lim.MaxRequestBytes(); size > n {
-		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, size, r.cfg.Kind, n)
+	if most := r.lim.MaxRequestBytes(); size > most {
+		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, size, r.cfg.Kind, most)
 	}
 	return nil
 }
