@@ -177,12 +177,7 @@ func ColumnValues(t *litepull.Target, i int) []any {
 // other spellings of its name; bind the names, then t.Dest twice.
 const StaleColumnsSQL = "DELETE FROM " + ColumnsTable + " WHERE dest_table = ? COLLATE NOCASE AND (column_name NOT IN (SELECT value FROM json_each(?)) OR dest_table <> ?)"
 
-// RecordedColumnsSQL lists a table's recorded columns for DiffColumns
-// (bind the dest table): name, source type, SQLite type, is_pk, source
-// position.
-const RecordedColumnsSQL = "SELECT column_name, source_type, sqlite_type, is_pk, coalesce(source_position, 0) FROM " + ColumnsTable + " WHERE dest_table = ? COLLATE NOCASE ORDER BY ordinal"
-
-// RecordedColumn is one row of RecordedColumnsSQL.
+// RecordedColumn is a replica column as litepull_columns records it.
 type RecordedColumn struct {
 	Name, SourceType, SQLiteType string
 	IsPK                         bool
@@ -208,24 +203,12 @@ func DiffColumns(rows []RecordedColumn, t *litepull.Target) litepull.SchemaChang
 // replica keeps for itself.
 func CheckName(t *litepull.Target) error { return checkName(t) }
 
-// Reserved reports names the replica keeps for itself.
-func Reserved(name string) bool { return reserved(name) }
-
 // Signature identifies t's shape: a replica that made a table for one
 // signature needs no work for it again.
 func Signature(t *litepull.Target) string { return signature(t) }
 
-// DeleteSQL deletes one row of t by its key, bound in t.PrimaryKey order.
-func DeleteSQL(t *litepull.Target) string { return deleteSQL(t) }
-
 // KeyValues are row's key values, in t.PrimaryKey order.
 func KeyValues(t *litepull.Target, row []litepull.Value) []litepull.Value { return keyValues(t, row) }
-
-// KeyQuery selects the keys of t.Dest (and extra expressions) within a
-// range, in key order.
-func KeyQuery(t *litepull.Target, within *litepull.KeyRange, extra ...string) (string, []any) {
-	return keyQuery(t, within, extra...)
-}
 
 // Quote quotes an identifier for SQLite.
 func Quote(name string) string { return quote(name) }
@@ -244,17 +227,13 @@ func StateColumnDecls() [][2]string {
 }
 
 // KeepsOf returns the columns of row's Keep values and the key to read
-// them from, in t.PrimaryKey order; HasKeep reports whether row has any.
+// them from, in t.PrimaryKey order.
 func KeepsOf(t *litepull.Target, row []litepull.Value) ([]int, []litepull.Value, error) {
 	return keepsOf(t, row)
 }
 
 // HasKeep reports whether row has a Keep value.
 func HasKeep(row []litepull.Value) bool { return hasKeep(row) }
-
-// KeyWhere matches one row of t.Dest by its key, bound in t.PrimaryKey
-// order with ?.
-func KeyWhere(t *litepull.Target) string { return keyWhere(t) }
 
 // FormatKey renders key values for messages.
 func FormatKey(key []litepull.Value) string { return formatKey(key) }
