@@ -260,3 +260,23 @@ func TestRateLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstRequestsCutShort cuts the first write requests of a table (the
+// one that makes it, then its first page) after each possible number of
+// statements: whatever StarbaseDB kept, the next run makes the table whole
+// (never refusing it as a table litepull did not make).
+func TestFirstRequestsCutShort(t *testing.T) {
+	for n := 1; n <= 8; n++ {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			p := newPull(t)
+			srv := remotetest.NewStarbase(t)
+			r := open(t, srv)
+			srv.Cut(0, n)
+			p.run(t, r) // may fail: DDL is not sent again on StarbaseDB
+			if res := p.run(t, open(t, srv)); res.Error != "" {
+				t.Fatalf("the run after a cut at statement %d: %s", n, res.Error)
+			}
+			p.check(t, srv, open(t, srv))
+		})
+	}
+}

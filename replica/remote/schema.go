@@ -126,8 +126,12 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 	if err != nil {
 		return err
 	}
+	// The column metadata first: on StarbaseDB, which may run part of the
+	// request, a table is never left without the record that litepull
+	// made it (which would refuse it as the user's at the next run).
+	stmts := r.columnStmts(t)
 	// A full refresh killed before its swap leaves its shadow behind.
-	stmts := []stmt{plain("DROP TABLE IF EXISTS " + replica.Quote(replica.ShadowPrefix+t.Dest))}
+	stmts = append(stmts, plain("DROP TABLE IF EXISTS "+replica.Quote(replica.ShadowPrefix+t.Dest)))
 	if len(have) == 0 {
 		// IF NOT EXISTS: a request StarbaseDB cut short may have made it.
 		stmts = append(stmts, plain(strings.Replace(replica.CreateTableSQL(t), "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)))
@@ -140,7 +144,6 @@ func (r *Replica) EnsureTable(ctx context.Context, t *litepull.Target) error {
 			stmts = append(stmts, plain(q))
 		}
 	}
-	stmts = append(stmts, r.columnStmts(t)...)
 	if err := r.commitDDL(ctx, stmts); err != nil {
 		return fmt.Errorf("create replica table %s: %w", t.Dest, err)
 	}
