@@ -185,14 +185,17 @@ func (r *Replica) SwapFull(ctx context.Context, t, shadow *litepull.Target, st l
 	if err != nil {
 		return fmt.Errorf("read the indexes of %s: %w", t.Dest, err)
 	}
+	// The swap is recorded first, and the new columns before the tables
+	// move: a request StarbaseDB cuts short anywhere after the record is
+	// finished by finishSwap, with the new shape recorded.
 	a := r.args()
 	stmts := []stmt{a.stmt("INSERT INTO " + SwapTable + " (dest_table, shadow_table) VALUES (" + a.val(t.Dest) + ", " + a.val(shadow.Dest) + ")" +
 		" ON CONFLICT (dest_table) DO UPDATE SET shadow_table = excluded.shadow_table")}
+	stmts = append(stmts, r.columnStmts(t)...)
 	stmts = append(stmts, renameShadow(t.Dest, shadow.Dest)...)
 	for _, row := range idx {
 		stmts = append(stmts, plain(text(row[0])))
 	}
-	stmts = append(stmts, r.columnStmts(t)...)
 	s, err := r.stateStmt(st)
 	if err != nil {
 		return err

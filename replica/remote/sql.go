@@ -305,8 +305,9 @@ func timeText(t time.Time) any {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// columnStmts record t's columns in litepull_columns, dropping those it
-// no longer has.
+// columnStmts record t's columns in litepull_columns, then drop those it
+// no longer has: in that order, a request StarbaseDB cuts short leaves
+// the table recorded.
 func (r *Replica) columnStmts(t *litepull.Target) []stmt {
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -314,10 +315,10 @@ func (r *Replica) columnStmts(t *litepull.Target) []stmt {
 	}
 	enc, _ := json.Marshal(names) // strings always encode
 	a := r.args()
-	out := []stmt{{SQL: replica.StaleColumnsSQL, Args: []any{t.Dest, string(enc), t.Dest}}}
+	var out []stmt
 	for i := range t.Columns {
 		marks := a.list(replica.ColumnValues(t, i))
 		out = append(out, a.stmt(strings.Replace(replica.ColumnsUpsertSQL, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", marks, 1)))
 	}
-	return out
+	return append(out, stmt{SQL: replica.StaleColumnsSQL, Args: []any{t.Dest, string(enc), t.Dest}})
 }
