@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/google/uuid"
 )
 
 // GTIDs name transactions across a replication topology, where binlog
