@@ -53,6 +53,12 @@ var (
 	// every table copied again.
 	ErrStreamLost = errors.New("change stream lost")
 
+	// ErrSnapshotNeeded reports a change stream that cannot resume where
+	// the replica stands (a purged binlog, a lost slot): the replica
+	// misses changes only a new snapshot brings, which a run with Full
+	// takes (or resnapshot: auto, on its own).
+	ErrSnapshotNeeded = errors.New("a new snapshot is needed")
+
 	// ErrMissingRow reports a change stream's update that leaves a value
 	// unchanged (a Postgres TOAST value) in a row the replica does not
 	// have, so the value cannot be kept: the table must be copied again.

@@ -55,6 +55,7 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	s.skipped = skipped
+	s.fullAll = opts.Full && opts.Table == ""
 	var names []string
 	for _, tc := range tables {
 		t, err := s.addTable(ctx, tc, opts)
@@ -174,7 +175,8 @@ func (s *streamRun) forgetLeft(ctx context.Context, streamed []string) error {
 }
 
 // openChanges opens the stream; a stream the source lost (its slot can
-// no longer stream) is made again, and every table copied. A table the
+// no longer stream) is made again, and every table copied, if lost
+// allows. A table the
 // source cannot stream (a *TableError: no replica identity, say) fails
 // alone, and the stream opens without it.
 func (s *streamRun) openChanges(ctx context.Context) error {
@@ -190,11 +192,12 @@ func (s *streamRun) openChanges(ctx context.Context) error {
 		cs, err = s.src.OpenChanges(ctx, s.copts)
 	}
 	if errors.Is(err, ErrStreamLost) {
-		s.log.Warn("the change stream was lost at the source: making it again and copying every table", LogKeyError, err)
+		if lerr := s.lost(err.Error()); lerr != nil {
+			return lerr
+		}
 		if derr := s.src.DropChanges(ctx, s.copts); derr != nil {
 			return fmt.Errorf("drop the lost change stream of source %s: %w", s.bs.Config.ID, derr)
 		}
-		s.copyAll()
 		cs, err = s.src.OpenChanges(ctx, s.copts)
 	}
 	if err != nil {
@@ -206,8 +209,8 @@ func (s *streamRun) openChanges(ctx context.Context) error {
 
 // resume finds where the stream resumes: the position the replica
 // recorded, unless the slot moved past it (another consumer, or a slot
-// made again), or the replica has none; then every table is copied and
-// the stream starts where the slot is.
+// made again), or the replica has none; then, if lost allows, every
+// table is copied and the stream starts where the slot is.
 func (s *streamRun) resume(ctx context.Context) error {
 	confirmed, err := s.cs.Confirmed(ctx)
 	if err != nil {
@@ -235,8 +238,9 @@ func (s *streamRun) resume(ctx context.Context) error {
 		return nil
 	}
 	if gap != "" {
-		s.log.Warn("the stream cannot resume where the replica stands: copying every table", "why", gap)
-		s.copyAll()
+		if err := s.lost(gap); err != nil {
+			return err
+		}
 	}
 	s.pos = confirmed
 	return s.record(ctx, confirmed, rec.Commit)
@@ -264,6 +268,23 @@ func (s *streamRun) anyStreamed() bool {
 		}
 	}
 	return false
+}
+
+// lost decides what a stream that cannot resume where the replica stands
+// does (why says why): every table is copied again when this run copies
+// them all anyway (Full, every table) or the source has resnapshot: auto;
+// otherwise the source fails with ErrSnapshotNeeded, saying how to take
+// the new snapshot, and nothing in the replica changes.
+func (s *streamRun) lost(why string) error {
+	id := s.bs.Config.ID
+	if !s.fullAll && s.bs.Config.Resnapshot != ResnapshotAuto {
+		return fmt.Errorf("source %s cannot resume its change stream where the replica stands: %s: %w: "+
+			"copy every table again with litepull run -full -source %s (or POST /replicate/run?source=%s&full=1), "+
+			"or set resnapshot: auto on the source to have that done on its own", id, why, ErrSnapshotNeeded, id, id)
+	}
+	s.log.Warn("the stream cannot resume where the replica stands: copying every table", "why", why)
+	s.copyAll()
+	return nil
 }
 
 func (s *streamRun) copyAll() {

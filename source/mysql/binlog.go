@@ -288,8 +288,8 @@ func (st *binlogStream) fail(ctx context.Context, err error) error {
 		err = fmt.Errorf("another binlog reader or replica uses server id %d: give each litepull source a serverId of its own "+
 			"(a litepull killed a moment ago holds it until the server notices): %w", st.opts.ServerID, err)
 	case isCode(err, 1236):
-		err = fmt.Errorf("the server cannot send the binlog from %s (purged?): the changes since are lost to the replica, "+
-			"and every table will be copied again: %w", st.pos, err)
+		err = fmt.Errorf("the server cannot send the binlog from %s (purged?): the changes since may be lost to the replica "+
+			"(the next session checks, and says what to do): %w", st.pos, err)
 	default:
 		err = explainGrant(err)
 	}
