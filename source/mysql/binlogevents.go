@@ -69,8 +69,9 @@ func (st *binlogStream) dispatch(ctx context.Context, ev *replication.BinlogEven
 	case *replication.PreviousGTIDsEvent:
 		// A MySQL binlog file opens with the GTID set before it: the state
 		// of a stream that started from a position without one.
-		if st.server.gtid && !st.pos.hasGTID && !st.inGroup && !st.inexact {
-			st.pos = st.pos.withGTID(strings.Join(strings.Fields(e.GTIDSets), ""))
+		set := strings.Join(strings.Fields(e.GTIDSets), "")
+		if st.server.gtid && !st.pos.hasGTID && !st.inGroup && !st.inexact && validGTID(set) {
+			st.pos = st.pos.withGTID(set)
 		}
 	case *replication.QueryEvent:
 		return st.query(ctx, e, start, end, h)

@@ -143,6 +143,13 @@ func gtidContains(a, b string) (bool, error) {
 	return pa.contains(pb), nil
 }
 
+// validGTID reports whether s is a GTID state this package reads (MySQL's
+// tagged GTIDs are not).
+func validGTID(s string) bool {
+	_, err := gtidContains(s, s)
+	return err == nil
+}
+
 // gtidBefore reports a < b: b holds every transaction of a, and more.
 func gtidBefore(a, b string) bool {
 	ab, err1 := gtidContains(b, a)

@@ -21,7 +21,9 @@ func masterStatus(ctx context.Context, q querier, info serverInfo, withGTID bool
 		off, err := strconv.ParseUint(v[1], 10, 64)
 		pos, found = binlogPos{file: v[0], offset: off, server: info.identity}, true
 		if withGTID && info.gtid && !info.mariadb && len(v) > 4 {
-			pos = pos.withGTID(strings.Join(strings.Fields(v[4]), ""))
+			if set := strings.Join(strings.Fields(v[4]), ""); validGTID(set) { // not MySQL's tagged GTIDs
+				pos = pos.withGTID(set)
+			}
 		}
 		return err
 	}
