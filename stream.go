@@ -83,9 +83,6 @@ type streamRun struct {
 	skipped  []TableResult
 	progress func(Progress)
 	unlock   func()
-	// fullAll: the run copies every table (Full, no table named), so a
-	// stream that cannot resume needs nothing more.
-	fullAll bool
 
 	pos      Position // applied through (committed or in the open replica transaction)
 	durable  Position // committed through

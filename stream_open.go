@@ -55,7 +55,6 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	s.skipped = skipped
-	s.fullAll = opts.Full && opts.Table == ""
 	var names []string
 	for _, tc := range tables {
 		t, err := s.addTable(ctx, tc, opts)
@@ -271,13 +270,14 @@ func (s *streamRun) anyStreamed() bool {
 }
 
 // lost decides what a stream that cannot resume where the replica stands
-// does (why says why): every table is copied again when this run copies
-// them all anyway (Full, every table) or the source has resnapshot: auto;
-// otherwise the source fails with ErrSnapshotNeeded, saying how to take
-// the new snapshot, and nothing in the replica changes.
+// does (why says why): every table is copied again when this session
+// copies them all anyway (a run with Full, a publication made anew) or the
+// source has resnapshot: auto; otherwise the source fails with
+// ErrSnapshotNeeded, saying how to take the new snapshot, and nothing in
+// the replica changes.
 func (s *streamRun) lost(why string) error {
 	id := s.bs.Config.ID
-	if !s.fullAll && s.bs.Config.Resnapshot != ResnapshotAuto {
+	if !s.copiesAll() && s.bs.Config.Resnapshot != ResnapshotAuto {
 		return fmt.Errorf("source %s cannot resume its change stream where the replica stands: %s: %w: "+
 			"copy every table again with litepull run -full -source %s (or POST /replicate/run?source=%s&full=1), "+
 			"or set resnapshot: auto on the source to have that done on its own", id, why, ErrSnapshotNeeded, id, id)
@@ -285,6 +285,16 @@ func (s *streamRun) lost(why string) error {
 	s.log.Warn("the stream cannot resume where the replica stands: copying every table", "why", why)
 	s.copyAll()
 	return nil
+}
+
+// copiesAll reports whether every table that can be copied will be.
+func (s *streamRun) copiesAll() bool {
+	for _, t := range s.order {
+		if t.p != nil && !t.copy {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *streamRun) copyAll() {

@@ -246,6 +246,24 @@ func TestStreamCannotResume(t *testing.T) {
 	}
 }
 
+// TestStreamMadeAnewCopiesAll: a slot and publication dropped together
+// (litepull slot drop) are made anew, which copies every table: the
+// stream's gap needs no snapshot of its own.
+func TestStreamMadeAnewCopiesAll(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("a", int64(1), "x", "y"))
+	f.confirmed = 2 * int64(len(f.log))
+	f.joined = []string{"a", "b"}
+	f.commit(ins("a", int64(2), "x", "y"))
+	sum := run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if !sum.Tables[0].FullRefresh || !sum.Tables[1].FullRefresh {
+		t.Fatalf("a stream made anew did not copy every table: %+v", sum.Tables)
+	}
+}
+
 func TestStreamCannotResumeAutoCopiesAll(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, _, rp := streamEngineWith(t, f, litepull.ResnapshotAuto)
