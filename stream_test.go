@@ -324,7 +324,7 @@ func TestStreamTableFailsAlone(t *testing.T) {
 func TestFollowReportsAsItGoes(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
-	e, _, _ := streamEngine(t, f)
+	e, _, rp := streamEngine(t, f)
 	var mu sync.Mutex
 	rows := map[string]int64{}
 	e.ObserveStreams(func(sum *litepull.Summary) {
@@ -345,7 +345,29 @@ func TestFollowReportsAsItGoes(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		f.commit(ins("b", int64(i), int64(i)))
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Until the stream has applied them (a fixed sleep was too short on a
+	// loaded machine); the session's end reports them.
+	applied := func() int { // rows of b in the replica, 0 before it exists
+		c, err := sqlite3.Open(rp)
+		if err != nil {
+			return 0
+		}
+		defer c.Close()
+		st, _, err := c.Prepare("SELECT count(*) FROM b")
+		if err != nil {
+			return 0
+		}
+		defer st.Close()
+		if !st.Step() {
+			return 0
+		}
+		return st.ColumnInt(0)
+	}
+	for deadline := time.Now().Add(10 * time.Second); applied() < 4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream did not apply the rows within 10s")
+		}
+	}
 	cancel()
 	<-done
 	mu.Lock()
