@@ -114,7 +114,10 @@ func (st *binlogStream) openGroup(start binlogPos, h *replication.EventHeader, t
 		}
 		st.gtid = next
 	}
-	if st.inexact && start.file != "" && h.LogPos > 0 {
+	if st.inexact {
+		if start.file == "" || h.LogPos == 0 {
+			return errors.New("the server sent a transaction before saying where in its binlog it stands")
+		}
 		st.inexact = false
 	}
 	st.inGroup, st.sawBegin, st.begun, st.start, st.began = true, tx, false, start, eventTime(h)
