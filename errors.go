@@ -50,7 +50,7 @@ var (
 	// ErrStreamLost reports a change stream that can no longer stream: the
 	// source removed WAL its slot still needed (a Postgres slot that
 	// max_slot_wal_keep_size invalidated). The stream must be made anew and
-	// every table copied again.
+	// every table copied again (ErrSnapshotNeeded, unless resnapshot: auto).
 	ErrStreamLost = errors.New("change stream lost")
 
 	// ErrSnapshotNeeded reports a change stream that cannot resume where

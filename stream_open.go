@@ -175,9 +175,8 @@ func (s *streamRun) forgetLeft(ctx context.Context, streamed []string) error {
 
 // openChanges opens the stream; a stream the source lost (its slot can
 // no longer stream) is made again, and every table copied, if lost
-// allows. A table the
-// source cannot stream (a *TableError: no replica identity, say) fails
-// alone, and the stream opens without it.
+// allows. A table the source cannot stream (a *TableError: no replica
+// identity, say) fails alone, and the stream opens without it.
 func (s *streamRun) openChanges(ctx context.Context) error {
 	cs, err := s.src.OpenChanges(ctx, s.copts)
 	for te := (*TableError)(nil); errors.As(err, &te) && len(s.copts.Tables) > 1; {
