@@ -195,3 +195,69 @@ func TestMySQLFailoverByGTID(t *testing.T) {
 		t.Fatalf("the stream stands at %s, want the new primary's position and GTID", p)
 	}
 }
+
+// TestMySQLBinlogReallyPurged purges, on a private server, the binlog
+// file the replica's position lies in: the run fails saying a new
+// snapshot is needed, changing nothing, until a run with Full.
+func TestMySQLBinlogReallyPurged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a mariadbd")
+	}
+	server := startMariaDB(t, 21, mariaTemplate(t))
+	server.exec(t, "CREATE DATABASE app")
+	server.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
+	server.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	cfg := myStreamConfig(t, &testdb.My{DSN: server.dsn}, "app", tableConfig("items"))
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	drain(t, e)
+	server.exec(t, "INSERT INTO app.items VALUES (2, 'lost')")
+	server.exec(t, "FLUSH BINARY LOGS")
+	// The server keeps a file a binlog reader still reads: the last run's,
+	// until the server notices it is gone.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		server.exec(t, "PURGE BINARY LOGS TO 'bin.000002'")
+		if firstBinlog(t, server.db) == "bin.000002" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bin.000001 was not purged within 30s")
+		}
+	}
+	appDB, err := sql.Open("mysql", server.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appDB.Close()
+	check := func() { mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	cannotResume(t, e, "", file, "app", "items", check)
+	server.exec(t, "INSERT INTO app.items VALUES (3, 'streamed')")
+	if sum := drain(t, e); fullRefreshed(sum, "items") {
+		t.Fatal("the run after the new snapshot copied again")
+	}
+	check()
+}
+
+// firstBinlog is the oldest binlog file the server keeps.
+func firstBinlog(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.Query("SHOW BINARY LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	v := make([]any, len(cols))
+	var name string
+	v[0] = &name
+	for i := 1; i < len(v); i++ {
+		v[i] = new(sql.RawBytes)
+	}
+	if !rows.Next() {
+		t.Fatal("no binlog files")
+	}
+	if err := rows.Scan(v...); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
