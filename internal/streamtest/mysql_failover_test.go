@@ -229,7 +229,9 @@ func TestMySQLBinlogReallyPurged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer appDB.Close()
-	check := func() { mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	check := func() {
+		mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id")
+	}
 	cannotResume(t, e, "", file, "app", "items", check)
 	server.exec(t, "INSERT INTO app.items VALUES (3, 'streamed')")
 	if sum := drain(t, e); fullRefreshed(sum, "items") {
