@@ -11,6 +11,8 @@ type Limits struct {
 	CompoundTerms int
 	// ExprDepth is the deepest expression tree (SQLite: 1000).
 	ExprDepth int
+	// SQLLength is the longest statement in bytes (SQLite: 1,000,000,000).
+	SQLLength int
 	// Statements is the most statements one atomic write request may hold
 	// (0: no limit known), and RequestBytes the largest request body
 	// (0: DefaultRequestBytes). A replica's batch that needs more is
@@ -23,8 +25,9 @@ type Limits struct {
 // real services or taken from their documentation. Every statement a
 // source sends is sized to them.
 var ServiceLimits = map[string]Limits{
-	// A Durable Object's SQLite.
-	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, RequestBytes: 32 << 20},
+	// A Durable Object's SQLite (statements of 100,000 bytes at most:
+	// SQLITE_TOOBIG past that, measured on workerd).
+	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, SQLLength: 100_000, RequestBytes: 32 << 20},
 	// D1: 100 bound parameters, 100 KB of SQL per statement, 1,000
 	// queries per Worker invocation (a batch counts each).
 	"d1":     {Params: 100, Statements: 1000, RequestBytes: 32 << 20},
