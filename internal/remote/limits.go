@@ -7,7 +7,8 @@ type Limits struct {
 	Params int
 	// CompoundTerms is the most terms of a compound SELECT (SQLite: 500).
 	// A service with this limit is taken to count the rows of a VALUES
-	// clause as terms too, as StarbaseDB was seen to.
+	// clause as terms too, as StarbaseDB was once seen to; a local workerd
+	// (SQLite 3.47) does not (docs/services.md), so this is conservative.
 	CompoundTerms int
 	// ExprDepth is the deepest expression tree (SQLite: 1000).
 	ExprDepth int

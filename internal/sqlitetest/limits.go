@@ -35,7 +35,9 @@ func (d *DB) Limits() remote.Limits {
 
 // ValuesRows is the largest number of rows of a VALUES clause in q: a
 // service that counts them as terms of a compound SELECT (as StarbaseDB
-// was seen to) refuses a VALUES clause of as many rows as its limit.
+// was once seen to; a local workerd does not, see docs/services.md)
+// refuses a VALUES clause of as many rows as its limit. The test servers
+// keep this stricter rule, which litepull's statements are sized to.
 func ValuesRows(q string) int {
 	most := 0
 	upper := strings.ToUpper(q)
