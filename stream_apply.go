@@ -330,6 +330,7 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.inTx = false
 	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
 		s.batch, s.held, s.heldBytes = Batch{}, 0, 0
+		s.passed(ev.Position)
 		if err := s.idle(ctx, ev.Position, false); err != nil {
 			return err
 		}
@@ -359,7 +360,7 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 			return err
 		}
 	}
-	if err := s.refreshStatus(ctx, false); err != nil {
+	if err := s.refreshStatus(ctx); err != nil {
 		return err
 	}
 	return s.copyAgain(ctx)
@@ -393,7 +394,7 @@ func (s *streamRun) write(ctx context.Context) error {
 		if err != nil {
 			return err // the replica says "begin replica transaction"
 		}
-		s.tx, s.txStart, s.txRows = tx, time.Now(), 0
+		s.tx, s.txStart, s.txRows, s.txFirstTs = tx, time.Now(), 0, s.beginTs
 	}
 	err := s.tx.Apply(ctx, s.batch)
 	s.txRows += s.held
@@ -455,6 +456,7 @@ func (s *streamRun) commitTx(ctx context.Context) error {
 		return fmt.Errorf("commit replica transaction: %w", err)
 	}
 	s.durable = s.pos
+	s.passed(s.durable)
 	return s.ack(ctx, false)
 }
 
@@ -498,6 +500,7 @@ func (s *streamRun) record(ctx context.Context, pos Position, commit time.Time) 
 // (whole source transactions only ever commit), the stream closed.
 func (s *streamRun) close() {
 	s.rollback()
+	s.endLag()
 	s.report()
 	if s.cs != nil {
 		if err := s.cs.Close(); err != nil {

@@ -231,7 +231,7 @@ func (s *streamRun) resume(ctx context.Context) error {
 		}
 	}
 	if ok && gap == "" {
-		s.pos, s.durable, s.acked = rec.Position, rec.Position, confirmed
+		s.pos, s.durable, s.acked, s.commitTs = rec.Position, rec.Position, confirmed, rec.Commit
 		return nil
 	}
 	if gap != "" {
