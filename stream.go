@@ -310,18 +310,26 @@ func sourceError(bs BoundSource, err error) TableResult {
 }
 
 // results are the tables' results; a stream error that ended the session
-// is every table's that did not fail on its own.
+// is every table's that did not fail on its own, unless it is a Follow
+// session's planned restart.
 func (s *streamRun) results(err error) []TableResult {
 	out := append(make([]TableResult, 0, len(s.order)+len(s.skipped)), s.skipped...)
 	for _, t := range s.order {
 		r := *t.res
 		r.CursorValue = t.st.CursorValue
-		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) {
+		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) && !s.planned(err) {
 			r.Err, r.Error = err, err.Error()
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// planned reports a Follow session that ends to start again, its tables
+// having changed at the source: the next session mends that, and no table
+// failed. A run's drain that ends so is cut short: its tables say why.
+func (s *streamRun) planned(err error) bool {
+	return s.following && errors.Is(err, ErrStreamChanged)
 }
 
 // follow copies what needs it, starts the stream at the recorded position

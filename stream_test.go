@@ -395,9 +395,15 @@ func TestStreamEndsWhenItsTablesChangedAtTheSource(t *testing.T) {
 	f.statusErr = fmt.Errorf("table b: %w", litepull.ErrStreamChanged)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := e.Follow(ctx, "pg")
+	res, err := e.Follow(ctx, "pg")
 	if !errors.Is(err, litepull.ErrStreamChanged) {
 		t.Fatalf("Follow ended with %v; want ErrStreamChanged at once", err)
+	}
+	// A planned restart: no table failed.
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("table %s: %v; a planned restart fails no table", r.Table, r.Err)
+		}
 	}
 }
 
