@@ -2,6 +2,7 @@ package litepull
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -51,6 +52,9 @@ type ChangeOptions struct {
 	// Tables are the source tables to stream, as configured (they may be
 	// schema-qualified); events name them the same way.
 	Tables []string
+	// Logger, if set, hears what OpenChanges waits for (a slot that a
+	// stopped process's connection still holds).
+	Logger *slog.Logger
 }
 
 // Position is a place in a source's change stream, as the source writes

@@ -68,6 +68,7 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		}
 	}
 	s.copts = s.bs.Config.ChangeOptions(names)
+	s.copts.Logger = s.log
 	if err := s.forgetLeft(ctx, names); err != nil {
 		return err
 	}

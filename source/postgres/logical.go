@@ -38,6 +38,14 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	if err != nil {
 		return nil, err
 	}
+	var inUse *slotInUseError
+	if err := slot.usable(opts.Slot); errors.As(err, &inUse) {
+		if slot, err = s.waitForSlot(ctx, opts, inUse); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
 	if err := slot.usable(opts.Slot); err != nil {
 		return nil, err
 	}

@@ -90,7 +90,10 @@ func checkStatus(t *testing.T, e *changeEnv, cs litepull.ChangeStream, acked lit
 func TestSlotInUse(t *testing.T) {
 	pg := testdb.Postgres(t)
 	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY)")
-	e := newChangeEnv(t, pg, "a")
+	// A short read timeout: the live stream answers the server every
+	// second, so that OpenChanges soon sees it is alive.
+	e := newChangeEnvConfig(t, pg, litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: pg.DSN, Schema: pg.Schema,
+		ReadTimeout: litepull.Duration(3 * time.Second)}, "a")
 	ctx := context.Background()
 	first, second := e.open(t), e.open(t)
 	if err := first.Start(ctx, ""); err != nil {
