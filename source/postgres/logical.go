@@ -61,7 +61,11 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 			return nil, err
 		}
 	}
-	return newStream(s, opts, tables, joined), nil
+	ident, err := s.identify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newStream(s, opts, ident, tables, joined), nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach

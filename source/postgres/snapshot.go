@@ -50,7 +50,7 @@ func (st *stream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 		})
 		return closeErr
 	}
-	return &litepull.Snapshot{Position: position(pos), Reader: reader, Close: end}, nil
+	return &litepull.Snapshot{Position: st.ident.tag(pos), Reader: reader, Close: end}, nil
 }
 
 // waitSlotGone waits, up to releaseWait, for the server to drop a

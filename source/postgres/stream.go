@@ -30,6 +30,7 @@ const (
 type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
+	ident  sysIdent          // the cluster and timeline: every position carries them
 	tables map[uint32]string // configured names, by the table's oid
 	joined []string          // tables the publication did not hold before OpenChanges
 	rels   map[uint32]*relation
@@ -53,8 +54,8 @@ type stream struct {
 	kept     sync.WaitGroup
 }
 
-func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable, joined []string) *stream {
-	st := &stream{src: s, opts: opts, tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
+func newStream(s *Source, opts litepull.ChangeOptions, ident sysIdent, tables []streamTable, joined []string) *stream {
+	st := &stream{src: s, opts: opts, ident: ident, tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
 	for _, t := range tables {
 		st.tables[t.oid] = t.name
 	}
@@ -69,12 +70,16 @@ func (st *stream) Joined() []string { return st.joined }
 // position renders an LSN as the stream's positions are written.
 func position(lsn pglogrepl.LSN) litepull.Position { return litepull.Position(lsn.String()) }
 
-// parseLSN reads a position; "" is the start of the WAL. It runs for
-// every row a stream applies (Includes), so it parses by hand: the
-// fmt.Sscanf of pglogrepl.ParseLSN took a fifth of a stream's CPU.
+// parseLSN reads a position's LSN (what follows an @ is its cluster:
+// splitPosition); "" is the start of the WAL. It runs for every row a
+// stream applies (Includes), so it parses by hand: the fmt.Sscanf of
+// pglogrepl.ParseLSN took a fifth of a stream's CPU.
 func parseLSN(p litepull.Position) (pglogrepl.LSN, error) {
 	if p == "" {
 		return 0, nil
+	}
+	if at := strings.IndexByte(string(p), '@'); at >= 0 {
+		p = p[:at]
 	}
 	hi, lo, ok := strings.Cut(string(p), "/")
 	h, err1 := strconv.ParseUint(hi, 16, 32)
@@ -171,6 +176,9 @@ func (st *stream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 		}
 		ev, ok, err := st.handle(ctx, data)
 		if err != nil || ok {
+			if ev.Position != "" {
+				ev.Position += litepull.Position("@" + st.ident.String())
+			}
 			return ev, err
 		}
 	}
