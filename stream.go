@@ -95,6 +95,10 @@ type streamRun struct {
 
 	pos      Position // applied through (committed or in the open replica transaction)
 	durable  Position // committed through
+	// synced is what a durable commit (Batch.Sync) holds: only that is
+	// acknowledged. last is the stream state committed last.
+	synced   Position
+	last     StreamState
 	recorded time.Time
 	acked    Position
 	ackedAt  time.Time
@@ -357,10 +361,8 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
-	if s.durable != s.acked {
-		if aerr := s.cs.Ack(context.WithoutCancel(ctx), s.durable); err == nil {
-			err = aerr
-		}
+	if aerr := s.ack(context.WithoutCancel(ctx), true); err == nil {
+		err = aerr
 	}
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()

@@ -40,6 +40,7 @@ type fakeChanges struct {
 	breakAt    int      // a stream's breakAt-th event is, once, a broken connection instead
 	stall      fakeStall
 	status     litepull.StreamStatus // what Status says, Current aside
+	onAck      func(litepull.Position)
 }
 
 // fakeStall holds a stream back, as a walsender busy decoding a backlog
@@ -316,6 +317,9 @@ func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 func (s *fakeStream) Ack(ctx context.Context, p litepull.Position) error {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	if s.f.onAck != nil {
+		s.f.onAck(p)
+	}
 	s.f.confirmed = max(s.f.confirmed, num(p))
 	return nil
 }

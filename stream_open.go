@@ -232,7 +232,7 @@ func (s *streamRun) resume(ctx context.Context) error {
 		}
 	}
 	if ok && gap == "" {
-		s.pos, s.durable, s.acked, s.commitTs = rec.Position, rec.Position, confirmed, rec.Commit
+		s.pos, s.durable, s.acked, s.commitTs, s.last = rec.Position, rec.Position, confirmed, rec.Commit, rec
 		return nil
 	}
 	if gap != "" {
