@@ -93,8 +93,8 @@ type streamRun struct {
 	progress func(Progress)
 	unlock   func()
 
-	pos      Position // applied through (committed or in the open replica transaction)
-	durable  Position // committed through
+	pos     Position // applied through (committed or in the open replica transaction)
+	durable Position // committed through
 	// synced is what a durable commit (Batch.Sync) holds: only that is
 	// acknowledged. last is the stream state committed last.
 	synced   Position
