@@ -266,7 +266,7 @@ func (st *stream) receive(ctx context.Context) ([]byte, error) {
 		err := pgconn.ErrorResponseToPgError(msg)
 		return nil, fmt.Errorf("change stream: %w", st.src.explainSlot(ctx, st.opts.Slot, err, st.conn.PID()))
 	case *pgproto3.CopyDone:
-		return nil, errors.New("change stream: the server ended the stream")
+		return nil, errors.New("change stream: the server ended the stream (shutting down or restarting?): it resumes from the replica's position once the server is back")
 	}
 	return nil, nil
 }

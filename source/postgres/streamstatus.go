@@ -53,7 +53,8 @@ func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
 	}
 	confirmed := status.Confirmed
 	if st.Includes(confirmed, pos) {
-		return fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it, or it was dropped and made again",
+		return fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it (two replicas of one source "+
+			"need a slot each: set slot: and publication: in one of the configs), or it was dropped and made again",
 			st.opts.Slot, confirmed, pos)
 	}
 	return nil
