@@ -43,7 +43,7 @@ func waitLag(t *testing.T, e *litepull.Engine, what string, ok func(float64) boo
 // while one large transaction is being read; it is 0 once the stream has
 // caught up.
 func TestStreamLagSeconds(t *testing.T) {
-	defer litepull.SetStreamIntervals(20*time.Millisecond, 5*time.Millisecond)()
+	t.Cleanup(litepull.SetStreamIntervals(20*time.Millisecond, 5*time.Millisecond)) // after the follower stops
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
 	e, _, rp := streamEngine(t, f)
@@ -85,7 +85,7 @@ func (s *syncBuffer) count(sub string) int {
 // doubled; once it is back under, that is said once, and passing the
 // threshold again warns again.
 func TestStreamRetainedWALWarnsRarely(t *testing.T) {
-	defer litepull.SetStreamIntervals(2*time.Millisecond, time.Millisecond)()
+	t.Cleanup(litepull.SetStreamIntervals(2*time.Millisecond, time.Millisecond)) // after the follower stops
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
 	_, r, _ := streamEngine(t, f)

@@ -246,10 +246,37 @@ func TestStreamTableFailsAlone(t *testing.T) {
 	sameTables(t, f, rp, "a", "b")
 }
 
+// waitRows waits up to 10 s for the replica's table to exist with n rows.
+func waitRows(t *testing.T, path, table string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := sqlite3.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := -1
+		if s, _, err := c.Prepare("SELECT count(*) FROM " + table); err == nil {
+			if s.Step() {
+				got = s.ColumnInt(0)
+			}
+			s.Close()
+		}
+		c.Close()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica table %s has %d rows, want %d", table, got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestFollowReportsAsItGoes(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
-	e, _, _ := streamEngine(t, f)
+	e, _, rp := streamEngine(t, f)
 	var mu sync.Mutex
 	rows := map[string]int64{}
 	e.ObserveStreams(func(sum *litepull.Summary) {
@@ -270,7 +297,7 @@ func TestFollowReportsAsItGoes(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		f.commit(ins("b", int64(i), int64(i)))
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitRows(t, rp, "b", 4)
 	cancel()
 	<-done
 	mu.Lock()
