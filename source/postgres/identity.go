@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/litepull/litepull"
 )
@@ -60,6 +61,22 @@ func (s *Source) identify(ctx context.Context) (sysIdent, error) {
 		return sysIdent{}, fmt.Errorf("identify the source's cluster: %w", s.timeout(ctx, err))
 	}
 	return sysIdent{system: res.SystemID, timeline: res.Timeline}, nil
+}
+
+// sameSystem checks, on the connection a stream is about to start on,
+// that the source is still the cluster and timeline OpenChanges found (a
+// failover during a long copy changes them): the stream's positions carry
+// those. The next session sorts out whether the replica can carry on.
+func (st *stream) sameSystem(ctx context.Context, conn *pgconn.PgConn) error {
+	res, err := pglogrepl.IdentifySystem(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("identify the source's cluster: %w", st.src.timeout(ctx, err))
+	}
+	if now := (sysIdent{system: res.SystemID, timeline: res.Timeline}); now != st.ident {
+		return fmt.Errorf("the source is now cluster %s, no longer %s as the stream opened (a failover?): streaming it anew: %w",
+			now, st.ident, litepull.ErrStreamChanged)
+	}
+	return nil
 }
 
 // switchPoint is where timeline from ended in the history of timeline to

@@ -117,6 +117,10 @@ func (st *stream) Start(ctx context.Context, from litepull.Position) error {
 	if err != nil {
 		return err
 	}
+	if err := st.sameSystem(ctx, conn); err != nil {
+		closeConn(conn)
+		return err
+	}
 	args := []string{"proto_version '1'", "publication_names '" + litepull.QuoteIdent(st.opts.Publication, '"') + "'"}
 	err = pglogrepl.StartReplication(ctx, conn, st.opts.Slot, lsn, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication, PluginArgs: args})
