@@ -173,7 +173,8 @@ func walLevelError(level, host string) error {
 }
 
 // DropChanges drops the slot and the publication. Absent ones are not an
-// error; a slot in use is.
+// error; a slot in use is, once a walsender left by a stopped litepull
+// has had its time to let go (waitForSlot).
 func (s *Source) DropChanges(ctx context.Context, opts litepull.ChangeOptions) error {
 	if err := checkChangeNames(opts); err != nil {
 		return err
@@ -183,7 +184,12 @@ func (s *Source) DropChanges(ctx context.Context, opts litepull.ChangeOptions) e
 		return err
 	}
 	if slot.active {
-		return &slotInUseError{Slot: opts.Slot, PID: slot.pid}
+		if slot, err = s.waitForSlot(ctx, opts, &slotInUseError{Slot: opts.Slot, PID: slot.pid}); err != nil {
+			return err
+		}
+		if slot.active {
+			return &slotInUseError{Slot: opts.Slot, PID: slot.pid}
+		}
 	}
 	if slot.exists {
 		err := s.exec(ctx, "SELECT pg_drop_replication_slot($1)", []any{opts.Slot}, nil, func([][]byte) error { return nil })
