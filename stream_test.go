@@ -23,8 +23,14 @@ const fakeSchema = `CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT, big TEXT);
 
 func streamEngine(t *testing.T, f *fakeChanges) (*litepull.Engine, *replica.Replica, string) {
 	t.Helper()
+	return streamEngineWith(t, f, "")
+}
+
+// streamEngineWith is streamEngine of a source with resnapshot: mode.
+func streamEngineWith(t *testing.T, f *fakeChanges, mode litepull.ResnapshotMode) (*litepull.Engine, *replica.Replica, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "r.db")
-	cfg := litepull.Config{Replica: path, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical}}}
+	cfg := litepull.Config{Replica: path, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical, Resnapshot: mode}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +195,78 @@ func TestStreamShapeChangeOfTheOnlyTableTouchedCopiesAgain(t *testing.T) {
 	}
 }
 
-func TestStreamLostOrMovedSlotCopiesAll(t *testing.T) {
+// TestStreamCannotResume: a stream that cannot resume where the replica
+// stands (the slot moved past it, or was lost) fails the source, saying
+// how to take a new snapshot, and changes nothing in the replica, run
+// after run; a run with Full takes it. resnapshot: auto copies every table
+// on its own.
+func TestStreamCannotResume(t *testing.T) {
+	for name, breakIt := range map[string]func(f *fakeChanges){
+		// The slot moved past the replica: that row is in no stream.
+		"MovedSlot": func(f *fakeChanges) { f.confirmed = 2 * int64(len(f.log)) },
+		"LostSlot":  func(f *fakeChanges) { f.lost = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeChanges(t, fakeSchema, fakeCols)
+			e, r, rp := streamEngine(t, f)
+			run(t, e)
+			f.commit(ins("a", int64(1), "x", "y"))
+			breakIt(f)
+			f.commit(ins("a", int64(2), "x", "y"))
+			before := dump(t, rp, "a") + dump(t, rp, "litepull_streams")
+			for range 2 {
+				sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+				if err != nil || len(sum.Tables) != 1 || !errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) {
+					t.Fatalf("want the source to fail with ErrSnapshotNeeded, got %v %+v", err, sum)
+				}
+				msg := sum.Tables[0].Error
+				for _, want := range []string{"litepull run -full -source pg", "POST /replicate/run?source=pg&full=1", "resnapshot: auto"} {
+					if !strings.Contains(msg, want) {
+						t.Fatalf("the error does not say %q: %s", want, msg)
+					}
+				}
+				if after := dump(t, rp, "a") + dump(t, rp, "litepull_streams"); after != before {
+					t.Fatalf("the replica changed:\n%s\nthen\n%s", before, after)
+				}
+			}
+			if st, _ := r.State(context.Background(), "pg", "a"); st.CursorValue == "" {
+				t.Fatal("the failure forgot the table's position")
+			}
+			sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true, Full: true, SourceID: "pg"})
+			if err != nil || sum.Failed() > 0 || !sum.Tables[0].FullRefresh {
+				t.Fatalf("a full run: %v %+v", err, sum)
+			}
+			sameTables(t, f, rp, "a", "b")
+			f.commit(ins("a", int64(3), "x", "y"))
+			if sum := run(t, e); sum.Tables[0].FullRefresh {
+				t.Fatalf("the run after the full one copied again: %+v", sum.Tables[0])
+			}
+			sameTables(t, f, rp, "a", "b")
+		})
+	}
+}
+
+// TestStreamMadeAnewCopiesAll: a slot and publication dropped together
+// (litepull slot drop) are made anew, which copies every table: the
+// stream's gap needs no snapshot of its own.
+func TestStreamMadeAnewCopiesAll(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("a", int64(1), "x", "y"))
+	f.confirmed = 2 * int64(len(f.log))
+	f.joined = []string{"a", "b"}
+	f.commit(ins("a", int64(2), "x", "y"))
+	sum := run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if !sum.Tables[0].FullRefresh || !sum.Tables[1].FullRefresh {
+		t.Fatalf("a stream made anew did not copy every table: %+v", sum.Tables)
+	}
+}
+
+func TestStreamCannotResumeAutoCopiesAll(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngineWith(t, f, litepull.ResnapshotAuto)
 	run(t, e)
 	f.commit(ins("a", int64(1), "x", "y"))
 	f.confirmed = 2 * int64(len(f.log)) // the slot moved past the replica: that row is in no stream
@@ -246,33 +321,6 @@ func TestStreamTableFailsAlone(t *testing.T) {
 	sameTables(t, f, rp, "a", "b")
 }
 
-// waitRows waits up to 10 s for the replica's table to exist with n rows.
-func waitRows(t *testing.T, path, table string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := sqlite3.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := -1
-		if s, _, err := c.Prepare("SELECT count(*) FROM " + table); err == nil {
-			if s.Step() {
-				got = s.ColumnInt(0)
-			}
-			s.Close()
-		}
-		c.Close()
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica table %s has %d rows, want %d", table, got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestFollowReportsAsItGoes(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
@@ -297,7 +345,29 @@ func TestFollowReportsAsItGoes(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		f.commit(ins("b", int64(i), int64(i)))
 	}
-	waitRows(t, rp, "b", 4)
+	// Until the stream has applied them (a fixed sleep was too short on a
+	// loaded machine); the session's end reports them.
+	applied := func() int { // rows of b in the replica, 0 before it exists
+		c, err := sqlite3.Open(rp)
+		if err != nil {
+			return 0
+		}
+		defer c.Close()
+		st, _, err := c.Prepare("SELECT count(*) FROM b")
+		if err != nil {
+			return 0
+		}
+		defer st.Close()
+		if !st.Step() {
+			return 0
+		}
+		return st.ColumnInt(0)
+	}
+	for deadline := time.Now().Add(10 * time.Second); applied() < 4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream did not apply the rows within 10s")
+		}
+	}
 	cancel()
 	<-done
 	mu.Lock()

@@ -2,11 +2,13 @@ package streamtest_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
 )
 
@@ -48,7 +50,7 @@ func recordedPosition(t *testing.T, file, source string) string {
 // TestPositionOfAnotherCluster: a position carries the Postgres system
 // identifier and timeline it was read from; a replica whose position came
 // from another cluster at the same dsn (a restored backup, a new server)
-// does not resume from it but copies every table again, while a position
+// cannot resume from it (a new snapshot is needed), while a position
 // recorded before positions carried them still resumes.
 func TestPositionOfAnotherCluster(t *testing.T) {
 	pg := testdb.Postgres(t)
@@ -76,11 +78,21 @@ func TestPositionOfAnotherCluster(t *testing.T) {
 	}
 	sameRows(t, pg, file, "SELECT id FROM a ORDER BY id")
 
-	// Another cluster's position: every table is copied again.
+	// Another cluster's position: the stream cannot resume; a new
+	// snapshot (run -full) copies every table.
 	setRecordedPosition(t, file, cfg.ID, lsn+"@1234567890123456789:"+timeline)
 	pg.Exec(t, "INSERT INTO a VALUES (3)")
-	if sum := drain(t, e); !fullRefreshed(sum, "a") {
-		t.Fatal("a position recorded against another cluster was resumed from")
+	failed := runAll(t, e)
+	if len(failed.Tables) != 1 {
+		t.Fatalf("a position recorded against another cluster: %+v, want the source failed", failed.Tables)
+	}
+	err := failed.Tables[0].Err
+	if !errors.Is(err, litepull.ErrSnapshotNeeded) || !strings.Contains(err.Error(), "read from Postgres cluster 1234567890123456789") {
+		t.Fatalf("a position recorded against another cluster: %v, want a new snapshot needed, naming the cluster", err)
+	}
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true, Full: true})
+	if err != nil || tableErr(t, sum, "a") != nil || !fullRefreshed(sum, "a") {
+		t.Fatalf("run -full: %v, %+v", err, sum)
 	}
 	sameRows(t, pg, file, "SELECT id FROM a ORDER BY id")
 	if got := recordedPosition(t, file, cfg.ID); !strings.HasSuffix(got, "@"+system+":"+timeline) {
