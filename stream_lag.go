@@ -120,14 +120,12 @@ func (s *streamRun) setStream(si StreamInfo) {
 	s.e.streams[s.bs.Config.ID] = si
 }
 
-// endLag marks, when a session ends, that the replica lacks whatever the
-// source commits from now on.
+// endLag marks, when a session ends (or fails to open), that the replica
+// lacks whatever the source commits from now on: its lag grows until a
+// session catches up again.
 func (s *streamRun) endLag() {
-	if !s.published.IsZero() || s.lag.includes == nil {
-		return
-	}
 	s.e.mu.Lock()
-	if si, ok := s.e.streams[s.bs.Config.ID]; ok {
+	if si, ok := s.e.streams[s.bs.Config.ID]; ok && si.behind.IsZero() {
 		si.behind = time.Now()
 		s.setStream(si)
 	}

@@ -48,7 +48,7 @@ func TestStreamLagSeconds(t *testing.T) {
 	f.commit(ins("b", int64(1), int64(1)))
 	e, _, rp := streamEngine(t, f)
 	run(t, e)
-	following(t, e)
+	stop := following(t, e)
 	waitLag(t, e, "0 when caught up", func(l float64) bool { return l == 0 })
 
 	for _, stall := range []fakeStall{stallBefore, stallInside} {
@@ -60,6 +60,13 @@ func TestStreamLagSeconds(t *testing.T) {
 		eventually(t, f, rp, "b")
 		waitLag(t, e, "back to 0 once caught up", func(l float64) bool { return l == 0 })
 	}
+
+	// Not followed: the replica lacks whatever the source commits now.
+	stop()
+	first := waitLag(t, e, "above 0 once the stream stopped", func(l float64) bool { return l > 0 })
+	waitLag(t, e, "growing while stopped", func(l float64) bool { return l > first+0.2 })
+	following(t, e)
+	waitLag(t, e, "0 once followed again", func(l float64) bool { return l == 0 })
 }
 
 // syncBuffer is a log destination safe for concurrent writes.
