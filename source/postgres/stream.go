@@ -31,6 +31,7 @@ type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
 	ident  sysIdent          // the cluster and timeline: every position carries them
+	suffix litepull.Position // "@" + ident, as positions end
 	tables map[uint32]string // configured names, by the table's oid
 	joined []string          // tables the publication did not hold before OpenChanges
 	rels   map[uint32]*relation
@@ -55,7 +56,8 @@ type stream struct {
 }
 
 func newStream(s *Source, opts litepull.ChangeOptions, ident sysIdent, tables []streamTable, joined []string) *stream {
-	st := &stream{src: s, opts: opts, ident: ident, tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
+	st := &stream{src: s, opts: opts, ident: ident, suffix: litepull.Position("@" + ident.String()),
+		tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
 	for _, t := range tables {
 		st.tables[t.oid] = t.name
 	}
@@ -181,7 +183,7 @@ func (st *stream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 		ev, ok, err := st.handle(ctx, data)
 		if err != nil || ok {
 			if ev.Position != "" {
-				ev.Position += litepull.Position("@" + st.ident.String())
+				ev.Position += st.suffix
 			}
 			return ev, err
 		}
