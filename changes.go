@@ -58,7 +58,9 @@ type ChangeOptions struct {
 }
 
 // Position is a place in a source's change stream, as the source writes
-// it (a Postgres LSN, "16/B374D848"). Only the source compares positions:
+// it: a Postgres LSN and the cluster and timeline it was read on,
+// "16/B374D848@7301234567890123456:1"; a binlog file and offset and the
+// server, "mariadb-bin.000012:4567@1". Only the source compares positions:
 // ChangeStream.Includes.
 type Position string
 
