@@ -83,8 +83,11 @@ type ChangeStream interface {
 	// Resumable says why the stream cannot carry on after pos, the
 	// position the replica recorded, if it cannot: the slot moved past it
 	// (another consumer, a slot dropped and made again), or the source no
-	// longer has the log from there (a purged binlog). The engine then
-	// needs a new snapshot of every table (SourceConfig.Resnapshot).
+	// longer has the log from there (a purged binlog), or is another
+	// server. Such a verdict wraps ErrStreamLost (StreamLost), and the
+	// engine then needs a new snapshot of every table
+	// (SourceConfig.Resnapshot); any other error is a failure to check,
+	// which fails the session alone.
 	Resumable(ctx context.Context, pos Position) error
 	// Start begins streaming the transactions committed after from (or
 	// after Confirmed, whichever is later). It is called once.

@@ -41,6 +41,7 @@ type fakeChanges struct {
 	stall      fakeStall
 	status     litepull.StreamStatus // what Status says, Current aside
 	onAck      func(litepull.Position)
+	resumeErr  error // what Resumable fails with: it could not check
 }
 
 // fakeStall holds a stream back, as a walsender busy decoding a backlog
@@ -258,8 +259,11 @@ func (s *fakeStream) Confirmed(context.Context) (litepull.Position, error) {
 func (s *fakeStream) Resumable(ctx context.Context, p litepull.Position) error {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	if s.f.resumeErr != nil {
+		return s.f.resumeErr
+	}
 	if s.f.confirmed > num(p) {
-		return fmt.Errorf("the fake slot is at %d, past %s", s.f.confirmed, p)
+		return litepull.StreamLost(fmt.Errorf("the fake slot is at %d, past %s", s.f.confirmed, p))
 	}
 	return nil
 }

@@ -286,6 +286,32 @@ func TestStreamCannotResumeAutoCopiesAll(t *testing.T) {
 	}
 }
 
+// TestStreamResumeCheckFails: a stream whose check for resuming fails (a
+// timeout reading the slot, say) is no stream that cannot resume: the run
+// fails with that error, asks for no new snapshot and copies nothing, even
+// with resnapshot: auto; the next run resumes.
+func TestStreamResumeCheckFails(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngineWith(t, f, litepull.ResnapshotAuto)
+	run(t, e)
+	f.commit(ins("a", int64(1), "x", "y"))
+	f.resumeErr = errors.New("read replication slot s: read timed out")
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Tables) != 1 || sum.Tables[0].Err == nil || !strings.Contains(sum.Tables[0].Error, "read timed out") ||
+		errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) || sum.Tables[0].FullRefresh {
+		t.Fatalf("a failed check: %+v, want the source failed with the check's error, nothing copied", sum.Tables)
+	}
+	f.resumeErr = nil
+	sum = run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if fullRefreshed := sum.Tables[0].FullRefresh || sum.Tables[1].FullRefresh; fullRefreshed {
+		t.Fatalf("the run after the failed check copied again: %+v", sum.Tables)
+	}
+}
+
 func TestStreamTableFailsAlone(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, r, rp := streamEngine(t, f)

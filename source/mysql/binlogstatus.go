@@ -120,16 +120,16 @@ func (st *binlogStream) Confirmed(ctx context.Context) (litepull.Position, error
 func (st *binlogStream) Resumable(ctx context.Context, pos litepull.Position) error {
 	p, err := parsePos(pos)
 	if err != nil {
-		return err
+		return litepull.StreamLost(err)
 	}
 	if p.server != st.server.identity && p.hasGTID && st.server.gtid {
 		return st.gtidResumable(ctx, p)
 	}
 	files, err := st.src.binlogFiles(ctx)
 	if err != nil {
-		return err
+		return err // not a verdict: the check failed
 	}
-	return lostError(p, st.server.identity, files)
+	return litepull.StreamLost(lostError(p, st.server.identity, files))
 }
 
 // Status describes the stream: the position the replica holds (as last
@@ -190,7 +190,7 @@ func (st *binlogStream) gtidResumable(ctx context.Context, p binlogPos) error {
 	if err != nil {
 		return err
 	}
-	return gtidLostError(p, st.server.identity, executed, purged)
+	return litepull.StreamLost(gtidLostError(p, st.server.identity, executed, purged))
 }
 
 // gtidBounds reads the GTID state at the end of the server's binlog and

@@ -127,17 +127,17 @@ func historySwitch(content []byte, from int32) (pglogrepl.LSN, bool, error) {
 // on; one past it holds changes the new timeline never had (lost in the
 // failover), or names other WAL.
 func (s *Source) notSameHistory(ctx context.Context, lsn pglogrepl.LSN, rec, now sysIdent) error {
-	const lost = "the changes made since are lost to the replica, and every table will be copied again"
+	const lost = "the changes made since are lost to the replica"
 	at := rec.tag(lsn)
 	switch {
 	case rec.system != now.system:
-		return fmt.Errorf("the replica's position %s was read from Postgres cluster %s, and the source is now cluster %s "+
-			"(a restored backup, or another server at the same dsn): %s: %w", at, rec.system, now.system, lost, litepull.ErrStreamLost)
+		return litepull.StreamLost(fmt.Errorf("the replica's position %s was read from Postgres cluster %s, and the source is now cluster %s "+
+			"(a restored backup, or another server at the same dsn): %s", at, rec.system, now.system, lost))
 	case rec.timeline == now.timeline:
 		return nil
 	case rec.timeline > now.timeline:
-		return fmt.Errorf("the replica's position %s was read on timeline %d, and the source is now on the earlier timeline %d "+
-			"(restored from a backup?): %s: %w", at, rec.timeline, now.timeline, lost, litepull.ErrStreamLost)
+		return litepull.StreamLost(fmt.Errorf("the replica's position %s was read on timeline %d, and the source is now on the earlier "+
+			"timeline %d (restored from a backup?): %s", at, rec.timeline, now.timeline, lost))
 	}
 	sw, ok, err := s.switchPoint(ctx, now.timeline, rec.timeline)
 	if err != nil {
@@ -150,16 +150,16 @@ func (s *Source) notSameHistory(ctx context.Context, lsn pglogrepl.LSN, rec, now
 // on the later timeline now, whose history has rec end at sw (ok false:
 // rec is not in its history), if it cannot.
 func pastSwitch(lsn pglogrepl.LSN, rec, now sysIdent, sw pglogrepl.LSN, ok bool) error {
-	const lost = "the changes made since are lost to the replica, and every table will be copied again"
+	const lost = "the changes made since are lost to the replica"
 	at := rec.tag(lsn)
 	switch {
 	case !ok:
-		return fmt.Errorf("the replica's position %s was read on timeline %d, which is not in the history of the source's timeline %d: %s: %w",
-			at, rec.timeline, now.timeline, lost, litepull.ErrStreamLost)
+		return litepull.StreamLost(fmt.Errorf("the replica's position %s was read on timeline %d, which is not in the history of the "+
+			"source's timeline %d: %s", at, rec.timeline, now.timeline, lost))
 	case lsn > sw:
-		return fmt.Errorf("the replica's position %s lies past %s, where timeline %d ended and the source's history went on as timeline %d "+
-			"(a failover): the replica holds changes the source no longer has, or lacks others: %s: %w",
-			at, sw, rec.timeline, now.timeline, lost, litepull.ErrStreamLost)
+		return litepull.StreamLost(fmt.Errorf("the replica's position %s lies past %s, where timeline %d ended and the source's history "+
+			"went on as timeline %d (a failover): the replica holds changes the source no longer has, or lacks others: %s",
+			at, sw, rec.timeline, now.timeline, lost))
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (st *stream) Current(ctx context.Context) (litepull.Position, error) {
 func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
 	lsn, rec, tagged, err := splitPosition(pos)
 	if err != nil {
-		return err
+		return litepull.StreamLost(err)
 	}
 	if tagged {
 		if err := st.src.notSameHistory(ctx, lsn, rec, st.ident); err != nil {
@@ -47,15 +47,14 @@ func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
 		return err
 	}
 	if end, err := parseLSN(status.Current); err == nil && lsn > end {
-		return fmt.Errorf("the replica's position %s lies past the end of the source's WAL (%s): the source was restored from a backup, "+
-			"or is another server: the changes made since are lost to the replica, and every table will be copied again: %w",
-			pos, status.Current, litepull.ErrStreamLost)
+		return litepull.StreamLost(fmt.Errorf("the replica's position %s lies past the end of the source's WAL (%s): the source was "+
+			"restored from a backup, or is another server: the changes made since are lost to the replica", pos, status.Current))
 	}
 	confirmed := status.Confirmed
 	if st.Includes(confirmed, pos) {
-		return fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it (two replicas of one source "+
-			"need a slot each: set slot: and publication: in one of the configs), or it was dropped and made again",
-			st.opts.Slot, confirmed, pos)
+		return litepull.StreamLost(fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it (two replicas "+
+			"of one source need a slot each: set slot: and publication: in one of the configs), or it was dropped and made again",
+			st.opts.Slot, confirmed, pos))
 	}
 	return nil
 }
