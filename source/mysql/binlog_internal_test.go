@@ -115,11 +115,13 @@ func TestGTIDState(t *testing.T) {
 func TestGTIDLost(t *testing.T) {
 	p := binlogPos{file: "bin.000004", offset: 120, server: "1"}.withGTID("0-1-50")
 	for _, c := range []struct{ executed, purged, want string }{
-		{"0-2-60", "0-1-10", ""},
+		{"0-1-50,0-2-60", "0-1-10", ""}, // a promoted replica: server 1's GTIDs, then its own
 		{"0-1-50", "0-1-50", ""},
-		{"0-2-49", "0-1-10", "lacks transactions the replica holds"},
-		{"0-2-60", "0-1-51", "purged binlog the replica still needs"},
-		{"0-2-60,1-2-4", "0-1-10,1-2-1", "purged binlog the replica still needs"}, // a domain the replica never saw, purged
+		{"0-1-49,0-2-60", "0-1-10", "lacks transactions the replica holds"}, // behind, then promoted
+		{"0-2-60", "0-1-10", "lacks transactions the replica holds"},        // diverged: later numbers, none of server 1's
+		{"0-1-70", "0-1-10", ""},
+		{"0-1-50,0-2-60", "0-1-51", "purged binlog the replica still needs"},
+		{"0-1-50,0-2-60,1-2-4", "0-1-10,1-2-1", "purged binlog the replica still needs"}, // a domain the replica never saw, purged
 	} {
 		err := gtidLostError(p, "2", c.executed, c.purged)
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {

@@ -195,8 +195,10 @@ func (st *binlogStream) gtidResumable(ctx context.Context, p binlogPos) error {
 
 // gtidBounds reads the GTID state at the end of the server's binlog and
 // at its beginning (what it purged): MySQL's gtid_executed and
-// gtid_purged; MariaDB's gtid_binlog_pos and the GTID list that opens its
-// oldest binlog file.
+// gtid_purged; MariaDB's gtid_binlog_state (the last GTID of each domain
+// and server: gtid_binlog_pos, the last of each domain, cannot tell a
+// diverged server's GTIDs from the replica's) and the GTID list that
+// opens its oldest binlog file.
 func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged string, err error) {
 	if !mariadb {
 		if err := s.queryRow(ctx, []any{&executed, &purged}, "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.gtid_purged"); err != nil {
@@ -204,8 +206,8 @@ func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged
 		}
 		return strings.Join(strings.Fields(executed), ""), strings.Join(strings.Fields(purged), ""), nil
 	}
-	if err := s.queryRow(ctx, []any{&executed}, "SELECT @@GLOBAL.gtid_binlog_pos"); err != nil {
-		return "", "", fmt.Errorf("read the server's GTID position: %w", err)
+	if err := s.queryRow(ctx, []any{&executed}, "SELECT @@GLOBAL.gtid_binlog_state"); err != nil {
+		return "", "", fmt.Errorf("read the server's GTID state: %w", err)
 	}
 	files, err := s.binlogFiles(ctx)
 	if err != nil || len(files) == 0 {

@@ -1,0 +1,56 @@
+package streamtest_test
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/litepull/litepull/internal/testdb"
+)
+
+// TestMySQLResumeOnDivergedServer: the replica followed server A to GTID
+// 0-31-4; the source is then pointed at server B, whose history in domain
+// 0 is its own (0-32-1..6: it never had A's transactions 4 and later),
+// with a later sequence number. B lacks transactions the replica holds:
+// the run fails saying a new snapshot is needed, changes nothing, and a
+// run with Full recovers. (The server itself refuses to send its binlog
+// from 0-31-4; a check by sequence numbers alone took B for a server that
+// has it, and the source failed run after run, -full included.)
+func TestMySQLResumeOnDivergedServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two mariadbd")
+	}
+	template := mariaTemplate(t)
+	a := startMariaDB(t, 31, template)
+	b := startMariaDB(t, 32, template)
+	for _, m := range []*privateMariaDB{a, b} {
+		m.exec(t, "CREATE DATABASE app")
+		m.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
+		m.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	}
+	cfg := myStreamConfig(t, &testdb.My{DSN: a.dsn}, "app", tableConfig("items"))
+	file := replicaFile(t)
+	e, r := engine(t, file, cfg)
+	drain(t, e)
+	a.exec(t, "INSERT INTO app.items VALUES (2, 'only on a')")
+	drain(t, e)
+	for _, q := range []string{"INSERT INTO app.items VALUES (3, 'only on b')", "UPDATE app.items SET v = 'b1' WHERE id = 1",
+		"UPDATE app.items SET v = 'b2' WHERE id = 1"} {
+		b.exec(t, q)
+	}
+	r.Close()
+
+	cfg.DSN = b.dsn
+	e, _ = engine(t, file, cfg)
+	appDB, err := sql.Open("mysql", b.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appDB.Close()
+	check := func() { mySameRows(t, &testdb.My{DSN: b.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	cannotResume(t, e, "", file, "app", "items", check)
+	b.exec(t, "INSERT INTO app.items VALUES (4, 'after')")
+	if sum := drain(t, e); fullRefreshed(sum, "items") || sum.Failed() > 0 {
+		t.Fatalf("the run after the new snapshot: %+v", sum.Tables)
+	}
+	check()
+}
