@@ -53,7 +53,9 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 			return nil, err
 		}
 	}
-	return newStream(s, opts, tables, joined), nil
+	st := newStream(s, opts, tables, joined)
+	st.made = !slot.exists
+	return st, nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach

@@ -24,11 +24,21 @@ func (st *stream) Current(ctx context.Context) (litepull.Position, error) {
 	return pos, nil
 }
 
-// Resumable says why the stream cannot carry on after pos: the slot's
-// confirmed position is past it, so the changes in between will never
-// be sent (another consumer moved the slot, or it was dropped and made
-// again).
+// Resumable says why the stream cannot carry on after pos: the slot was
+// made by this session, so it holds none of the changes since pos (even
+// when it was made at an LSN before pos: on a server restored to an
+// earlier point, or another cluster); or the slot's confirmed position is
+// past pos, so the changes in between will never be sent (another
+// consumer moved the slot, or it was dropped and made again). A slot it
+// refuses for having made it is dropped again by Close, unless the
+// stream started (its tables were copied anew): left, the next session
+// would take it for the replica's.
 func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
+	if st.made {
+		st.refused = true
+		return fmt.Errorf("slot %s did not exist (dropped, or the source is another server than the one the replica followed), "+
+			"so it holds none of the changes made since the replica's position %s", st.opts.Slot, pos)
+	}
 	confirmed, err := st.Confirmed(ctx)
 	if err != nil {
 		return err
