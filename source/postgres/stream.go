@@ -36,7 +36,7 @@ type stream struct {
 	// this session, whatever the replica recorded (Resumable); refused:
 	// Resumable said so.
 	made, refused bool
-	rels map[uint32]*relation
+	rels          map[uint32]*relation
 
 	conn   *pgconn.PgConn // streaming, after Start
 	start  pglogrepl.LSN  // where streaming started: the later of from and the slot's confirmed position
