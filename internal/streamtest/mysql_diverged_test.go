@@ -3,6 +3,7 @@ package streamtest_test
 import (
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/litepull/litepull/internal/testdb"
 )
@@ -49,6 +50,63 @@ func TestMySQLResumeOnDivergedServer(t *testing.T) {
 	check := func() { mySameRows(t, &testdb.My{DSN: b.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
 	cannotResume(t, e, "", file, "app", "items", check)
 	b.exec(t, "INSERT INTO app.items VALUES (4, 'after')")
+	if sum := drain(t, e); fullRefreshed(sum, "items") || sum.Failed() > 0 {
+		t.Fatalf("the run after the new snapshot: %+v", sum.Tables)
+	}
+	check()
+}
+
+// TestMySQLFailoverToReplicaWithoutLogSlaveUpdates: a standby that does
+// not binlog what it replicates (log_slave_updates OFF) is promoted. Its
+// gtid_slave_pos holds the primary's transactions, its binlog (and
+// gtid_binlog_pos) only its own: the server cannot send the changes the
+// replica lacks from its binlog (here the last insert on the old primary),
+// so the run fails saying a new snapshot is needed, and a run with Full
+// recovers.
+func TestMySQLFailoverToReplicaWithoutLogSlaveUpdates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two mariadbd")
+	}
+	template := mariaTemplate(t)
+	primary := startMariaDB(t, 11, template)
+	standby := startMariaDB(t, 12, template, "--log-slave-updates=OFF")
+	primary.exec(t, "CREATE DATABASE app")
+	primary.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
+	primary.exec(t, "INSERT INTO app.items VALUES (1, 'a'), (2, 'b')")
+	var port string
+	if err := primary.db.QueryRow("SELECT @@port").Scan(&port); err != nil {
+		t.Fatal(err)
+	}
+	standby.exec(t, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+port+", MASTER_USER='root', MASTER_USE_GTID=slave_pos")
+	standby.exec(t, "START SLAVE")
+	cfg := myStreamConfig(t, &testdb.My{DSN: primary.dsn}, "app", tableConfig("items"))
+	file := replicaFile(t)
+	e, r := engine(t, file, cfg)
+	drain(t, e)
+	primary.exec(t, "UPDATE app.items SET v = 'streamed' WHERE id = 1")
+	drain(t, e)
+	primary.exec(t, "INSERT INTO app.items VALUES (3, 'in flight')")
+	want := primary.gtid(t, "gtid_binlog_pos")
+	for deadline := time.Now().Add(30 * time.Second); standby.gtid(t, "gtid_slave_pos") != want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby did not catch up: %s, want %s", standby.gtid(t, "gtid_slave_pos"), want)
+		}
+	}
+	standby.exec(t, "STOP SLAVE")
+	primary.exec(t, "SHUTDOWN")
+	r.Close()
+	standby.exec(t, "INSERT INTO app.items VALUES (4, 'new primary')")
+
+	cfg.DSN = standby.dsn
+	e, _ = engine(t, file, cfg)
+	appDB, err := sql.Open("mysql", standby.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appDB.Close()
+	check := func() { mySameRows(t, &testdb.My{DSN: standby.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	cannotResume(t, e, "", file, "app", "items", check)
+	standby.exec(t, "INSERT INTO app.items VALUES (5, 'after')")
 	if sum := drain(t, e); fullRefreshed(sum, "items") || sum.Failed() > 0 {
 		t.Fatalf("the run after the new snapshot: %+v", sum.Tables)
 	}
