@@ -1,7 +1,9 @@
 package streamtest_test
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,4 +113,42 @@ func TestMySQLFailoverToReplicaWithoutLogSlaveUpdates(t *testing.T) {
 		t.Fatalf("the run after the new snapshot: %+v", sum.Tables)
 	}
 	check()
+}
+
+// TestMySQLBinlogResetAndRewritten: RESET MASTER while litepull is
+// stopped, then enough writes that the new binlog file of the replica's
+// position's name reaches past its offset: the file and offset now name
+// a place in another binlog, and the changes before it are lost. The run
+// fails saying a new snapshot is needed (the server's GTID state no
+// longer holds the replica's), and a run with Full recovers.
+func TestMySQLBinlogResetAndRewritten(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a mariadbd")
+	}
+	server := startMariaDB(t, 21, mariaTemplate(t))
+	server.exec(t, "CREATE DATABASE app")
+	server.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(200))")
+	server.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	cfg := myStreamConfig(t, &testdb.My{DSN: server.dsn}, "app", tableConfig("items"))
+	file := replicaFile(t)
+	e, r := engine(t, file, cfg)
+	drain(t, e)
+	server.exec(t, "INSERT INTO app.items VALUES (2, 'b')")
+	drain(t, e)
+	recs, err := r.StreamStates(context.Background())
+	if err != nil || len(recs) != 1 {
+		t.Fatal(recs, err)
+	}
+	server.exec(t, "RESET MASTER")
+	// The lost changes: more than the binlog held up to the replica's position.
+	for i := 3; i < 13; i++ {
+		server.exec(t, fmt.Sprintf("INSERT INTO app.items VALUES (%d, REPEAT('x', 150))", i))
+	}
+	appDB, err := sql.Open("mysql", server.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appDB.Close()
+	check := func() { mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	cannotResume(t, e, "", file, "app", "items", check)
 }

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,6 +176,15 @@ func gtidHolds(state, pos string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// sameMariaPos reports whether the MariaDB GTID positions a and b are
+// one (the same GTID in each domain, whatever the order); positions it
+// cannot read are taken as the same.
+func sameMariaPos(a, b string) bool {
+	pa, err1 := parseMariaPos(a)
+	pb, err2 := parseMariaPos(b)
+	return err1 != nil || err2 != nil || maps.Equal(pa, pb)
 }
 
 // validGTID reports whether s is a GTID state this package reads (MySQL's

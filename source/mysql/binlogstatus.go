@@ -114,9 +114,10 @@ func (st *binlogStream) Confirmed(ctx context.Context) (litepull.Position, error
 }
 
 // Resumable says why the stream cannot carry on after pos: the binlog
-// file it lies in was purged (or reset); or pos is another server's and
-// carries no GTID state, or this server's binlog does not hold the
-// transactions after that state (see gtidResumable).
+// file it lies in was purged, or the binlog was reset (resetError); or
+// pos is another server's and carries no GTID state, or this server's
+// binlog does not hold the transactions after that state (see
+// gtidResumable).
 func (st *binlogStream) Resumable(ctx context.Context, pos litepull.Position) error {
 	p, err := parsePos(pos)
 	if err != nil {
@@ -129,7 +130,48 @@ func (st *binlogStream) Resumable(ctx context.Context, pos litepull.Position) er
 	if err != nil {
 		return err
 	}
-	return lostError(p, st.server.identity, files)
+	if err := lostError(p, st.server.identity, files); err != nil {
+		return err
+	}
+	return st.resetError(ctx, p)
+}
+
+// resetError says whether the binlog was reset (RESET MASTER) since p was
+// recorded, though p's file is there and reaches past p: p's file and
+// offset then name a place in another binlog. MariaDB gives no GTID state
+// at p's offset (not an event's end) or another than p's; MySQL's GTID
+// state lacks p's.
+func (st *binlogStream) resetError(ctx context.Context, p binlogPos) error {
+	var at string
+	if st.server.mariadb {
+		q, release, err := st.src.conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		var g sql.NullString
+		if err := q.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.file, p.offset).Scan(&g); err != nil {
+			return fmt.Errorf("read the GTID position of %s (BINLOG_GTID_POS): %w", p, explainGrant(err))
+		}
+		if g.Valid && (!p.hasGTID || sameMariaPos(g.String, p.gtid)) {
+			return nil
+		}
+		at = "no event ends there"
+		if g.Valid {
+			at = "the binlog's GTID state there is " + strconv.Quote(g.String)
+		}
+	} else {
+		if !p.hasGTID || !st.server.gtid {
+			return nil
+		}
+		state, err := st.src.gtidState(ctx)
+		if ok, cerr := gtidContains(state, p.gtid); err != nil || cerr != nil || ok {
+			return err
+		}
+		at = "the server's GTID state " + strconv.Quote(state) + " lacks it"
+	}
+	return fmt.Errorf("the replica's position %s names a place in binlog file %s where %s: the binlog was reset (RESET MASTER?) "+
+		"since, and the changes made since are lost to the replica", p, p.file, at)
 }
 
 // Status describes the stream: the position the replica holds (as last
@@ -228,4 +270,14 @@ func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged
 		return "", "", fmt.Errorf("read the GTID list of binlog file %s: %w", files[0].name, explainGrant(err))
 	}
 	return executed, purged, nil
+}
+
+// gtidState is MySQL's gtid_executed: the GTID state at the end of its
+// binlog.
+func (s *Source) gtidState(ctx context.Context) (string, error) {
+	var state string
+	if err := s.queryRow(ctx, []any{&state}, "SELECT @@GLOBAL.gtid_executed"); err != nil {
+		return "", fmt.Errorf("read the server's GTID state: %w", err)
+	}
+	return strings.Join(strings.Fields(state), ""), nil
 }
