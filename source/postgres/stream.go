@@ -34,7 +34,8 @@ type stream struct {
 	joined []string          // tables the publication did not hold before OpenChanges
 	// made: OpenChanges made the slot, so it holds no change from before
 	// this session, whatever the replica recorded (Resumable); refused:
-	// Resumable said so.
+	// Resumable said so, and no snapshot was taken since (Close drops
+	// the slot then).
 	made, refused bool
 	rels          map[uint32]*relation
 

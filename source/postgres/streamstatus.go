@@ -30,9 +30,9 @@ func (st *stream) Current(ctx context.Context) (litepull.Position, error) {
 // earlier point, or another cluster); or the slot's confirmed position is
 // past pos, so the changes in between will never be sent (another
 // consumer moved the slot, or it was dropped and made again). A slot it
-// refuses for having made it is dropped again by Close, unless the
-// stream started (its tables were copied anew): left, the next session
-// would take it for the replica's.
+// refuses for having made it is dropped again by Close, unless a
+// snapshot was taken or the stream started (its tables are copied anew):
+// left, the next session would take it for the replica's.
 func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
 	if st.made {
 		st.refused = true
