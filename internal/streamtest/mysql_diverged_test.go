@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +153,67 @@ func TestMySQLBinlogResetAndRewritten(t *testing.T) {
 	defer appDB.Close()
 	check := func() { mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
 	cannotResume(t, e, "", file, "app", "items", check)
+}
+
+// TestMySQLGTIDDomainsAndServers streams, on a private MariaDB with
+// gtid_strict_mode off, transactions of two replication domains, of
+// another server id, and one whose sequence number goes back, each
+// session resuming where the last one stopped: every recorded position's
+// GTID state is the one the server gives for its file and offset
+// (BINLOG_GTID_POS), and the replica equals the source.
+func TestMySQLGTIDDomainsAndServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a mariadbd")
+	}
+	server := startMariaDB(t, 61, mariaTemplate(t))
+	server.exec(t, "CREATE DATABASE app")
+	server.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
+	server.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	cfg := myStreamConfig(t, &testdb.My{DSN: server.dsn}, "app", tableConfig("items"))
+	file := replicaFile(t)
+	e, r := engine(t, file, cfg)
+	drain(t, e)
+	appDB, err := sql.Open("mysql", server.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appDB.Close()
+	for i, step := range []string{
+		"SET SESSION gtid_domain_id = 1",
+		"SET SESSION gtid_domain_id = 0",
+		"SET SESSION gtid_domain_id = 2, SESSION server_id = 62",
+		"SET SESSION gtid_domain_id = 0, SESSION server_id = 61, SESSION gtid_seq_no = 2", // back: strict mode is off
+		"SET SESSION gtid_domain_id = 1",
+		"FLUSH BINARY LOGS",
+	} {
+		server.exec(t, step)
+		server.exec(t, fmt.Sprintf("INSERT INTO app.items VALUES (%d, 'step %d')", i+10, i))
+		r.Close()
+		e, r = engine(t, file, cfg)
+		drain(t, e)
+		recs, err := r.StreamStates(context.Background())
+		if err != nil || len(recs) != 1 {
+			t.Fatal(recs, err)
+		}
+		p := string(recs[0].Position)
+		gtid, _ := gtidOf(p)
+		bin, offset, _ := strings.Cut(strings.SplitN(p, "@", 2)[0], ":")
+		var at string
+		if err := server.db.QueryRow("SELECT BINLOG_GTID_POS(?, ?)", bin, offset).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		if !sameGTIDPos(gtid, at) {
+			t.Fatalf("after %q the replica stands at %s; the server's GTID state there is %s", step, p, at)
+		}
+		mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id")
+	}
+}
+
+// sameGTIDPos reports whether two MariaDB GTID positions name the same
+// GTIDs, in any order.
+func sameGTIDPos(a, b string) bool {
+	as, bs := strings.Split(a, ","), strings.Split(b, ",")
+	slices.Sort(as)
+	slices.Sort(bs)
+	return slices.Equal(as, bs)
 }
