@@ -170,8 +170,10 @@ func (st *binlogStream) resetError(ctx context.Context, p binlogPos) error {
 		}
 		at = "the server's GTID state " + strconv.Quote(state) + " lacks it"
 	}
-	return fmt.Errorf("the replica's position %s names a place in binlog file %s where %s: the binlog was reset (RESET MASTER?) "+
-		"since, and the changes made since are lost to the replica", p, p.file, at)
+	return fmt.Errorf("the replica's position %s names a place in binlog file %s where %s: the binlog was reset since "+
+		"(RESET MASTER, or a server made anew with the same server id), and the changes made since are lost to the replica "+
+		"(or, rarely, the position was recorded just after a resume by GTID on this server, whose binlog orders the "+
+		"replication domains differently)", p, p.file, at)
 }
 
 // Status describes the stream: the position the replica holds (as last
