@@ -108,7 +108,9 @@ func TestMySQLFailoverToReplicaWithoutLogSlaveUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer appDB.Close()
-	check := func() { mySameRows(t, &testdb.My{DSN: standby.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	check := func() {
+		mySameRows(t, &testdb.My{DSN: standby.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id")
+	}
 	cannotResume(t, e, "", file, "app", "items", check)
 	standby.exec(t, "INSERT INTO app.items VALUES (5, 'after')")
 	if sum := drain(t, e); fullRefreshed(sum, "items") || sum.Failed() > 0 {
@@ -151,7 +153,9 @@ func TestMySQLBinlogResetAndRewritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer appDB.Close()
-	check := func() { mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id") }
+	check := func() {
+		mySameRows(t, &testdb.My{DSN: server.dsn, DB: appDB}, file, "SELECT id, v FROM items ORDER BY id")
+	}
 	cannotResume(t, e, "", file, "app", "items", check)
 }
 
