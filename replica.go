@@ -121,6 +121,14 @@ type Replica interface {
 	Keys(ctx context.Context, t *Target, within KeyRange) ([][]Value, error)
 }
 
+// BatchLimiter is a Replica that takes a batch in one request of bounded
+// size (a remote SQLite service): BatchLimits gives the most rows, and the
+// most bytes of row values, one page of t may have; 0 is no limit. The
+// engine reads pages no larger, so that each commits whole in one request.
+type BatchLimiter interface {
+	BatchLimits(t *Target) (rows int, bytes int64)
+}
+
 // Batch is what the replica applies in one transaction: rows to upsert and
 // keys to delete in one or more tables, and the states that say how far
 // each table has been read. A polling page is one table's upserts and its

@@ -672,3 +672,26 @@ func TestStreamStatesOfGroupedTransactions(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCannotResumeFullOfOneTable: a run with Full of one table of
+// the source does not take the new snapshot (the other table would keep
+// the gap): the source fails with ErrSnapshotNeeded as before, the
+// replica unchanged, and so does the run after it.
+func TestStreamCannotResumeFullOfOneTable(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(1), int64(1)))
+	f.confirmed = 2 * int64(len(f.log)) // the slot moved past the replica
+	f.commit(ins("b", int64(2), int64(2)))
+	before := dump(t, rp, "a") + dump(t, rp, "b") + dump(t, rp, "litepull_streams")
+	for _, opts := range []litepull.RunOptions{{Drain: true, Full: true, SourceID: "pg", Table: "a"}, {Drain: true}} {
+		sum, err := e.Run(context.Background(), opts)
+		if err != nil || len(sum.Tables) != 1 || !errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) {
+			t.Fatalf("%+v: want ErrSnapshotNeeded, got %v %+v", opts, err, sum)
+		}
+		if after := dump(t, rp, "a") + dump(t, rp, "b") + dump(t, rp, "litepull_streams"); after != before {
+			t.Fatalf("%+v changed the replica:\n%s\nthen\n%s", opts, before, after)
+		}
+	}
+}

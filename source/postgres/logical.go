@@ -65,7 +65,9 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	if err != nil {
 		return nil, err
 	}
-	return newStream(s, opts, ident, tables, joined), nil
+	st := newStream(s, opts, ident, tables, joined)
+	st.made = !slot.exists
+	return st, nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach

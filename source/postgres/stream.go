@@ -34,7 +34,12 @@ type stream struct {
 	suffix litepull.Position // "@" + ident, as positions end
 	tables map[uint32]string // configured names, by the table's oid
 	joined []string          // tables the publication did not hold before OpenChanges
-	rels   map[uint32]*relation
+	// made: OpenChanges made the slot, so it holds no change from before
+	// this session, whatever the replica recorded (Resumable); refused:
+	// Resumable said so, and no snapshot was taken since (Close drops
+	// the slot then).
+	made, refused bool
+	rels          map[uint32]*relation
 
 	conn   *pgconn.PgConn // streaming, after Start
 	start  pglogrepl.LSN  // where streaming started: the later of from and the slot's confirmed position
@@ -343,6 +348,9 @@ func (st *stream) Close() error {
 	}
 	st.closed = true
 	if st.conn == nil {
+		if st.made && st.refused {
+			return st.dropMade()
+		}
 		return nil
 	}
 	close(st.stopKeep)
@@ -365,3 +373,15 @@ func (st *stream) Close() error {
 
 // releaseWait bounds Close's wait for the server to release the slot.
 const releaseWait = 2 * time.Second
+
+// dropMade drops the slot OpenChanges made for a replica it cannot
+// resume: the next session makes it again and sees the same gap.
+func (st *stream) dropMade() error {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseWait)
+	defer cancel()
+	err := st.src.exec(ctx, "SELECT pg_drop_replication_slot($1)", []any{st.opts.Slot}, nil, func([][]byte) error { return nil })
+	if err != nil && !isCode(err, "42704") { // dropped meanwhile
+		return fmt.Errorf("drop replication slot %s, made for a replica it cannot resume: %w", st.opts.Slot, err)
+	}
+	return nil
+}

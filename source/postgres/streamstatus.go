@@ -25,17 +25,29 @@ func (st *stream) Current(ctx context.Context) (litepull.Position, error) {
 	return st.ident.tag(lsn), nil
 }
 
-// Resumable says why the stream cannot carry on after pos: pos was read
-// from another cluster, or from a timeline the source's history left
-// before pos (notSameHistory); the source's WAL ends before pos (a
-// restored backup); or the slot's confirmed position is past it, so the
-// changes in between will never be sent (another consumer moved the slot,
-// or it was dropped and made again). A position written before positions
-// carried their cluster is checked against the slot alone.
+// Resumable says why the stream cannot carry on after pos: the slot was
+// made by this session, so it holds none of the changes since pos (even
+// when it was made at an LSN before pos: on a server restored to an
+// earlier point, or another cluster); pos was read from another cluster,
+// or from a timeline the source's history left before pos
+// (notSameHistory); the source's WAL ends before pos (a restored backup);
+// or the slot's confirmed position is past pos, so the changes in between
+// will never be sent (another consumer moved the slot, or it was dropped
+// and made again). A position written before positions carried their
+// cluster is checked against the slot alone. A slot it refuses for having
+// made it is dropped again by Close, unless a snapshot was taken or the
+// stream started (its tables are copied anew): left, the next session
+// would take it for the replica's. Verdicts wrap litepull.ErrStreamLost;
+// other errors are failures to check.
 func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
 	lsn, rec, tagged, err := splitPosition(pos)
 	if err != nil {
 		return litepull.StreamLost(err)
+	}
+	if st.made {
+		st.refused = true
+		return litepull.StreamLost(fmt.Errorf("slot %s did not exist (dropped, or the source is another server than the one the replica "+
+			"followed), so it holds none of the changes made since the replica's position %s", st.opts.Slot, pos))
 	}
 	if tagged {
 		if err := st.src.notSameHistory(ctx, lsn, rec, st.ident); err != nil {
