@@ -38,12 +38,16 @@
 // on the one before: both commit a request whole or not at all. StarbaseDB
 // runs a {"transaction": [...]} as one Durable Object call per statement,
 // each committing on its own, and stops at the first error; so there a
-// request that fails part-way leaves its first statements written. The
-// order makes that safe: the guard first (a stale or replayed request
-// writes nothing), the rows next, the states and stream position after
-// them, the sequence last. A state is never ahead of its rows; rows may be
-// ahead of their state until the request is sent again (upserts make that
-// idempotent); a reader may see part of a page meanwhile.
+// request that fails part-way leaves its first statements written, and
+// two requests (two writers, or one its client gave up on and sent again)
+// may run side by side. There a request claims the writer row first, and
+// each statement after runs only while the claim is its own (claim.go):
+// of two writers one claims the row and the other stops; a request that
+// lands after a later one changes nothing. The order keeps a request cut
+// short safe: the rows next, the states and stream position after them,
+// the release of the claim last. A state is never ahead of its rows; rows
+// may be ahead of their state until the request is sent again (upserts
+// make that idempotent); a reader may see part of a page meanwhile.
 package remote
 
 import (
@@ -53,6 +57,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -103,8 +108,8 @@ type Replica struct {
 // pendingCommit is a request that failed without saying whether it
 // committed, and that could not be checked then.
 type pendingCommit struct {
-	seq   int64 // the sequence it moved from
-	token string
+	seq    int64    // the sequence it moved from
+	tokens []string // its attempts'
 }
 
 var (
@@ -266,15 +271,10 @@ func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) erro
 	if err := r.settlePending(ctx); err != nil {
 		return err
 	}
-	token := newToken()
-	all := make([]stmt, 0, len(stmts)+2)
-	all = append(all, r.guard())
-	all = append(all, stmts...)
-	next, expr := r.bind(r.seq + 1)
-	all = append(all, stmt{SQL: "UPDATE " + WriterTable + " SET seq = " + expr + ", token = ? WHERE id = 1", Args: []any{next, token}})
-	if err := r.fits(all); err != nil {
-		return err
-	}
+	// An atomic service's resend keeps its token (a first attempt that
+	// committed late refuses it, and is recognized by it); a StarbaseDB
+	// resend claims the row anew (see claimed).
+	var tokens []string
 	var err error
 	for attempt := 0; attempt < writeAttempts; attempt++ {
 		if attempt > 0 {
@@ -282,11 +282,18 @@ func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) erro
 				return errors.Join(err, werr)
 			}
 		}
+		if attempt == 0 || !r.kind.atomic {
+			tokens = append(tokens, newToken())
+		}
+		all := r.request(stmts, tokens[len(tokens)-1])
+		if ferr := r.fits(all); ferr != nil {
+			return ferr
+		}
 		if err = r.svc.write(ctx, all); err == nil {
 			r.seq++
 			return nil
 		}
-		done, again, serr := r.settle(ctx, token, err)
+		done, again, serr := r.settle(ctx, tokens, err)
 		if serr != nil || done {
 			return serr
 		}
@@ -295,6 +302,19 @@ func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) erro
 		}
 	}
 	return err
+}
+
+// request is stmts between the guard and the sequence's move, or on
+// StarbaseDB between the claim and its release (claimed).
+func (r *Replica) request(stmts []stmt, token string) []stmt {
+	if !r.kind.atomic {
+		return r.claimed(stmts, token)
+	}
+	all := make([]stmt, 0, len(stmts)+2)
+	all = append(all, r.guard())
+	all = append(all, stmts...)
+	next, expr := r.bind(r.seq + 1)
+	return append(all, stmt{SQL: "UPDATE " + WriterTable + " SET seq = " + expr + ", token = ? WHERE id = 1", Args: []any{next, token}})
 }
 
 // writeAttempts is how many times a request that failed without being
@@ -322,17 +342,26 @@ func wait(ctx context.Context, attempt int, failed error) error {
 // settle decides what a failed request did from the writer row: done, it
 // committed; again, it did not and may be sent again (its failure said
 // nothing of its statements). An error that is neither is returned.
-func (r *Replica) settle(ctx context.Context, token string, err error) (done, again bool, _ error) {
+// tokens are the request's attempts'.
+func (r *Replica) settle(ctx context.Context, tokens []string, err error) (done, again bool, _ error) {
 	seq, last, rerr := r.readWriter(ctx)
 	if rerr != nil {
 		// Unknown: the next commit asks again before it writes.
-		r.pending = &pendingCommit{seq: r.seq, token: token}
+		r.pending = &pendingCommit{seq: r.seq, tokens: tokens}
 		return false, false, errors.Join(err, rerr)
 	}
 	switch {
-	case last == token:
+	case slices.Contains(tokens, last):
 		r.seq = seq
 		return true, false, nil
+	case slices.Contains(tokens, strings.TrimSuffix(last, claimSuffix)):
+		// StarbaseDB ran part of it: its claim holds the row.
+		r.seq = seq
+		var se *sqlError
+		if errors.As(err, &se) {
+			return false, false, r.explain(se)
+		}
+		return false, true, nil
 	case seq == r.seq:
 		var se *sqlError
 		if errors.As(err, &se) {
@@ -356,7 +385,7 @@ func (r *Replica) settlePending(ctx context.Context) error {
 	}
 	r.pending = nil
 	switch {
-	case last == p.token, seq == p.seq:
+	case slices.Contains(p.tokens, strings.TrimSuffix(last, claimSuffix)), seq == p.seq:
 		r.seq = seq
 		return nil
 	}
