@@ -165,7 +165,7 @@ func (r *Replica) init(ctx context.Context) error {
 	for i, q := range ddl {
 		stmts[i] = stmt{SQL: q, Args: []any{}}
 	}
-	if err := r.svc.write(ctx, stmts); err != nil {
+	if err := r.writeAgain(ctx, stmts); err != nil {
 		return fmt.Errorf("create the replica's tables: %w", err)
 	}
 	if err := r.migrateState(ctx); err != nil {
@@ -179,6 +179,27 @@ func (r *Replica) init(ctx context.Context) error {
 	}
 	seq, _, err := r.readWriter(ctx)
 	r.seq = seq
+	return err
+}
+
+// writeAgain writes idempotent statements (the replica's own tables, IF
+// NOT EXISTS), sent again after a failure the service did not explain.
+func (r *Replica) writeAgain(ctx context.Context, stmts []stmt) error {
+	var err error
+	for attempt := 0; attempt < writeAttempts; attempt++ {
+		if attempt > 0 {
+			if werr := wait(ctx, attempt, err); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+		if err = r.svc.write(ctx, stmts); err == nil {
+			return nil
+		}
+		var se *sqlError
+		if errors.As(err, &se) {
+			return err
+		}
+	}
 	return err
 }
 
@@ -234,9 +255,33 @@ func (r *Replica) Close() error {
 
 var errClosed = errors.New("replica is closed")
 
+// query runs a read. One whose answer came back cut short or garbled, or
+// not at all within the read timeout, is sent again (reads change
+// nothing), up to readAttempts times; the client itself resends after a
+// 5xx or a dropped connection, and a statement refused is not resent.
 func (r *Replica) query(ctx context.Context, sql string, args []any) ([][]any, error) {
-	return r.svc.query(ctx, sql, args)
+	var err error
+	for attempt := 0; attempt < readAttempts; attempt++ {
+		if attempt > 0 {
+			if werr := wait(ctx, attempt, err); werr != nil {
+				return nil, errors.Join(err, werr)
+			}
+		}
+		var rows [][]any
+		if rows, err = r.svc.query(ctx, sql, args); err == nil {
+			return rows, nil
+		}
+		var se *sqlError
+		var st *svc.StatusError
+		if errors.As(err, &se) || errors.As(err, &st) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
 }
+
+// readAttempts is how many times a read is sent (see query).
+const readAttempts = 3
 
 // commit sends a batch's rows and states in one request between the guard
 // and the sequence's move (see the package comment), and settles a
