@@ -87,6 +87,8 @@ var (
 	ErrConflict = errors.New("another writer wrote the replica")
 	// ErrBatchTooLarge is a batch that does not fit one request.
 	ErrBatchTooLarge = errors.New("batch does not fit one request")
+	// ErrRowTooLarge is a row larger than the service stores.
+	ErrRowTooLarge = errors.New("row too large for the service")
 )
 
 // Replica is a litepull.Replica in a remote SQLite service. Its calls are
