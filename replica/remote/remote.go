@@ -474,7 +474,8 @@ func (r *Replica) limits(n, size int) error {
 		return fmt.Errorf("%w: %d statements, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, n, r.cfg.Kind, most)
 	}
 	if most := r.lim.MaxRequestBytes(); size > most {
-		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, size, r.cfg.Kind, most)
+		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize, or if a single row is this large, project its large columns out (columns:)",
+			ErrBatchTooLarge, size, r.cfg.Kind, most)
 	}
 	return nil
 }

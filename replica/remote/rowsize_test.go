@@ -40,3 +40,21 @@ func TestRowOverServiceLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestRowOverRequest: on libSQL, which stores large rows, a row larger
+// than one request is refused with an error that says a single row can
+// be this large, not only that the page is.
+func TestRowOverRequest(t *testing.T) {
+	ctx := context.Background()
+	srv := kinds[2].new(t)
+	r := open(t, srv)
+	tg := evTarget()
+	if err := r.EnsureTable(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("z", 33<<20)
+	err := r.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: tg, Upserts: [][]litepull.Value{{int64(1), int64(1), huge}}}}})
+	if !errors.Is(err, remote.ErrBatchTooLarge) || !strings.Contains(err.Error(), "single row") {
+		t.Fatalf("a row of 33 MiB: %v, want ErrBatchTooLarge saying a single row may be the cause", err)
+	}
+}
