@@ -144,6 +144,11 @@ type Batch struct {
 	States  []State
 	// Stream, when set, records where the source's change stream stands.
 	Stream *StreamState
+	// Sync makes the commit that holds the batch durable, and every commit
+	// before it, before that commit returns (SQLite's synchronous=FULL):
+	// a change stream tells its source a position only once it survives a
+	// power cut, since the source then recycles the WAL before it.
+	Sync bool
 }
 
 // ReplicaTx is an open replica transaction (Replica.Begin). Rollback after

@@ -68,6 +68,7 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		}
 	}
 	s.copts = s.bs.Config.ChangeOptions(names)
+	s.copts.Logger = s.log
 	if err := s.forgetLeft(ctx, names); err != nil {
 		return err
 	}
@@ -227,12 +228,17 @@ func (s *streamRun) resume(ctx context.Context) error {
 			"until it is dropped: litepull slot drop -source %s -slot %s, or SELECT pg_drop_replication_slot('%s'))",
 			rec.Slot, s.copts.Slot, rec.Slot, s.bs.Config.ID, rec.Slot, rec.Slot)
 	case ok:
-		if err := s.cs.Resumable(ctx, rec.Position); err != nil {
+		// A verdict (ErrStreamLost) is a gap; a failure to check (the
+		// slot unreadable for now) fails this session alone: it is no
+		// reason for a new snapshot.
+		if err := s.cs.Resumable(ctx, rec.Position); errors.Is(err, ErrStreamLost) {
 			gap = err.Error()
+		} else if err != nil {
+			return fmt.Errorf("check that the change stream of source %s can resume at %s: %w", s.bs.Config.ID, rec.Position, err)
 		}
 	}
 	if ok && gap == "" {
-		s.pos, s.durable, s.acked = rec.Position, rec.Position, confirmed
+		s.pos, s.durable, s.acked, s.commitTs, s.last = rec.Position, rec.Position, confirmed, rec.Commit, rec
 		return nil
 	}
 	if gap != "" {

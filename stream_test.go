@@ -286,6 +286,32 @@ func TestStreamCannotResumeAutoCopiesAll(t *testing.T) {
 	}
 }
 
+// TestStreamResumeCheckFails: a stream whose check for resuming fails (a
+// timeout reading the slot, say) is no stream that cannot resume: the run
+// fails with that error, asks for no new snapshot and copies nothing, even
+// with resnapshot: auto; the next run resumes.
+func TestStreamResumeCheckFails(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngineWith(t, f, litepull.ResnapshotAuto)
+	run(t, e)
+	f.commit(ins("a", int64(1), "x", "y"))
+	f.resumeErr = errors.New("read replication slot s: read timed out")
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Tables) != 1 || sum.Tables[0].Err == nil || !strings.Contains(sum.Tables[0].Error, "read timed out") ||
+		errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) || sum.Tables[0].FullRefresh {
+		t.Fatalf("a failed check: %+v, want the source failed with the check's error, nothing copied", sum.Tables)
+	}
+	f.resumeErr = nil
+	sum = run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if fullRefreshed := sum.Tables[0].FullRefresh || sum.Tables[1].FullRefresh; fullRefreshed {
+		t.Fatalf("the run after the failed check copied again: %+v", sum.Tables)
+	}
+}
+
 func TestStreamTableFailsAlone(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, r, rp := streamEngine(t, f)
@@ -492,9 +518,15 @@ func TestStreamEndsWhenItsTablesChangedAtTheSource(t *testing.T) {
 	f.statusErr = fmt.Errorf("table b: %w", litepull.ErrStreamChanged)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := e.Follow(ctx, "pg")
+	res, err := e.Follow(ctx, "pg")
 	if !errors.Is(err, litepull.ErrStreamChanged) {
 		t.Fatalf("Follow ended with %v; want ErrStreamChanged at once", err)
+	}
+	// A planned restart: no table failed.
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("table %s: %v; a planned restart fails no table", r.Table, r.Err)
+		}
 	}
 }
 
@@ -637,6 +669,29 @@ func TestStreamStatesOfGroupedTransactions(t *testing.T) {
 		if err != nil || st.CursorValue != string(want.position) || st.RowsTotal != want.total || st.LastRowsPulled != want.lastRows {
 			t.Errorf("%s: state at %q with %d rows, %d in the last transaction (%v); want %q, %d, %d",
 				want.table, st.CursorValue, st.RowsTotal, st.LastRowsPulled, err, want.position, want.total, want.lastRows)
+		}
+	}
+}
+
+// TestStreamCannotResumeFullOfOneTable: a run with Full of one table of
+// the source does not take the new snapshot (the other table would keep
+// the gap): the source fails with ErrSnapshotNeeded as before, the
+// replica unchanged, and so does the run after it.
+func TestStreamCannotResumeFullOfOneTable(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(1), int64(1)))
+	f.confirmed = 2 * int64(len(f.log)) // the slot moved past the replica
+	f.commit(ins("b", int64(2), int64(2)))
+	before := dump(t, rp, "a") + dump(t, rp, "b") + dump(t, rp, "litepull_streams")
+	for _, opts := range []litepull.RunOptions{{Drain: true, Full: true, SourceID: "pg", Table: "a"}, {Drain: true}} {
+		sum, err := e.Run(context.Background(), opts)
+		if err != nil || len(sum.Tables) != 1 || !errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) {
+			t.Fatalf("%+v: want ErrSnapshotNeeded, got %v %+v", opts, err, sum)
+		}
+		if after := dump(t, rp, "a") + dump(t, rp, "b") + dump(t, rp, "litepull_streams"); after != before {
+			t.Fatalf("%+v changed the replica:\n%s\nthen\n%s", opts, before, after)
 		}
 	}
 }
