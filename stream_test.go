@@ -695,3 +695,36 @@ func TestStreamCannotResumeFullOfOneTable(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCopyOfEveryTableCutShortIsFinished: a session that starts the
+// stream anew where the source is, to copy every table (a stream that
+// cannot resume, with resnapshot: auto; a run with Full), and ends before
+// its copies (the process dies), leaves every table to be copied by the
+// next run: streamed on from the new position instead, they would miss
+// their changes between their own positions and it.
+func TestStreamCopyOfEveryTableCutShortIsFinished(t *testing.T) {
+	for name, full := range map[string]bool{"CannotResumeAuto": false, "Full": true} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeChanges(t, fakeSchema, fakeCols)
+			resnapshot := litepull.ResnapshotAuto
+			if full {
+				resnapshot = litepull.ResnapshotManual
+			}
+			e, _, rp := streamEngineWith(t, f, resnapshot)
+			run(t, e)
+			f.commit(ins("a", int64(1), "x", "y"))
+			// The source's position is past that row: a slot that moved
+			// (or, for MySQL, whose Confirmed is the server's current
+			// position).
+			f.confirmed = 2 * int64(len(f.log))
+			ctx, cancel := context.WithCancel(context.Background())
+			f.onSnapshot = cancel // the process dies before it copies
+			if sum, err := e.Run(ctx, litepull.RunOptions{Drain: true, Full: full, SourceID: "pg"}); err == nil && sum.Failed() == 0 {
+				t.Fatalf("the cut run did not end early: %+v", sum)
+			}
+			f.onSnapshot = nil
+			run(t, e)
+			sameTables(t, f, rp, "a", "b")
+		})
+	}
+}
