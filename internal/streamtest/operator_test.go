@@ -290,3 +290,17 @@ func TestDeferrablePrimaryKeyIsRefused(t *testing.T) {
 		sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
 	}
 }
+
+// TestOnlyTableFailingSaysWhy: when no table of a streamed source can be
+// streamed (here its one table's primaryKey is not unique), the run says
+// the table's own error, not that a stream of no tables cannot open.
+func TestOnlyTableFailingSaysWhy(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE k (id int PRIMARY KEY, w int); INSERT INTO k VALUES (1, 1), (2, 1)`)
+	cfg := streamConfig(t, pg, "only", litepull.TableConfig{Table: "k", PrimaryKey: []string{"w"}})
+	e, _ := engine(t, replicaFile(t), cfg)
+	sum := runAll(t, e)
+	if len(sum.Tables) != 1 || sum.Tables[0].Err == nil || !strings.Contains(sum.Tables[0].Error, "not unique") {
+		t.Fatalf("results %+v; want one error saying the key is not unique", sum.Tables)
+	}
+}
