@@ -1,5 +1,7 @@
 package litepull
 
+import "time"
+
 // SetMaxValueBytes lowers the longest value the engine passes to the
 // replica, so that a test need not make a gigabyte value; the returned
 // function restores it.
@@ -16,4 +18,12 @@ func SetFlushBytes(n int64) (restore func()) {
 	old := flushBytes
 	flushBytes = n
 	return func() { flushBytes = old }
+}
+
+// SetStatusEvery changes how often a stream reads its status and
+// describes its tables afresh; the returned function restores it.
+func SetStatusEvery(d time.Duration) (restore func()) {
+	old := statusEvery
+	statusEvery = d
+	return func() { statusEvery = old }
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -18,9 +19,6 @@ const (
 	// source transactions (one larger source transaction is never split).
 	groupTime = 100 * time.Millisecond
 	groupRows = 50_000
-	// statusEvery is how often a stream reads its slot's status (lag,
-	// retained WAL) for status and metrics.
-	statusEvery = 10 * time.Second
 	// RetainedWarn is how much WAL a slot may hold back at the source
 	// before the stream warns: a slot that falls behind fills the
 	// source's disk (max_slot_wal_keep_size bounds it).
@@ -41,6 +39,11 @@ const (
 )
 
 var flushBytes int64 = DefaultPageBytes
+
+// statusEvery is how often a stream reads its slot's status (lag,
+// retained WAL) for status and metrics, and describes its tables afresh
+// (checkShapes). A variable for tests.
+var statusEvery = 10 * time.Second
 
 // streamTable is one table of a change stream.
 type streamTable struct {
@@ -212,7 +215,35 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) error {
 	if errors.Is(err, ErrStreamChanged) {
 		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
 	}
+	s.checkShapes(ctx)
 	return nil
+}
+
+// checkShapes describes each streamed table afresh and makes the ones
+// whose shape changed at the source stale, to be copied again (copyAgain).
+// Postgres's stream announces a table's new shape only before its next
+// row: without this, a column added (with its default), dropped or
+// retyped on a table nobody writes would stay out of the replica, which
+// would say ok, until the table's next write. A table that cannot be
+// described (dropped, or the source is down) is left to the stream's own
+// checks.
+func (s *streamRun) checkShapes(ctx context.Context) {
+	if s.inTx {
+		return
+	}
+	for _, t := range s.order {
+		if t.stale || t.copy || t.p == nil || slices.Contains(s.recopy, t) {
+			continue
+		}
+		b, err := s.bs.Source.Describe(ctx, t.tc.Table)
+		if err != nil || t.sameShape(b) {
+			continue
+		}
+		s.log.Warn("the source table's shape changed (seen in its catalog): copying it again", LogKeyTable, t.tc.Table)
+		t.stale = true
+		t.st.CursorValue = ""
+		s.recopy = append(s.recopy, t)
+	}
 }
 
 // runLogical brings a streamed source's tables up to the source's position
@@ -369,7 +400,7 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err
 		}
-		return s.retryFailed(ctx)
+		return s.copyAgain(ctx) // a shape seen changed in the catalog, and the tables that failed
 	}
 	return nil
 }

@@ -39,27 +39,11 @@ func streamEngine(t *testing.T, f *fakeChanges) (*litepull.Engine, *replica.Repl
 // dump renders a table of a SQLite file, in key order.
 func dump(t *testing.T, path, table string) string {
 	t.Helper()
-	c, err := sqlite3.Open(path)
+	out, err := tryDump(path, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	s, _, err := c.Prepare("SELECT * FROM " + table + " ORDER BY 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var b strings.Builder
-	for s.Step() {
-		for i := range s.ColumnCount() {
-			fmt.Fprintf(&b, "%v:%s|", s.ColumnType(i), s.ColumnText(i))
-		}
-		b.WriteString("\n")
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return out
 }
 
 // run drains the stream and fails the test on any table error.
@@ -542,4 +526,71 @@ func TestStreamStatesOfGroupedTransactions(t *testing.T) {
 				want.table, st.CursorValue, st.RowsTotal, st.LastRowsPulled, err, want.position, want.total, want.lastRows)
 		}
 	}
+}
+
+// TestFollowSeesAShapeChangeWithoutWrites: Postgres announces a table's
+// new shape only before its next row, so a column added with a default
+// to a table nobody writes reached the replica only at that table's next
+// write, while the daemon said ok. The stream describes its tables
+// afresh with its status, and copies the changed one again.
+func TestFollowSeesAShapeChangeWithoutWrites(t *testing.T) {
+	defer litepull.SetStatusEvery(20 * time.Millisecond)()
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)), ins("b", int64(2), int64(2)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Follow(ctx, "pg")
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Follow: %v", err)
+		}
+	}()
+	f.commit(ins("a", int64(1), "x", "y"))
+	waitFor(t, rp, "a", dump(t, f.path, "a"))
+	mustExec(f.path, "ALTER TABLE b ADD COLUMN c INTEGER DEFAULT 7") // DDL: no event
+	waitFor(t, rp, "b", dump(t, f.path, "b"))
+}
+
+// waitFor waits, up to 10s, for the replica's table to read want.
+func waitFor(t *testing.T, rp, table, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got, err := tryDump(rp, table)
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("table %s after 10s of following:\nsource:\n%s\nreplica:\n%s (%v)", table, want, got, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tryDump is dump for a file another connection writes: an error (a busy
+// replica) is returned, not fatal.
+func tryDump(path, table string) (string, error) {
+	c, err := sqlite3.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	s, _, err := c.Prepare("SELECT * FROM " + table + " ORDER BY 1")
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	var b strings.Builder
+	for s.Step() {
+		for i := range s.ColumnCount() {
+			fmt.Fprintf(&b, "%v:%s|", s.ColumnType(i), s.ColumnText(i))
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), s.Err()
 }
