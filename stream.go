@@ -216,6 +216,36 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) error {
 		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
 	}
 	s.checkShapes(ctx)
+	return s.checkDiscovered(ctx)
+}
+
+// checkDiscovered ends a following session of a source whose tables are
+// discovered when discovery now finds a table the session does not
+// stream, or a table's primary key changed: the next session discovers
+// them afresh, publishes a new table and copies it, and rebuilds a table
+// on its new key. Without it a table created while the daemon streamed
+// was never replicated, and rows sharing the old key merged, until the
+// daemon restarted.
+func (s *streamRun) checkDiscovered(ctx context.Context) error {
+	if len(s.bs.Config.Tables) > 0 || !s.following || s.inTx {
+		return nil
+	}
+	tables, _, err := s.e.Tables(ctx, s.bs)
+	if err != nil {
+		return nil // the source's trouble shows in the stream itself
+	}
+	for _, tc := range tables {
+		t := s.tables[tc.Table]
+		switch {
+		case t == nil:
+			err = fmt.Errorf("table %s appeared at the source", tc.Table)
+		case !slices.Equal(t.tc.PrimaryKey, tc.PrimaryKey):
+			err = fmt.Errorf("the primary key of %s changed at the source (%v, was %v)", tc.Table, tc.PrimaryKey, t.tc.PrimaryKey)
+		default:
+			continue
+		}
+		return fmt.Errorf("follow source %s: %v: streaming it anew to discover its tables: %w", s.bs.Config.ID, err, ErrStreamChanged)
+	}
 	return nil
 }
 

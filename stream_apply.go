@@ -67,13 +67,13 @@ func (s *streamRun) unhold(t *streamTable) {
 
 // sameShape reports whether the stream's description of the table, b,
 // is the one the replica table was made for: the same key (when the
-// source's key is the replica's) and columns, by name and type. With a
+// source's key is the replica's: not configured, or discovered) and columns, by name and type. With a
 // projection (columns:), only the projected columns count: a column the
 // replica does not hold (one added at the source, or a generated column,
 // which Postgres before 18 does not stream) needs no copy.
 func (t *streamTable) sameShape(b *TableSchema) bool {
 	a := t.p.schema
-	if len(t.tc.PrimaryKey) == 0 && !slices.Equal(a.PrimaryKey, b.PrimaryKey) {
+	if (len(t.tc.PrimaryKey) == 0 || t.tc.discovered) && !slices.Equal(a.PrimaryKey, b.PrimaryKey) {
 		return false
 	}
 	if len(t.tc.Columns) > 0 {

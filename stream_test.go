@@ -594,3 +594,35 @@ func tryDump(path, table string) (string, error) {
 	}
 	return b.String(), s.Err()
 }
+
+// TestFollowEndsWhenDiscoveryChanges: a following session of a source
+// whose tables are discovered ends (ErrStreamChanged, so the daemon
+// starts it anew) when a table appears at the source, or a table's
+// primary key changes: a table created while the daemon streamed was
+// never replicated, and a discovered table whose key changed kept
+// merging rows on the old key, both while the daemon said ok.
+func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
+	defer litepull.SetStatusEvery(20 * time.Millisecond)()
+	for name, ddl := range map[string]string{
+		"NewTable": "CREATE TABLE c (id INTEGER PRIMARY KEY, v TEXT)",
+		"NewKey":   "BEGIN; CREATE TABLE b2 (id INTEGER, n INTEGER, PRIMARY KEY (id, n)); INSERT INTO b2 SELECT * FROM b; DROP TABLE b; ALTER TABLE b2 RENAME TO b; COMMIT",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeChanges(t, fakeSchema, fakeCols)
+			e, _, _ := streamEngine(t, f)
+			run(t, e)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.Follow(ctx, "pg")
+				done <- err
+			}()
+			f.commit(ins("a", int64(1), "x", "y")) // the session is under way
+			mustExec(f.path, ddl)
+			if err := <-done; !errors.Is(err, litepull.ErrStreamChanged) {
+				t.Fatalf("Follow ended with %v; want ErrStreamChanged", err)
+			}
+		})
+	}
+}
