@@ -191,6 +191,7 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 		return nil
 	}
 	row := t.row(ev.Row)
+	t.keepKey(row, old)
 	key, err := t.key(row)
 	if err != nil {
 		return err
@@ -217,6 +218,21 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	}
 	s.held++
 	return nil
+}
+
+// keepKey fills in, from the old row's key, the key columns a new row
+// left out: a MySQL session with binlog_row_image MINIMAL or NOBLOB logs
+// an update's new row without its unchanged columns, and a key that
+// changed is always logged.
+func (t *streamTable) keepKey(row, old []Value) {
+	if old == nil {
+		return
+	}
+	for i, j := range t.p.pkIdx {
+		if _, ok := row[j].(Keep); ok {
+			row[j] = old[i]
+		}
+	}
 }
 
 // namesRow says why an update cannot name the replica row it changes, if
