@@ -233,7 +233,7 @@ func TestStreamTableFailsAlone(t *testing.T) {
 func TestFollowReportsAsItGoes(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)))
-	e, _, _ := streamEngine(t, f)
+	e, _, rp := streamEngine(t, f)
 	var mu sync.Mutex
 	rows := map[string]int64{}
 	e.ObserveStreams(func(sum *litepull.Summary) {
@@ -254,7 +254,7 @@ func TestFollowReportsAsItGoes(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		f.commit(ins("b", int64(i), int64(i)))
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, rp, "b", dump(t, f.path, "b")) // applied: the session ends now
 	cancel()
 	<-done
 	mu.Lock()
