@@ -304,3 +304,22 @@ func TestOnlyTableFailingSaysWhy(t *testing.T) {
 		t.Fatalf("results %+v; want one error saying the key is not unique", sum.Tables)
 	}
 }
+
+// TestDeferrableUniqueKeyIsNoStreamKey: a configured primaryKey that only
+// a DEFERRABLE unique constraint makes unique is refused for a streamed
+// table: swapping two rows' keys in one statement lost a row (the stream
+// sends the updates as the transaction made them, two rows sharing a key
+// in between), while the run said ok.
+func TestDeferrableUniqueKeyIsNoStreamKey(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE du (id int PRIMARY KEY, code int NOT NULL, v text,
+			CONSTRAINT du_code UNIQUE (code) DEFERRABLE INITIALLY DEFERRED);
+		ALTER TABLE du REPLICA IDENTITY FULL; INSERT INTO du VALUES (1, 10, 'one'), (2, 20, 'two');
+		CREATE TABLE a (id int PRIMARY KEY)`)
+	cfg := streamConfig(t, pg, "dk", litepull.TableConfig{Table: "du", PrimaryKey: []string{"code"}}, tableConfig("a"))
+	e, _ := engine(t, replicaFile(t), cfg)
+	sum := runAll(t, e)
+	if err := tableErr(t, sum, "du"); err == nil || !strings.Contains(err.Error(), "DEFERRABLE") {
+		t.Fatalf("du: error %v; want one saying a DEFERRABLE unique key does not do", err)
+	}
+}
