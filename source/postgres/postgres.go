@@ -121,6 +121,14 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return countingConn{c, &src.bytesRead}, nil
 	}
 	src.probe = pc.ConnConfig.Copy()
+	// Values read as their text form (intervals, ranges, ...) are written
+	// in the session's styles, which a role or database may set: pinned
+	// to the change stream's, so both paths write one form.
+	for k, v := range textSessionParams {
+		delete(pc.ConnConfig.RuntimeParams, strings.ToLower(k))
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	delete(pc.ConnConfig.RuntimeParams, "TimeZone")
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
