@@ -626,3 +626,27 @@ func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyOfSeveralTablesIsWhole: a copy of several tables from one
+// snapshot in which one table fails (here it is missing from the
+// snapshot; a lock that outlasts readTimeout does the same) swaps the
+// others in alone: the replica then shows a source transaction that
+// wrote both tables in one and not the other, half of it, until the
+// failed table is copied. Found by attack (finding 11): LOCK TABLE acct2
+// during litepull run -full left acct1 + acct2 summing to 1993, not 2000.
+func TestCopyOfSeveralTablesIsWhole(t *testing.T) {
+	t.Skip("finding 11: tables copied from one snapshot are swapped in one by one; a failed copy leaves the others ahead of it (half a transaction across tables visible until the failed table is copied)")
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("a", int64(1), "x", "y"), ins("b", int64(1), int64(100)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(upd("a", fakeCols["a"], int64(1), int64(1), "moved", "y"), upd("b", fakeCols["b"], int64(1), int64(1), int64(50)))
+	f.onSnapshot = func() { mustExec(f.path, "ALTER TABLE b RENAME TO b_gone") }
+	if _, err := e.Run(context.Background(), litepull.RunOptions{Drain: true, Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := dump(t, rp, "a"), dump(t, rp, "b")
+	if strings.Contains(a, "moved") != strings.Contains(b, "INTEGER:50") {
+		t.Fatalf("the replica shows half of a source transaction: a\n%s\nb\n%s", a, b)
+	}
+}
