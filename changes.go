@@ -78,7 +78,7 @@ type ChangeStream interface {
 	// position the replica recorded, if it cannot: the slot moved past it
 	// (another consumer, a slot dropped and made again), or the source no
 	// longer has the log from there (a purged binlog). The engine then
-	// copies every table again.
+	// needs a new snapshot of every table (SourceConfig.Resnapshot).
 	Resumable(ctx context.Context, pos Position) error
 	// Start begins streaming the transactions committed after from (or
 	// after Confirmed, whichever is later). It is called once.

@@ -131,9 +131,28 @@ type SourceConfig struct {
 	// other binlog readers. Defaults to one derived from the source's id
 	// (DefaultServerID).
 	ServerID uint32 `yaml:"serverId" json:"serverId,omitempty"`
+	// Resnapshot is what a streamed source does when its stream cannot
+	// resume where the replica stands (a purged binlog, a lost or
+	// invalidated slot, another server the position cannot be found on):
+	// manual fails the source, saying how to take a new snapshot; auto
+	// copies every table again on its own. Defaults to manual.
+	Resnapshot ResnapshotMode `yaml:"resnapshot" json:"resnapshot,omitempty"`
 	// Tables to replicate. Empty means discover every table with a primary key.
 	Tables []TableConfig `yaml:"tables" json:"tables,omitempty"`
 }
+
+// ResnapshotMode is what a streamed source does when its stream cannot
+// resume: SourceConfig.Resnapshot.
+type ResnapshotMode string
+
+// Resnapshot modes; "" is ResnapshotManual.
+const (
+	// ResnapshotManual fails the source with ErrSnapshotNeeded until a
+	// run with Full copies every table again.
+	ResnapshotManual ResnapshotMode = "manual"
+	// ResnapshotAuto copies every table again, with a warning.
+	ResnapshotAuto ResnapshotMode = "auto"
+)
 
 // Streams reports whether the source streams its changes (changes:
 // logical or binlog) instead of being polled by cursor.
@@ -621,8 +640,8 @@ func (s *SourceConfig) check(p string, dests map[string]string) error {
 func (s *SourceConfig) checkChanges(p string) error {
 	switch s.Changes {
 	case "", ChangesCursor:
-		if s.Slot != "" || s.Publication != "" || s.ServerID != 0 {
-			return &ConfigError{Path: p + " changes", Msg: "slot, publication and serverId are for streamed sources", Hint: "set changes: logical (postgres) or binlog (mysql), or leave them out"}
+		if s.Slot != "" || s.Publication != "" || s.ServerID != 0 || s.Resnapshot != "" {
+			return &ConfigError{Path: p + " changes", Msg: "slot, publication, serverId and resnapshot are for streamed sources", Hint: "set changes: logical (postgres) or binlog (mysql), or leave them out"}
 		}
 		return nil
 	case ChangesBinlog:
@@ -635,6 +654,10 @@ func (s *SourceConfig) checkChanges(p string) error {
 		}
 	default:
 		return &ConfigError{Path: p + " changes", Msg: fmt.Sprintf("unknown value %q", s.Changes), Hint: "cursor (the default), logical (postgres) or binlog (mysql)"}
+	}
+	if s.Resnapshot != "" && s.Resnapshot != ResnapshotManual && s.Resnapshot != ResnapshotAuto {
+		return &ConfigError{Path: p + " resnapshot", Msg: fmt.Sprintf("unknown value %q", s.Resnapshot),
+			Hint: "manual (the default: fail until litepull run -full copies every table again) or auto (copy them again on its own)"}
 	}
 	if want := map[ChangeMode]string{ChangesLogical: "postgres", ChangesBinlog: "mysql"}[s.Changes]; s.Kind != want {
 		return &ConfigError{Path: p + " changes", Msg: fmt.Sprintf("changes: %s needs a %s source", s.Changes, want),

@@ -346,3 +346,26 @@ func TestStreamedSourcesShareNoSlotOrPublication(t *testing.T) {
 		})
 	}
 }
+
+func TestResnapshotConfig(t *testing.T) {
+	for _, c := range []struct {
+		yaml, want string // want: "" when valid
+	}{
+		{"kind: postgres\n  changes: logical\n  resnapshot: auto", ""},
+		{"kind: mysql\n  changes: binlog\n  resnapshot: manual", ""},
+		{"kind: postgres\n  changes: logical\n  resnapshot: always", `unknown value "always"`},
+		{"kind: postgres\n  resnapshot: auto", "are for streamed sources"},
+	} {
+		cfg, err := litepull.ParseConfig([]byte("replica: r.db\nsources:\n- id: a\n  dsn: x\n  "+c.yaml+"\n"), env(nil))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+	cfg, err := litepull.ParseConfig([]byte("replica: r.db\nsources:\n- id: a\n  dsn: x\n  kind: postgres\n  changes: logical\n  resnapshot: auto\n"), env(nil))
+	if err != nil || cfg.Sources[0].Resnapshot != litepull.ResnapshotAuto {
+		t.Fatalf("resnapshot: auto reads as %+v, %v", cfg, err)
+	}
+}

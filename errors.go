@@ -50,8 +50,14 @@ var (
 	// ErrStreamLost reports a change stream that can no longer stream: the
 	// source removed WAL its slot still needed (a Postgres slot that
 	// max_slot_wal_keep_size invalidated). The stream must be made anew and
-	// every table copied again.
+	// every table copied again (ErrSnapshotNeeded, unless resnapshot: auto).
 	ErrStreamLost = errors.New("change stream lost")
+
+	// ErrSnapshotNeeded reports a change stream that cannot resume where
+	// the replica stands (a purged binlog, a lost slot): the replica
+	// misses changes only a new snapshot brings, which a run with Full
+	// takes (or resnapshot: auto, on its own).
+	ErrSnapshotNeeded = errors.New("a new snapshot is needed")
 
 	// ErrMissingRow reports a change stream's update that leaves a value
 	// unchanged (a Postgres TOAST value) in a row the replica does not

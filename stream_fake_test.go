@@ -32,7 +32,7 @@ type fakeChanges struct {
 	confirmed  int64
 	snaps      int
 	opened     int
-	lost       bool     // OpenChanges fails with ErrStreamLost once
+	lost       bool     // OpenChanges fails with ErrStreamLost until DropChanges
 	joined     []string // the next stream opened says these joined it
 	statusErr  error    // what Status says
 	snapErr    error    // what Snapshot fails with
@@ -158,7 +158,6 @@ func (f *fakeChanges) OpenChanges(ctx context.Context, opts litepull.ChangeOptio
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lost {
-		f.lost = false
 		return nil, fmt.Errorf("slot %s: %w", opts.Slot, litepull.ErrStreamLost)
 	}
 	f.opened++
@@ -171,6 +170,7 @@ func (f *fakeChanges) DropChanges(ctx context.Context, opts litepull.ChangeOptio
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.confirmed = 2 * int64(len(f.log)) // a new slot starts now
+	f.lost = false
 	return nil
 }
 

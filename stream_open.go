@@ -190,9 +190,9 @@ func (s *streamRun) forgetLeft(ctx context.Context, streamed []string) error {
 }
 
 // openChanges opens the stream; a stream the source lost (its slot can
-// no longer stream) is made again, and every table copied. A table the
-// source cannot stream (a *TableError: no replica identity, say) fails
-// alone, and the stream opens without it.
+// no longer stream) is made again, and every table copied, if lost
+// allows. A table the source cannot stream (a *TableError: no replica
+// identity, say) fails alone, and the stream opens without it.
 func (s *streamRun) openChanges(ctx context.Context) error {
 	cs, err := s.src.OpenChanges(ctx, s.copts)
 	for te := (*TableError)(nil); errors.As(err, &te) && len(s.copts.Tables) > 1; {
@@ -206,11 +206,12 @@ func (s *streamRun) openChanges(ctx context.Context) error {
 		cs, err = s.src.OpenChanges(ctx, s.copts)
 	}
 	if errors.Is(err, ErrStreamLost) {
-		s.log.Warn("the change stream was lost at the source: making it again and copying every table", LogKeyError, err)
+		if lerr := s.lost(err.Error()); lerr != nil {
+			return lerr
+		}
 		if derr := s.src.DropChanges(ctx, s.copts); derr != nil {
 			return fmt.Errorf("drop the lost change stream of source %s: %w", s.bs.Config.ID, derr)
 		}
-		s.copyAll()
 		cs, err = s.src.OpenChanges(ctx, s.copts)
 	}
 	if err != nil {
@@ -222,8 +223,8 @@ func (s *streamRun) openChanges(ctx context.Context) error {
 
 // resume finds where the stream resumes: the position the replica
 // recorded, unless the slot moved past it (another consumer, or a slot
-// made again), or the replica has none; then every table is copied and
-// the stream starts where the slot is.
+// made again), or the replica has none; then, if lost allows, every
+// table is copied and the stream starts where the slot is.
 func (s *streamRun) resume(ctx context.Context) error {
 	confirmed, err := s.cs.Confirmed(ctx)
 	if err != nil {
@@ -251,8 +252,9 @@ func (s *streamRun) resume(ctx context.Context) error {
 		return nil
 	}
 	if gap != "" {
-		s.log.Warn("the stream cannot resume where the replica stands: copying every table", "why", gap)
-		s.copyAll()
+		if err := s.lost(gap); err != nil {
+			return err
+		}
 	}
 	s.pos = confirmed
 	return s.record(ctx, confirmed, rec.Commit)
@@ -280,6 +282,34 @@ func (s *streamRun) anyStreamed() bool {
 		}
 	}
 	return false
+}
+
+// lost decides what a stream that cannot resume where the replica stands
+// does (why says why): every table is copied again when this session
+// copies them all anyway (a run with Full, a publication made anew) or the
+// source has resnapshot: auto; otherwise the source fails with
+// ErrSnapshotNeeded, saying how to take the new snapshot, and nothing in
+// the replica changes.
+func (s *streamRun) lost(why string) error {
+	id := s.bs.Config.ID
+	if !s.copiesAll() && s.bs.Config.Resnapshot != ResnapshotAuto {
+		return fmt.Errorf("source %s cannot resume its change stream where the replica stands: %s: %w: "+
+			"copy every table again with litepull run -full -source %s (or POST /replicate/run?source=%s&full=1), "+
+			"or set resnapshot: auto on the source to have that done on its own", id, why, ErrSnapshotNeeded, id, id)
+	}
+	s.log.Warn("the stream cannot resume where the replica stands: copying every table", "why", why)
+	s.copyAll()
+	return nil
+}
+
+// copiesAll reports whether every table that can be copied will be.
+func (s *streamRun) copiesAll() bool {
+	for _, t := range s.order {
+		if t.p != nil && !t.copy {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *streamRun) copyAll() {

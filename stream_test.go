@@ -23,8 +23,14 @@ const fakeSchema = `CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT, big TEXT);
 
 func streamEngine(t *testing.T, f *fakeChanges) (*litepull.Engine, *replica.Replica, string) {
 	t.Helper()
+	return streamEngineWith(t, f, "")
+}
+
+// streamEngineWith is streamEngine of a source with resnapshot: mode.
+func streamEngineWith(t *testing.T, f *fakeChanges, mode litepull.ResnapshotMode) (*litepull.Engine, *replica.Replica, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "r.db")
-	cfg := litepull.Config{Replica: path, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical}}}
+	cfg := litepull.Config{Replica: path, Sources: []litepull.SourceConfig{{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical, Resnapshot: mode}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +179,78 @@ func TestStreamShapeChangeOfTheOnlyTableTouchedCopiesAgain(t *testing.T) {
 	}
 }
 
-func TestStreamLostOrMovedSlotCopiesAll(t *testing.T) {
+// TestStreamCannotResume: a stream that cannot resume where the replica
+// stands (the slot moved past it, or was lost) fails the source, saying
+// how to take a new snapshot, and changes nothing in the replica, run
+// after run; a run with Full takes it. resnapshot: auto copies every table
+// on its own.
+func TestStreamCannotResume(t *testing.T) {
+	for name, breakIt := range map[string]func(f *fakeChanges){
+		// The slot moved past the replica: that row is in no stream.
+		"MovedSlot": func(f *fakeChanges) { f.confirmed = 2 * int64(len(f.log)) },
+		"LostSlot":  func(f *fakeChanges) { f.lost = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeChanges(t, fakeSchema, fakeCols)
+			e, r, rp := streamEngine(t, f)
+			run(t, e)
+			f.commit(ins("a", int64(1), "x", "y"))
+			breakIt(f)
+			f.commit(ins("a", int64(2), "x", "y"))
+			before := dump(t, rp, "a") + dump(t, rp, "litepull_streams")
+			for range 2 {
+				sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+				if err != nil || len(sum.Tables) != 1 || !errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) {
+					t.Fatalf("want the source to fail with ErrSnapshotNeeded, got %v %+v", err, sum)
+				}
+				msg := sum.Tables[0].Error
+				for _, want := range []string{"litepull run -full -source pg", "POST /replicate/run?source=pg&full=1", "resnapshot: auto"} {
+					if !strings.Contains(msg, want) {
+						t.Fatalf("the error does not say %q: %s", want, msg)
+					}
+				}
+				if after := dump(t, rp, "a") + dump(t, rp, "litepull_streams"); after != before {
+					t.Fatalf("the replica changed:\n%s\nthen\n%s", before, after)
+				}
+			}
+			if st, _ := r.State(context.Background(), "pg", "a"); st.CursorValue == "" {
+				t.Fatal("the failure forgot the table's position")
+			}
+			sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true, Full: true, SourceID: "pg"})
+			if err != nil || sum.Failed() > 0 || !sum.Tables[0].FullRefresh {
+				t.Fatalf("a full run: %v %+v", err, sum)
+			}
+			sameTables(t, f, rp, "a", "b")
+			f.commit(ins("a", int64(3), "x", "y"))
+			if sum := run(t, e); sum.Tables[0].FullRefresh {
+				t.Fatalf("the run after the full one copied again: %+v", sum.Tables[0])
+			}
+			sameTables(t, f, rp, "a", "b")
+		})
+	}
+}
+
+// TestStreamMadeAnewCopiesAll: a slot and publication dropped together
+// (litepull slot drop) are made anew, which copies every table: the
+// stream's gap needs no snapshot of its own.
+func TestStreamMadeAnewCopiesAll(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("a", int64(1), "x", "y"))
+	f.confirmed = 2 * int64(len(f.log))
+	f.joined = []string{"a", "b"}
+	f.commit(ins("a", int64(2), "x", "y"))
+	sum := run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if !sum.Tables[0].FullRefresh || !sum.Tables[1].FullRefresh {
+		t.Fatalf("a stream made anew did not copy every table: %+v", sum.Tables)
+	}
+}
+
+func TestStreamCannotResumeAutoCopiesAll(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngineWith(t, f, litepull.ResnapshotAuto)
 	run(t, e)
 	f.commit(ins("a", int64(1), "x", "y"))
 	f.confirmed = 2 * int64(len(f.log)) // the slot moved past the replica: that row is in no stream

@@ -103,6 +103,11 @@ type binlogStream struct {
 
 	pos   binlogPos // the end of the last event read
 	acked binlogPos
+	// inexact: the stream started by GTID from from, a position of another
+	// server, and has not yet reached a transaction, so where it stands in
+	// this server's binlog is not known: keepalives say from.
+	from    binlogPos
+	inexact bool
 
 	// The event group (a transaction, or a statement of its own) being
 	// read.
@@ -111,6 +116,7 @@ type binlogStream struct {
 	begun    bool      // its ChangeBegin was returned: it touched a streamed table
 	start    binlogPos // where its first event starts
 	began    time.Time
+	gtid     string // the GTID state after it, if its GTID is known
 
 	queue []litepull.ChangeEvent
 	// pending is an event whose handling stopped on the caller's
@@ -157,17 +163,13 @@ func (s *Source) syncerConfig(serverID uint32, mariadb bool) (replication.Binlog
 
 // Start reads the binlog from from on (a transaction's commit position, or
 // a position between transactions), or from where it ends when from is "".
+// A position of another server of the topology is resumed by its GTID
+// state (the server skips the transactions it holds).
 func (st *binlogStream) Start(ctx context.Context, from litepull.Position) error {
 	if st.syncer != nil || st.closed {
 		return errors.New("start change stream: already started or closed")
 	}
-	var p binlogPos
-	var err error
-	if from == "" {
-		p, err = st.current(ctx)
-	} else if p, err = parsePos(from); err == nil && p.server != st.server.identity {
-		err = lostError(p, st.server.identity, nil)
-	}
+	p, byGTID, err := st.startAt(ctx, from)
 	if err == nil && p.offset > math.MaxUint32 {
 		err = fmt.Errorf("position %s is past what the binlog protocol can name", p)
 	}
@@ -180,16 +182,61 @@ func (st *binlogStream) Start(ctx context.Context, from litepull.Position) error
 	}
 	st.stalls = st.src.dialer.Stalls()
 	syncer := replication.NewBinlogSyncer(cfg)
-	events, err := syncer.StartSync(gomysql.Position{Name: p.file, Pos: uint32(p.offset)})
+	var events *replication.BinlogStreamer
+	if byGTID {
+		var set gomysql.GTIDSet
+		if set, err = startSet(p.gtid); err == nil {
+			events, err = syncer.StartSyncGTID(set)
+		}
+	} else {
+		events, err = syncer.StartSync(gomysql.Position{Name: p.file, Pos: uint32(p.offset)})
+	}
 	if err != nil {
 		syncer.Close()
 		return fmt.Errorf("read the binlog from %s: %w", p, explainGrant(err))
 	}
-	st.syncer, st.events, st.pos = syncer, events, p
+	st.syncer, st.events, st.pos, st.from, st.inexact = syncer, events, p, p, byGTID
+	if byGTID {
+		// Where in this server's binlog p's GTID state lies is known at the
+		// first transaction the server sends.
+		st.pos = binlogPos{server: st.server.identity}.withGTID(p.gtid)
+	}
 	if st.acked.file == "" {
 		st.acked = p
 	}
 	return nil
+}
+
+// startAt is where the stream starts from from, and whether by GTID: the
+// server's end for "", from's file and offset on the server that wrote
+// them, from's GTID state on another. A position without its GTID state
+// gets it from a MariaDB server (a MySQL one gives it at its next binlog
+// file).
+func (st *binlogStream) startAt(ctx context.Context, from litepull.Position) (binlogPos, bool, error) {
+	if from == "" {
+		p, err := st.current(ctx, true)
+		return p, false, err
+	}
+	p, err := parsePos(from)
+	if err != nil {
+		return p, false, err
+	}
+	if p.server != st.server.identity {
+		if p.hasGTID && st.server.gtid {
+			return p, true, nil
+		}
+		return p, false, lostError(p, st.server.identity, nil)
+	}
+	if p.hasGTID || !st.server.gtid || !st.server.mariadb {
+		return p, false, nil
+	}
+	q, release, err := st.src.conn(ctx)
+	if err != nil {
+		return p, false, err
+	}
+	defer release()
+	p, err = mariaGTIDAt(ctx, q, p)
+	return p, false, err
 }
 
 // Next returns the next event. Between transactions, a keepalive says
@@ -241,8 +288,8 @@ func (st *binlogStream) fail(ctx context.Context, err error) error {
 		err = fmt.Errorf("another binlog reader or replica uses server id %d: give each litepull source a serverId of its own "+
 			"(a litepull killed a moment ago holds it until the server notices): %w", st.opts.ServerID, err)
 	case isCode(err, 1236):
-		err = fmt.Errorf("the server cannot send the binlog from %s (purged?): the changes since are lost to the replica, "+
-			"and every table will be copied again: %w", st.pos, err)
+		err = fmt.Errorf("the server cannot send the binlog from %s (purged?): the changes since may be lost to the replica "+
+			"(the next session checks, and says what to do): %w", st.pos, err)
 	default:
 		err = explainGrant(err)
 	}

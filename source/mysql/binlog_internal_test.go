@@ -14,22 +14,32 @@ import (
 )
 
 func TestBinlogPositions(t *testing.T) {
-	for _, s := range []string{"mariadb-bin.000012:4567@1", "a:b.000001:4@3E11FA47-71CA-11E1-9E33-C80AA9429562", "x@y.000001:0@7"} {
+	for _, s := range []string{"mariadb-bin.000012:4567@1", "a:b.000001:4@3E11FA47-71CA-11E1-9E33-C80AA9429562", "x@y.000001:0@7",
+		"mariadb-bin.000012:4567@1;gtid=0-1-57,1-2-9", "bin.000001:4@3E11FA47-71CA-11E1-9E33-C80AA9429562;gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-57",
+		"bin.000001:4@1;gtid="} {
 		p, err := parsePos(litepull.Position(s))
 		if err != nil || string(p.position()) != s {
 			t.Errorf("parsePos(%q) = %+v, %v; writes back as %q", s, p, err, p.position())
 		}
 	}
-	for _, s := range []string{"", "16/B374D848", "bin.000001:4", "bin.000001@1", ":4@1", "bin.000001:-4@1", "bin.000001:x@1"} {
+	for _, s := range []string{"", "16/B374D848", "bin.000001:4", "bin.000001@1", ":4@1", "bin.000001:-4@1", "bin.000001:x@1",
+		"bin.000001:4@1;gtid=0-1", "bin.000001:4@1;gtid=x:1-2"} {
 		if p, err := parsePos(litepull.Position(s)); err == nil {
 			t.Errorf("parsePos(%q) = %+v, want an error", s, p)
 		}
 	}
-	ordered := []string{"bin.000009:4@1", "bin.000009:120@1", "bin.000010:4@1", "bin.999999:4@1", "bin.1000000:4@1", "bin.1000000:5@2"}
+	// One server's positions by file and offset (whatever their GTIDs
+	// say); then another server's, by GTID.
+	ordered := []string{"bin.000009:4@1", "bin.000009:120@1", "bin.000010:4@1;gtid=0-1-5", "bin.999999:4@1;gtid=0-1-4",
+		"bin.1000000:4@1;gtid=0-1-6", "bin.000001:5@2;gtid=0-2-7", "bin.000001:9@2;gtid=0-2-7,1-2-1", "bin.000001:2@3;gtid=0-2-9,1-2-1"}
 	st := &binlogStream{}
 	for i, a := range ordered {
 		for j, b := range ordered {
-			if got := st.Includes(litepull.Position(b), litepull.Position(a)); got != (i < j) {
+			pa, _ := parsePos(litepull.Position(a))
+			pb, _ := parsePos(litepull.Position(b))
+			// Another server's position without a GTID state: not ordered.
+			want := i < j && (pa.server == pb.server || pa.hasGTID && pb.hasGTID)
+			if got := st.Includes(litepull.Position(b), litepull.Position(a)); got != want {
 				t.Errorf("Includes(%s, %s) = %v", b, a, got)
 			}
 		}
@@ -61,23 +71,80 @@ func TestBinlogBytes(t *testing.T) {
 	}
 }
 
+func TestGTIDState(t *testing.T) {
+	for _, c := range []struct{ set, gtid, want string }{
+		{"", "0-1-1", "0-1-1"},
+		{"0-1-5,1-2-3", "0-3-6", "0-3-6,1-2-3"},
+		{"1-2-3", "0-1-9", "0-1-9,1-2-3"},
+		{"", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1"},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", "3e11fa47-71ca-11e1-9e33-c80aa9429562:6", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-6"},
+	} {
+		got, err := gtidAdd(c.set, c.gtid)
+		if err != nil || got != c.want {
+			t.Errorf("gtidAdd(%q, %q) = %q, %v; want %q", c.set, c.gtid, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"0-1-5", "0-1-5", true},
+		{"0-2-7", "0-1-5", true}, // another server's GTID in the same domain, later
+		{"0-1-5", "0-1-6", false},
+		{"0-1-5", "0-1-5,1-1-1", false},
+		{"0-1-5,1-1-1", "", true},
+		{"u:1-5", "", true},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10", "3e11fa47-71ca-11e1-9e33-c80aa9429562:3-4", true},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-3:5-10", "3e11fa47-71ca-11e1-9e33-c80aa9429562:3-4", false},
+	} {
+		got, err := gtidContains(c.a, c.b)
+		if c.a == "u:1-5" {
+			if err == nil && got {
+				continue
+			}
+		}
+		if err != nil || got != c.want {
+			t.Errorf("gtidContains(%q, %q) = %v, %v; want %v", c.a, c.b, got, err, c.want)
+		}
+	}
+	if got := mysqlGTID(make([]byte, 16), "", 5); got != "" {
+		t.Errorf("an anonymous GTID reads as %q", got)
+	}
+}
+
+func TestGTIDLost(t *testing.T) {
+	p := binlogPos{file: "bin.000004", offset: 120, server: "1"}.withGTID("0-1-50")
+	for _, c := range []struct{ executed, purged, want string }{
+		{"0-2-60", "0-1-10", ""},
+		{"0-1-50", "0-1-50", ""},
+		{"0-2-49", "0-1-10", "lacks transactions the replica holds"},
+		{"0-2-60", "0-1-51", "purged binlog the replica still needs"},
+		{"0-2-60,1-2-4", "0-1-10,1-2-1", "purged binlog the replica still needs"}, // a domain the replica never saw, purged
+	} {
+		err := gtidLostError(p, "2", c.executed, c.purged)
+		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("gtidLostError(executed %q, purged %q) = %v, want %q", c.executed, c.purged, err, c.want)
+		}
+	}
+}
+
 func TestBinlogLost(t *testing.T) {
 	files := []binlogFile{{"bin.000003", 1000}, {"bin.000004", 500}}
 	for _, c := range []struct {
 		pos  binlogPos
 		want string // in the error; "" for none
 	}{
-		{binlogPos{"bin.000004", 120, "1"}, ""},
-		{binlogPos{"bin.000003", 1000, "1"}, ""},
-		{binlogPos{"bin.000002", 120, "1"}, "binlog file bin.000002, where the replica's position bin.000002:120 lies, was purged at the source (its oldest is bin.000003)"},
-		{binlogPos{"bin.000004", 120, "2"}, "recorded against server 2, and the source is now server 1"},
-		{binlogPos{"bin.000004", 501, "1"}, "past the end of binlog file bin.000004 (500 bytes)"},
+		{binlogPos{file: "bin.000004", offset: 120, server: "1"}, ""},
+		{binlogPos{file: "bin.000003", offset: 1000, server: "1"}, ""},
+		{binlogPos{file: "bin.000002", offset: 120, server: "1"}, "binlog file bin.000002, where the replica's position bin.000002:120 lies, was purged at the source (its oldest is bin.000003)"},
+		{binlogPos{file: "bin.000004", offset: 120, server: "2"}, "recorded against server 2, and the source is now server 1"},
+		{binlogPos{file: "bin.000004", offset: 501, server: "1"}, "past the end of binlog file bin.000004 (500 bytes)"},
 	} {
 		err := lostError(c.pos, "1", files)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.pos, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "every table will be copied again")):
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "lost to the replica")):
 			t.Errorf("%s: %v, want %q", c.pos, err, c.want)
 		}
 	}
@@ -201,7 +268,7 @@ func TestBinlogLoggedAs(t *testing.T) {
 
 // eventStream is a stream over one table, items, fed events by hand.
 func eventStream() *binlogStream {
-	st := &binlogStream{server: serverInfo{identity: "1"}, tables: map[[2]string]*binlogTable{}, pos: binlogPos{"bin.000001", 100, "1"}}
+	st := &binlogStream{server: serverInfo{identity: "1"}, tables: map[[2]string]*binlogTable{}, pos: binlogPos{file: "bin.000001", offset: 100, server: "1"}}
 	st.tables[tableKey("db", "items", false)] = &binlogTable{name: "items", schema: "db", table: "items"}
 	return st
 }

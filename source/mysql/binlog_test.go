@@ -392,26 +392,33 @@ func TestBinlogResumable(t *testing.T) {
 	if err := cs.Resumable(ctx, cur); err != nil {
 		t.Fatalf("the current position: %v", err)
 	}
-	file, rest, _ := strings.Cut(string(cur), ":")
+	plain, gtid, hasGTID := strings.Cut(string(cur), ";gtid=")
+	if !hasGTID {
+		t.Fatalf("MariaDB's current position %s carries no GTID state", cur)
+	}
+	file, rest, _ := strings.Cut(plain, ":")
 	_, server, _ := strings.Cut(rest, "@")
 	base := file[:strings.LastIndexByte(file, '.')]
-	for name, pos := range map[string]string{
-		"purged":       base + ".000000:4@" + server,
-		"otherServer":  file + ":4@" + server + "0",
-		"pastFileEnd":  file + ":999999999999@" + server,
-		"notAPosition": "16/B374D848",
+	ahead := "0-1-999999999"
+	for name, c := range map[string]struct{ pos, want string }{
+		"purged":      {base + ".000000:4@" + server, "was purged at the source"},
+		"otherServer": {file + ":4@" + server + "0", "carries no GTID state"},
+		// Another server of the topology that is behind the replica.
+		"otherServerBehind": {file + ":4@" + server + "0;gtid=" + ahead, "lacks transactions the replica holds"},
+		"pastFileEnd":       {file + ":999999999999@" + server, "past the end of binlog file"},
+		"notAPosition":      {"16/B374D848", "not a binlog position"},
 	} {
-		err := cs.Resumable(ctx, litepull.Position(pos))
-		if err == nil {
-			t.Errorf("%s: %s is resumable", name, pos)
-			continue
-		}
-		if name != "notAPosition" && !strings.Contains(err.Error(), "every table will be copied again") {
-			t.Errorf("%s: %v", name, err)
+		err := cs.Resumable(ctx, litepull.Position(c.pos))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Resumable(%s) = %v, want %q", name, c.pos, err, c.want)
 		}
 	}
+	// Another server of the topology at the same GTID state: resumed by GTID.
+	if err := cs.Resumable(ctx, litepull.Position(file+":4@"+server+"0;gtid="+gtid)); err != nil {
+		t.Errorf("another server's position at this server's GTID state: %v", err)
+	}
 	if err := cs.Start(ctx, litepull.Position(file+":4@"+server+"0")); err == nil {
-		t.Errorf("started at another server's position")
+		t.Errorf("started at another server's position without a GTID state")
 	}
 }
 

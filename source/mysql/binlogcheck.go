@@ -27,6 +27,9 @@ type serverInfo struct {
 	// foldCase: lower_case_table_names is on, table names compare
 	// without case.
 	foldCase bool
+	// gtid: the server names transactions by GTID (MariaDB always does;
+	// MySQL with gtid_mode = ON).
+	gtid bool
 }
 
 // serverInfo reads the server's binlog settings.
@@ -40,11 +43,14 @@ func (s *Source) serverInfo(ctx context.Context) (serverInfo, error) {
 	info := serverInfo{mariadb: strings.Contains(strings.ToLower(version), "mariadb"), identity: serverID,
 		logBin: logBin == "1", format: strings.ToUpper(format), image: strings.ToUpper(image), foldCase: lower != "0"}
 	if info.mariadb {
+		info.gtid = true
 		return info, nil
 	}
-	if err := s.queryRow(ctx, []any{&info.identity}, "SELECT @@server_uuid"); err != nil {
-		return serverInfo{}, fmt.Errorf("read the server's uuid: %w", err)
+	var gtidMode string
+	if err := s.queryRow(ctx, []any{&info.identity, &gtidMode}, "SELECT @@server_uuid, @@gtid_mode"); err != nil {
+		return serverInfo{}, fmt.Errorf("read the server's uuid and gtid_mode: %w", err)
 	}
+	info.gtid = strings.EqualFold(gtidMode, "ON")
 	var opts sql.NullString
 	err = s.queryRow(ctx, []any{&opts}, "SELECT @@binlog_row_value_options")
 	if err != nil && !isCode(err, 1193) { // unknown variable: before MySQL 8.0.3

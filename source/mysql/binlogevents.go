@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -19,7 +20,7 @@ func (st *binlogStream) handle(ctx context.Context, ev *replication.BinlogEvent)
 	h := ev.Header
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
-		st.pos = binlogPos{file: string(e.NextLogName), offset: e.Position, server: st.server.identity}
+		st.pos = binlogPos{file: string(e.NextLogName), offset: e.Position, server: st.server.identity, gtid: st.pos.gtid, hasGTID: st.pos.hasGTID}
 		st.keepalive(time.Now())
 		return nil
 	case *replication.GenericEvent:
@@ -36,6 +37,7 @@ func (st *binlogStream) handle(ctx context.Context, ev *replication.BinlogEvent)
 	if err := st.dispatch(ctx, ev, start, end); err != nil {
 		return err
 	}
+	end.gtid, end.hasGTID = st.pos.gtid, st.pos.hasGTID // a group that closed moved them on
 	st.pos = end
 	return nil
 }
@@ -61,9 +63,16 @@ func (st *binlogStream) dispatch(ctx context.Context, ev *replication.BinlogEven
 	h := ev.Header
 	switch e := ev.Event.(type) {
 	case *replication.MariadbGTIDEvent:
-		return st.openGroup(start, h, !e.IsStandalone())
+		return st.openGroup(start, h, !e.IsStandalone(), e.GTID.String())
 	case *replication.GTIDEvent:
-		return st.openGroup(start, h, false)
+		return st.openGroup(start, h, false, mysqlGTID(e.SID, e.Tag, e.GNO))
+	case *replication.PreviousGTIDsEvent:
+		// A MySQL binlog file opens with the GTID set before it: the state
+		// of a stream that started from a position without one.
+		set := strings.Join(strings.Fields(e.GTIDSets), "")
+		if st.server.gtid && !st.pos.hasGTID && !st.inGroup && !st.inexact && validGTID(set) {
+			st.pos = st.pos.withGTID(set)
+		}
 	case *replication.QueryEvent:
 		return st.query(ctx, e, start, end, h)
 	case *replication.RowsEvent:
@@ -88,10 +97,28 @@ func (st *binlogStream) dispatch(ctx context.Context, ev *replication.BinlogEven
 }
 
 // openGroup starts an event group at start: a transaction (tx), or a
-// statement of its own.
-func (st *binlogStream) openGroup(start binlogPos, h *replication.EventHeader, tx bool) error {
+// statement of its own, whose GTID is gtid ("" if it has none).
+//
+// A stream started by GTID learns here where it stands in this server's
+// binlog: the server skipped every group the start state holds, so the
+// first one it sends starts where that state lies.
+func (st *binlogStream) openGroup(start binlogPos, h *replication.EventHeader, tx bool, gtid string) error {
 	if st.inGroup {
 		return fmt.Errorf("an event group began at %s before the one that began at %s ended (XA transactions are not supported)", start, st.start)
+	}
+	st.gtid = ""
+	if gtid != "" && st.pos.hasGTID {
+		next, err := gtidAdd(st.pos.gtid, gtid)
+		if err != nil {
+			return fmt.Errorf("the GTID state after transaction %s: %w", gtid, err)
+		}
+		st.gtid = next
+	}
+	if st.inexact {
+		if start.file == "" || h.LogPos == 0 {
+			return errors.New("the server sent a transaction before saying where in its binlog it stands")
+		}
+		st.inexact = false
 	}
 	st.inGroup, st.sawBegin, st.begun, st.start, st.began = true, tx, false, start, eventTime(h)
 	return nil
@@ -102,6 +129,10 @@ func (st *binlogStream) openGroup(start binlogPos, h *replication.EventHeader, t
 func (st *binlogStream) closeGroup(end binlogPos, h *replication.EventHeader) {
 	begun := st.begun
 	st.inGroup, st.sawBegin, st.begun = false, false, false
+	if st.gtid != "" {
+		st.pos.gtid, st.gtid = st.gtid, ""
+	}
+	end.gtid, end.hasGTID = st.pos.gtid, st.pos.hasGTID
 	if begun {
 		st.queue = append(st.queue, litepull.ChangeEvent{Kind: litepull.ChangeCommit, Position: end.position(), Time: eventTime(h)})
 		return
@@ -128,7 +159,11 @@ func (st *binlogStream) keepalive(t time.Time) {
 	if st.inGroup {
 		return
 	}
-	ev := litepull.ChangeEvent{Kind: litepull.ChangeKeepalive, Position: st.pos.position(), Time: t}
+	pos := st.pos
+	if st.inexact {
+		pos = st.from
+	}
+	ev := litepull.ChangeEvent{Kind: litepull.ChangeKeepalive, Position: pos.position(), Time: t}
 	if n := len(st.queue); n > 0 && st.queue[n-1].Kind == litepull.ChangeKeepalive {
 		st.queue[n-1] = ev
 		return
@@ -142,7 +177,7 @@ func (st *binlogStream) heartbeat(h *replication.EventHeader, file []byte) {
 	if st.inGroup {
 		return
 	}
-	if h.EventType == replication.HEARTBEAT_EVENT && string(file) == st.pos.file && uint64(h.LogPos) > st.pos.offset {
+	if !st.inexact && h.EventType == replication.HEARTBEAT_EVENT && string(file) == st.pos.file && uint64(h.LogPos) > st.pos.offset {
 		st.pos.offset = uint64(h.LogPos)
 	}
 	st.keepalive(time.Now())
@@ -165,7 +200,7 @@ func (st *binlogStream) query(ctx context.Context, e *replication.QueryEvent, st
 	switch stmt.kind {
 	case stmtBegin:
 		if !st.inGroup {
-			return st.openGroup(start, h, true)
+			return st.openGroup(start, h, true, "")
 		}
 		st.sawBegin = true
 		return nil

@@ -33,9 +33,9 @@ func (st *binlogStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error
 	p := newPinned(conn)
 	var pos binlogPos
 	if st.lockSnapshot {
-		pos, err = snapshotMySQL(ctx, conn, st.server.identity)
+		pos, err = snapshotMySQL(ctx, conn, st.server)
 	} else {
-		pos, err = snapshotMariaDB(ctx, conn, st.server.identity)
+		pos, err = snapshotMariaDB(ctx, conn, st.server)
 	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("snapshot: %w", err), p.discard(errors.New("snapshot failed")))
@@ -60,8 +60,9 @@ func startSnapshot(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// snapshotMariaDB reads the binlog position of the snapshot itself.
-func snapshotMariaDB(ctx context.Context, conn *sql.Conn, server string) (binlogPos, error) {
+// snapshotMariaDB reads the binlog position of the snapshot itself, and
+// the GTID state there.
+func snapshotMariaDB(ctx context.Context, conn *sql.Conn, info serverInfo) (binlogPos, error) {
 	if err := startSnapshot(ctx, conn); err != nil {
 		return binlogPos{}, err
 	}
@@ -79,13 +80,13 @@ func snapshotMariaDB(ctx context.Context, conn *sql.Conn, server string) (binlog
 		return binlogPos{}, fmt.Errorf("the server gives no binlog position for the snapshot (binlog_snapshot_file %q, binlog_snapshot_position %q): is its binlog on?",
 			file, vars["binlog_snapshot_position"])
 	}
-	return binlogPos{file: file, offset: off, server: server}, nil
+	return mariaGTIDAt(ctx, conn, binlogPos{file: file, offset: off, server: info.identity})
 }
 
 // snapshotMySQL holds a global read lock while the snapshot starts and its
 // position is read, so that no transaction commits in between. The lock
 // waits at most snapshotLockWait for running statements.
-func snapshotMySQL(ctx context.Context, conn *sql.Conn, server string) (_ binlogPos, err error) {
+func snapshotMySQL(ctx context.Context, conn *sql.Conn, info serverInfo) (_ binlogPos, err error) {
 	if _, err := conn.ExecContext(ctx, "SET SESSION lock_wait_timeout = "+strconv.Itoa(snapshotLockWait)); err != nil {
 		return binlogPos{}, err
 	}
@@ -101,5 +102,5 @@ func snapshotMySQL(ctx context.Context, conn *sql.Conn, server string) (_ binlog
 	if err := startSnapshot(ctx, conn); err != nil {
 		return binlogPos{}, err
 	}
-	return masterStatus(ctx, conn, server)
+	return masterStatus(ctx, conn, info, true)
 }

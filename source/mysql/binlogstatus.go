@@ -2,20 +2,29 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/litepull/litepull"
 )
 
 // masterStatus reads where the server's binlog ends, on q: SHOW MASTER
-// STATUS, or SHOW BINARY LOG STATUS where that is gone (MySQL 8.4).
-func masterStatus(ctx context.Context, q querier, server string) (binlogPos, error) {
+// STATUS, or SHOW BINARY LOG STATUS where that is gone (MySQL 8.4), with
+// the GTID state there when the server has GTIDs and withGTID asks for
+// it (MySQL: the status's Executed_Gtid_Set; MariaDB: BINLOG_GTID_POS).
+func masterStatus(ctx context.Context, q querier, info serverInfo, withGTID bool) (binlogPos, error) {
 	var pos binlogPos
 	found := false
 	read := func(v []string) error {
 		off, err := strconv.ParseUint(v[1], 10, 64)
-		pos, found = binlogPos{file: v[0], offset: off, server: server}, true
+		pos, found = binlogPos{file: v[0], offset: off, server: info.identity}, true
+		if withGTID && info.gtid && !info.mariadb && len(v) > 4 {
+			if set := strings.Join(strings.Fields(v[4]), ""); validGTID(set) { // not MySQL's tagged GTIDs
+				pos = pos.withGTID(set)
+			}
+		}
 		return err
 	}
 	err := eachRow(ctx, q, "SHOW MASTER STATUS", read)
@@ -28,7 +37,24 @@ func masterStatus(ctx context.Context, q querier, server string) (binlogPos, err
 	if !found {
 		return binlogPos{}, fmt.Errorf("the server shows no binlog position: its binlog is off: %s", settingsFix(""))
 	}
+	if withGTID && info.gtid && info.mariadb {
+		return mariaGTIDAt(ctx, q, pos)
+	}
 	return pos, nil
+}
+
+// mariaGTIDAt is p with the GTID state a MariaDB server gives for it
+// (BINLOG_GTID_POS): p as it is if it gives none (p's file is purged).
+func mariaGTIDAt(ctx context.Context, q querier, p binlogPos) (binlogPos, error) {
+	var gtid sql.NullString
+	err := q.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.file, p.offset).Scan(&gtid)
+	if err != nil {
+		return p, fmt.Errorf("read the GTID position of %s (BINLOG_GTID_POS): %w", p, explainGrant(err))
+	}
+	if !gtid.Valid {
+		return p, nil
+	}
+	return p.withGTID(gtid.String), nil
 }
 
 // explainGrant adds the missing privilege's GRANT to an access denied
@@ -60,19 +86,20 @@ func (s *Source) binlogFiles(ctx context.Context) ([]binlogFile, error) {
 	return out, nil
 }
 
-// current reads where the server's binlog ends.
-func (st *binlogStream) current(ctx context.Context) (binlogPos, error) {
+// current reads where the server's binlog ends, with its GTID state if
+// withGTID asks for it.
+func (st *binlogStream) current(ctx context.Context, withGTID bool) (binlogPos, error) {
 	q, release, err := st.src.conn(ctx)
 	if err != nil {
 		return binlogPos{}, err
 	}
 	defer release()
-	return masterStatus(ctx, q, st.server.identity)
+	return masterStatus(ctx, q, st.server, withGTID)
 }
 
-// Current is where the server's binlog ends.
+// Current is where the server's binlog ends, with its GTID state.
 func (st *binlogStream) Current(ctx context.Context) (litepull.Position, error) {
-	p, err := st.current(ctx)
+	p, err := st.current(ctx, true)
 	if err != nil {
 		return "", err
 	}
@@ -86,12 +113,17 @@ func (st *binlogStream) Confirmed(ctx context.Context) (litepull.Position, error
 	return st.Current(ctx)
 }
 
-// Resumable says why the stream cannot carry on after pos: pos is another
-// server's, or the binlog file it lies in was purged (or reset).
+// Resumable says why the stream cannot carry on after pos: the binlog
+// file it lies in was purged (or reset); or pos is another server's and
+// carries no GTID state, or this server's binlog does not hold the
+// transactions after that state (see gtidResumable).
 func (st *binlogStream) Resumable(ctx context.Context, pos litepull.Position) error {
 	p, err := parsePos(pos)
 	if err != nil {
 		return err
+	}
+	if p.server != st.server.identity && p.hasGTID && st.server.gtid {
+		return st.gtidResumable(ctx, p)
 	}
 	files, err := st.src.binlogFiles(ctx)
 	if err != nil {
@@ -105,7 +137,7 @@ func (st *binlogStream) Resumable(ctx context.Context, pos litepull.Position) er
 // and how much binlog the server keeps (for every reader, not for litepull
 // alone: a binlog reader holds nothing back).
 func (st *binlogStream) Status(ctx context.Context) (litepull.StreamStatus, error) {
-	cur, err := st.current(ctx)
+	cur, err := st.current(ctx, false)
 	if err != nil {
 		return litepull.StreamStatus{}, err
 	}
@@ -150,3 +182,48 @@ func (st *binlogStream) Includes(at, commit litepull.Position) bool {
 // Joined is empty: a binlog carries every table, and a table dropped and
 // made again shows in it as DDL, which has the engine copy it again.
 func (st *binlogStream) Joined() []string { return nil }
+
+// gtidResumable says why the stream cannot resume by GTID from p, a
+// position of another server of the topology, if it cannot (gtidLostError).
+func (st *binlogStream) gtidResumable(ctx context.Context, p binlogPos) error {
+	executed, purged, err := st.src.gtidBounds(ctx, st.server.mariadb)
+	if err != nil {
+		return err
+	}
+	return gtidLostError(p, st.server.identity, executed, purged)
+}
+
+// gtidBounds reads the GTID state at the end of the server's binlog and
+// at its beginning (what it purged): MySQL's gtid_executed and
+// gtid_purged; MariaDB's gtid_binlog_pos and the GTID list that opens its
+// oldest binlog file.
+func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged string, err error) {
+	if !mariadb {
+		if err := s.queryRow(ctx, []any{&executed, &purged}, "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.gtid_purged"); err != nil {
+			return "", "", fmt.Errorf("read the server's GTID sets: %w", err)
+		}
+		return strings.Join(strings.Fields(executed), ""), strings.Join(strings.Fields(purged), ""), nil
+	}
+	if err := s.queryRow(ctx, []any{&executed}, "SELECT @@GLOBAL.gtid_binlog_pos"); err != nil {
+		return "", "", fmt.Errorf("read the server's GTID position: %w", err)
+	}
+	files, err := s.binlogFiles(ctx)
+	if err != nil || len(files) == 0 {
+		return executed, "", err
+	}
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer release()
+	err = eachRow(ctx, q, "SHOW BINLOG EVENTS IN '"+strings.ReplaceAll(files[0].name, "'", "''")+"' LIMIT 4", func(v []string) error {
+		if len(v) > 5 && v[2] == "Gtid_list" {
+			purged = strings.Trim(strings.TrimSpace(v[5]), "[]")
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("read the GTID list of binlog file %s: %w", files[0].name, explainGrant(err))
+	}
+	return executed, purged, nil
+}
