@@ -709,6 +709,11 @@ func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
 // wrote both tables in one and not the other, half of it, until the
 // failed table is copied. Found by attack (finding 11): LOCK TABLE acct2
 // during litepull run -full left acct1 + acct2 summing to 1993, not 2000.
+// The same happens whenever a session copies some tables at a snapshot
+// later than the position the others stream from (a first copy killed
+// after some tables were swapped in, a table added to the config): until
+// the stream reaches the snapshot, the copied tables lead the others.
+// TestStreamKill9 hits this under load (a kill during the first copy).
 func TestCopyOfSeveralTablesIsWhole(t *testing.T) {
 	t.Skip("finding 11: tables copied from one snapshot are swapped in one by one; a failed copy leaves the others ahead of it (half a transaction across tables visible until the failed table is copied)")
 	f := newFakeChanges(t, fakeSchema, fakeCols)
