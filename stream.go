@@ -111,7 +111,10 @@ type streamRun struct {
 	dirty  map[*streamTable]bool
 	txLast *StreamState
 
-	statusAt   time.Time
+	statusAt time.Time
+	// checkedAt is when the tables were last described (at open, then by
+	// checkShapes and checkDiscovered every statusEvery).
+	checkedAt  time.Time
 	reportedAt time.Time
 	following  bool      // a Follow session: it reports as it goes
 	commitTs   time.Time // the source's commit time of the last transaction applied
@@ -215,6 +218,10 @@ func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) error {
 	if errors.Is(err, ErrStreamChanged) {
 		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
 	}
+	if time.Since(s.checkedAt) < statusEvery {
+		return nil // the session described its tables as it opened
+	}
+	s.checkedAt = time.Now()
 	s.checkShapes(ctx)
 	return s.checkDiscovered(ctx)
 }

@@ -21,7 +21,7 @@ func (e *Engine) openStream(ctx context.Context, bs BoundSource, opts RunOptions
 		return nil, err
 	}
 	s := &streamRun{e: e, bs: bs, src: src, log: e.logger.With(LogKeySource, bs.Config.ID),
-		tables: map[string]*streamTable{}, unlock: unlock, progress: opts.Progress, reportedAt: time.Now()}
+		tables: map[string]*streamTable{}, unlock: unlock, progress: opts.Progress, reportedAt: time.Now(), checkedAt: time.Now()}
 	if err := s.open(ctx, opts); err != nil {
 		s.close()
 		return nil, err
