@@ -2,6 +2,7 @@ package litepull
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -51,10 +52,15 @@ type ChangeOptions struct {
 	// Tables are the source tables to stream, as configured (they may be
 	// schema-qualified); events name them the same way.
 	Tables []string
+	// Logger, if set, hears what OpenChanges waits for (a slot that a
+	// stopped process's connection still holds).
+	Logger *slog.Logger
 }
 
 // Position is a place in a source's change stream, as the source writes
-// it (a Postgres LSN, "16/B374D848"). Only the source compares positions:
+// it: a Postgres LSN and the cluster and timeline it was read on,
+// "16/B374D848@7301234567890123456:1"; a binlog file and offset and the
+// server, "mariadb-bin.000012:4567@1". Only the source compares positions:
 // ChangeStream.Includes.
 type Position string
 
@@ -77,8 +83,11 @@ type ChangeStream interface {
 	// Resumable says why the stream cannot carry on after pos, the
 	// position the replica recorded, if it cannot: the slot moved past it
 	// (another consumer, a slot dropped and made again), or the source no
-	// longer has the log from there (a purged binlog). The engine then
-	// needs a new snapshot of every table (SourceConfig.Resnapshot).
+	// longer has the log from there (a purged binlog), or is another
+	// server. Such a verdict wraps ErrStreamLost (StreamLost), and the
+	// engine then needs a new snapshot of every table
+	// (SourceConfig.Resnapshot); any other error is a failure to check,
+	// which fails the session alone.
 	Resumable(ctx context.Context, pos Position) error
 	// Start begins streaming the transactions committed after from (or
 	// after Confirmed, whichever is later). It is called once.

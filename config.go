@@ -56,8 +56,74 @@ type Config struct {
 	// Replica is the SQLite file the sources are replicated into.
 	// Defaults to DefaultReplica.
 	Replica string `yaml:"replica" json:"replica"`
+	// RemoteReplica, when the config's replica: is a mapping, is the
+	// remote SQLite service replicated into instead of a file (Replica is
+	// then empty).
+	RemoteReplica *ReplicaService `yaml:"-" json:"remoteReplica,omitempty"`
 	// Sources are the databases to pull from.
 	Sources []SourceConfig `yaml:"sources" json:"sources"`
+}
+
+// ReplicaService is a replica kept in a remote SQLite service:
+//
+//	replica:
+//	  kind: starbase   # starbase | libsql | d1
+//	  url: https://my-starbase.example.workers.dev
+//	  token: ${STARBASE_ADMIN_TOKEN}
+type ReplicaService struct {
+	// Kind is starbase, libsql or d1.
+	Kind string `yaml:"kind" json:"kind"`
+	// URL is the service's address: StarbaseDB's, the libSQL server's
+	// (libsql:// or https://), or for d1 the API root. Defaults, for d1
+	// only, to Cloudflare's v4 API.
+	URL string `yaml:"url" json:"url,omitempty"`
+	// Token is the bearer token; give it through the environment.
+	Token string `yaml:"token" json:"-"`
+	// AccountID and DatabaseID identify a D1 database.
+	AccountID  string `yaml:"accountId" json:"accountId,omitempty"`
+	DatabaseID string `yaml:"databaseId" json:"databaseId,omitempty"`
+	// ConnectTimeout and ReadTimeout bound each request as a source's do.
+	// Default to DefaultConnectTimeout and DefaultReadTimeout.
+	ConnectTimeout Duration `yaml:"connectTimeout" json:"connectTimeout,omitempty"`
+	ReadTimeout    Duration `yaml:"readTimeout" json:"readTimeout,omitempty"`
+}
+
+// ReplicaKinds are the remote services a replica may be kept in.
+var ReplicaKinds = []string{"starbase", "libsql", "d1"}
+
+// String names the replica for messages: kind and host, never the token.
+func (r *ReplicaService) String() string {
+	if r.Kind == "d1" {
+		return "d1 database " + r.DatabaseID
+	}
+	host := r.URL
+	if u, err := url.Parse(r.URL); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return r.Kind + " " + host
+}
+
+func (r *ReplicaService) check() error {
+	switch r.Kind {
+	case "starbase", "libsql":
+		if r.URL == "" {
+			return &ConfigError{Path: "replica.url", Msg: "missing", Hint: "give the service's address, e.g. https://my-starbase.example.workers.dev"}
+		}
+	case "d1":
+		if r.AccountID == "" || r.DatabaseID == "" {
+			return &ConfigError{Path: "replica", Msg: "accountId and databaseId are required for d1", Hint: "accountId: ${CF_ACCOUNT_ID}, databaseId: ${CF_D1_DATABASE_ID}"}
+		}
+	case "":
+		return &ConfigError{Path: "replica.kind", Msg: "missing", Hint: "kind: starbase, libsql or d1; or give replica: as a file path"}
+	default:
+		return &ConfigError{Path: "replica.kind", Msg: fmt.Sprintf("unknown kind %q", r.Kind), Hint: "kind: starbase, libsql or d1; or give replica: as a file path"}
+	}
+	if r.URL != "" {
+		if u, err := url.Parse(r.URL); err != nil || u.Host == "" {
+			return &ConfigError{Path: "replica.url", Msg: fmt.Sprintf("%q is not a URL", r.URL), Hint: "https://host"}
+		}
+	}
+	return nil
 }
 
 // SourceConfig is one database to pull from.
@@ -380,13 +446,19 @@ func resolvePath(dir, p string) string {
 // ParseConfig parses YAML strictly (unknown keys are errors), expands
 // ${ENV} references in its values and validates the result.
 func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	doc, err := parseYAML(data, lookup)
+	doc, remote, err := parseYAML(data, lookup)
 	if err != nil {
 		return nil, err
 	}
 	var c Config
 	if err := doc.Decode(&c); err != nil {
 		return nil, &ConfigError{Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
+	}
+	if remote != nil {
+		c.RemoteReplica = &ReplicaService{}
+		if err := remote.Decode(c.RemoteReplica); err != nil {
+			return nil, &ConfigError{Path: "replica", Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
+		}
 	}
 	if err := c.checkZeroPageSizes(doc); err != nil {
 		return nil, err
@@ -408,7 +480,7 @@ func (c *Config) Validate() error {
 // replica path; each source's pageSize, runBudget, runPages and timeouts;
 // reconcileEvery of each table with deletes: reconcile. It checks nothing.
 func (c *Config) ApplyDefaults() {
-	if c.Replica == "" {
+	if c.Replica == "" && c.RemoteReplica == nil {
 		c.Replica = DefaultReplica
 	}
 	for i := range c.Sources {
@@ -445,6 +517,11 @@ func (s *SourceConfig) applyDefaults() {
 func (c *Config) Check() error {
 	if strings.HasPrefix(c.Replica, "file:") {
 		return &ConfigError{Path: "replica", Msg: fmt.Sprintf("%q is a URI", c.Replica), Hint: "give the replica as a file path"}
+	}
+	if c.RemoteReplica != nil {
+		if err := c.RemoteReplica.check(); err != nil {
+			return err
+		}
 	}
 	if len(c.Sources) == 0 {
 		return &ConfigError{Path: "sources", Msg: "no sources", Hint: "list at least one source with id, kind and dsn"}

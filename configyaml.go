@@ -307,20 +307,49 @@ func editDistance(a, b string) int {
 
 // parseYAML parses a config file into a node tree, expands ${ENV} in its
 // values and checks its keys.
-func parseYAML(data []byte, lookup func(string) (string, bool)) (*yaml.Node, error) {
+func parseYAML(data []byte, lookup func(string) (string, bool)) (doc *yaml.Node, remote *yaml.Node, err error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
+	doc = &yaml.Node{}
+	if err := yaml.Unmarshal(data, doc); err != nil {
+		return nil, nil, &ConfigError{Msg: "parse YAML: " + err.Error(), Hint: "see the config example in the README"}
 	}
-	if err := expandEnvValues(&doc, "", lookup); err != nil {
-		return nil, err
+	if err := expandEnvValues(doc, "", lookup); err != nil {
+		return nil, nil, err
 	}
 	kc := keyChecker{seen: map[nodeType]bool{}}
-	if err := kc.check(&doc, reflect.TypeFor[Config](), ""); err != nil {
-		return nil, err
+	if remote = detachRemoteReplica(doc); remote != nil {
+		if err := kc.check(remote, reflect.TypeFor[ReplicaService](), "replica"); err != nil {
+			return nil, nil, err
+		}
 	}
-	return &doc, nil
+	if err := kc.check(doc, reflect.TypeFor[Config](), ""); err != nil {
+		return nil, nil, err
+	}
+	return doc, remote, nil
+}
+
+// detachRemoteReplica takes a replica: given as a mapping (a remote
+// service) out of the document, leaving the file path empty, and returns
+// it; a replica: given as a path stays, and nil is returned.
+func detachRemoteReplica(doc *yaml.Node) *yaml.Node {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		v := root.Content[i+1]
+		for v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		if root.Content[i].Value == "replica" && v.Kind == yaml.MappingNode {
+			root.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
+			return v
+		}
+	}
+	return nil
 }

@@ -249,6 +249,7 @@ func (e *Engine) pull(ctx context.Context, bs BoundSource, tc TableConfig, st *S
 		return err
 	}
 	p.pageBytes = opts.PageBytes
+	e.fitPages(p)
 	res.Note = p.note
 	e.warnConfig(bs, tc, p, res)
 	full, err := e.prepare(ctx, p, st, res, opts)

@@ -168,3 +168,18 @@ func (e *TableError) Error() string {
 }
 
 func (e *TableError) Unwrap() error { return e.Err }
+
+// StreamLost marks err, its message unchanged, as a verdict that a change
+// stream cannot resume where the replica stands (errors.Is(err,
+// ErrStreamLost)): ChangeStream.Resumable says so apart from failing to
+// check. Nil stays nil.
+func StreamLost(err error) error {
+	if err == nil {
+		return nil
+	}
+	return streamLost{err}
+}
+
+type streamLost struct{ error }
+
+func (e streamLost) Unwrap() []error { return []error{e.error, ErrStreamLost} }

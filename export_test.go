@@ -20,10 +20,11 @@ func SetFlushBytes(n int64) (restore func()) {
 	return func() { flushBytes = old }
 }
 
-// SetStatusEvery changes how often a stream reads its status and
-// describes its tables afresh; the returned function restores it.
-func SetStatusEvery(d time.Duration) (restore func()) {
-	old := statusEvery
-	statusEvery = d
-	return func() { statusEvery = old }
+// SetStreamIntervals shortens how often a change stream reads its slot's
+// status and samples the source's position (for its lag); the returned
+// function restores them.
+func SetStreamIntervals(status, sample time.Duration) (restore func()) {
+	oldStatus, oldSample := statusEvery, lagSampleEvery
+	statusEvery, lagSampleEvery = status, sample
+	return func() { statusEvery, lagSampleEvery = oldStatus, oldSample }
 }

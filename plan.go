@@ -73,7 +73,24 @@ func (e *Engine) plan(ctx context.Context, bs BoundSource, tc TableConfig) (*pla
 	p.pkIdx = indexes(p.columns, pk)
 	p.keyIdx = p.pkIdx
 	p.target = t
+	e.fitPages(p) // again by pull, which sets the run's page bytes
 	return p, nil
+}
+
+// fitPages makes pages no larger than a replica that limits them
+// (BatchLimiter) takes in one atomic write.
+func (e *Engine) fitPages(p *plan) {
+	bl, ok := e.replica.(BatchLimiter)
+	if !ok {
+		return
+	}
+	rows, bytes := bl.BatchLimits(p.target)
+	if rows > 0 && p.pageSize > rows {
+		p.pageSize = rows
+	}
+	if bytes > 0 && (p.pageBytes <= 0 || p.pageBytes > bytes) {
+		p.pageBytes = bytes
+	}
 }
 
 // planner resolves one table's plan from its config and described schema.

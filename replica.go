@@ -121,6 +121,14 @@ type Replica interface {
 	Keys(ctx context.Context, t *Target, within KeyRange) ([][]Value, error)
 }
 
+// BatchLimiter is a Replica that takes a batch in one request of bounded
+// size (a remote SQLite service): BatchLimits gives the most rows, and the
+// most bytes of row values, one page of t may have; 0 is no limit. The
+// engine reads pages no larger, so that each commits whole in one request.
+type BatchLimiter interface {
+	BatchLimits(t *Target) (rows int, bytes int64)
+}
+
 // Batch is what the replica applies in one transaction: rows to upsert and
 // keys to delete in one or more tables, and the states that say how far
 // each table has been read. A polling page is one table's upserts and its
@@ -136,6 +144,11 @@ type Batch struct {
 	States  []State
 	// Stream, when set, records where the source's change stream stands.
 	Stream *StreamState
+	// Sync makes the commit that holds the batch durable, and every commit
+	// before it, before that commit returns (SQLite's synchronous=FULL):
+	// a change stream tells its source a position only once it survives a
+	// power cut, since the source then recycles the WAL before it.
+	Sync bool
 }
 
 // ReplicaTx is an open replica transaction (Replica.Begin). Rollback after

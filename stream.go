@@ -21,8 +21,10 @@ const (
 	groupRows = 50_000
 	// RetainedWarn is how much WAL a slot may hold back at the source
 	// before the stream warns: a slot that falls behind fills the
-	// source's disk (max_slot_wal_keep_size bounds it).
-	RetainedWarn = 1 << 30
+	// source's disk (max_slot_wal_keep_size bounds it). It warns again
+	// each time the amount doubles, or after retainedWarnAgain.
+	RetainedWarn      = 1 << 30
+	retainedWarnAgain = time.Hour
 	// flushRows is how many rows of a source transaction are held in
 	// memory before they are written into the open replica transaction;
 	// flushBytes (a variable for tests), how many bytes of their values.
@@ -40,10 +42,16 @@ const (
 
 var flushBytes int64 = DefaultPageBytes
 
-// statusEvery is how often a stream reads its slot's status (lag,
-// retained WAL) for status and metrics, and describes its tables afresh
-// (checkShapes). A variable for tests.
-var statusEvery = 10 * time.Second
+// Variables for tests.
+var (
+	// statusEvery is how often a stream reads its slot's status (lag,
+	// retained WAL) for status and metrics, and describes its tables
+	// afresh (checkShapes, checkDiscovered).
+	statusEvery = 10 * time.Second
+	// lagSampleEvery is how often a stream samples the source's position,
+	// to date the positions it has not reached yet (its lag in seconds).
+	lagSampleEvery = time.Second
+)
 
 // streamTable is one table of a change stream.
 type streamTable struct {
@@ -87,8 +95,12 @@ type streamRun struct {
 	progress func(Progress)
 	unlock   func()
 
-	pos      Position // applied through (committed or in the open replica transaction)
-	durable  Position // committed through
+	pos     Position // applied through (committed or in the open replica transaction)
+	durable Position // committed through
+	// synced is what a durable commit (Batch.Sync) holds: only that is
+	// acknowledged. last is the stream state committed last.
+	synced   Position
+	last     StreamState
 	recorded time.Time
 	acked    Position
 	ackedAt  time.Time
@@ -102,9 +114,10 @@ type streamRun struct {
 	heldBytes int64 // bytes of their values (ValueBytes)
 	recopy    []*streamTable
 
-	tx      ReplicaTx // the open replica transaction, if any
-	txStart time.Time
-	txRows  int
+	tx        ReplicaTx // the open replica transaction, if any
+	txStart   time.Time
+	txRows    int
+	txFirstTs time.Time // the source's commit time of its first transaction
 	// The states of the tables the source transactions in tx touched, and
 	// the position of the last: written once, just before tx commits
 	// (each source transaction's would overwrite the one before).
@@ -118,6 +131,17 @@ type streamRun struct {
 	reportedAt time.Time
 	following  bool      // a Follow session: it reports as it goes
 	commitTs   time.Time // the source's commit time of the last transaction applied
+	beginTs    time.Time // the source's commit time of the transaction being read
+
+	// Lag: through is where the stream stands with every transaction
+	// before it committed in the replica (a commit's or keepalive's
+	// position); lag dates positions from samples of the source's;
+	// published is the date of the oldest change the replica lacks, as
+	// last published.
+	through   Position
+	lag       lagClock
+	sampledAt time.Time
+	published time.Time
 }
 
 // StreamInfo is what the engine knows of a source's change stream, for
@@ -126,12 +150,21 @@ type StreamInfo struct {
 	SourceID string       `json:"sourceId"`
 	Status   StreamStatus `json:"slot"`
 	Position Position     `json:"position"` // applied through
-	// LagSeconds is how long ago the source committed the last
-	// transaction applied, when the stream is behind (0 when it is
-	// caught up: the source sent nothing more).
+	// LagSeconds is the age of the oldest source change the replica's
+	// readers do not see: the commit time of the first transaction not
+	// committed in the replica, or else the time the source first stood
+	// past where the stream stands (from samples of the source's position,
+	// taken every second); 0 when the replica holds everything the source
+	// had at the last sample.
 	LagSeconds float64   `json:"lagSeconds"`
 	Updated    time.Time `json:"updatedTs"`
 	Error      string    `json:"error,omitempty"`
+
+	behind time.Time // the date LagSeconds counts from; zero when caught up
+	// The retained-WAL warning: how much was retained when it was last
+	// given (0: below RetainedWarn), and when.
+	retainedWarned   int64
+	retainedWarnedAt time.Time
 }
 
 // ObserveStreams has f see, every few seconds while a change stream
@@ -179,8 +212,12 @@ func (e *Engine) StreamInfos() []StreamInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]StreamInfo, 0, len(e.streams))
+	now := time.Now()
 	for _, bs := range e.sources {
 		if si, ok := e.streams[bs.Config.ID]; ok {
+			if !si.behind.IsZero() {
+				si.LagSeconds = max(now.Sub(si.behind).Seconds(), 0)
+			}
 			out = append(out, si)
 		}
 	}
@@ -188,32 +225,30 @@ func (e *Engine) StreamInfos() []StreamInfo {
 }
 
 // refreshStatus reads the slot's status every statusEvery, and warns when
-// it holds back more WAL than RetainedWarn. A stream whose tables changed
-// at the source (ErrStreamChanged) ends the session.
-func (s *streamRun) refreshStatus(ctx context.Context, caughtUp bool) error {
+// it holds back more WAL than RetainedWarn; between reads it samples the
+// source's position for the lag. A stream whose tables changed at the
+// source (ErrStreamChanged) ends the session.
+func (s *streamRun) refreshStatus(ctx context.Context) error {
 	if time.Since(s.statusAt) < statusEvery {
+		s.sampleLag(ctx)
 		return nil
 	}
 	s.statusAt = time.Now()
 	s.report()
-	si := StreamInfo{SourceID: s.bs.Config.ID, Position: s.durable, Updated: s.statusAt}
 	st, err := s.cs.Status(ctx)
+	if err == nil && st.Current != "" {
+		s.lag.add(st.Current, s.statusAt)
+		s.sampledAt = s.statusAt
+	}
+	s.published = s.behindSince()
+	s.e.mu.Lock()
+	si := s.e.streams[s.bs.Config.ID]
+	si.Status, si.Position, si.Updated, si.Error, si.behind = st, s.durable, s.statusAt, "", s.published
 	if err != nil {
 		si.Error = err.Error()
 	}
-	si.Status = st
-	if !caughtUp && !s.commitTs.IsZero() {
-		si.LagSeconds = s.statusAt.Sub(s.commitTs).Seconds()
-	}
-	if st.RetainedBytes > RetainedWarn && st.Slot != "" { // a binlog reader holds nothing back
-		s.log.Warn("the slot holds back much WAL at the source; if the stream cannot keep up, set max_slot_wal_keep_size there (see the README)",
-			"slot", st.Slot, "retainedBytes", st.RetainedBytes)
-	}
-	s.e.mu.Lock()
-	if s.e.streams == nil {
-		s.e.streams = map[string]StreamInfo{}
-	}
-	s.e.streams[s.bs.Config.ID] = si
+	s.warnRetained(&si)
+	s.setStream(si)
 	s.e.mu.Unlock()
 	if errors.Is(err, ErrStreamChanged) {
 		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
@@ -283,6 +318,25 @@ func (s *streamRun) checkShapes(ctx context.Context) {
 	}
 }
 
+// warnRetained warns when the slot's retained WAL passes RetainedWarn,
+// then again only each time it doubles, or every retainedWarnAgain while
+// it stays above; and says so once it is back under.
+func (s *streamRun) warnRetained(si *StreamInfo) {
+	st := si.Status
+	if st.Slot == "" {
+		return // a binlog reader holds nothing back
+	}
+	switch {
+	case st.RetainedBytes > RetainedWarn && (st.RetainedBytes >= 2*si.retainedWarned || time.Since(si.retainedWarnedAt) >= retainedWarnAgain):
+		s.log.Warn("the slot holds back much WAL at the source; if the stream cannot keep up, set max_slot_wal_keep_size there (see the README)",
+			"slot", st.Slot, "retainedBytes", st.RetainedBytes, "lagBytes", st.LagBytes)
+		si.retainedWarned, si.retainedWarnedAt = st.RetainedBytes, time.Now()
+	case st.RetainedBytes <= RetainedWarn && si.retainedWarned > 0:
+		s.log.Info("the slot's retained WAL is back under the warning threshold", "slot", st.Slot, "retainedBytes", st.RetainedBytes)
+		si.retainedWarned, si.retainedWarnedAt = 0, time.Time{}
+	}
+}
+
 // runLogical brings a streamed source's tables up to the source's position
 // when it starts (copying those that need it) and returns their results.
 func (e *Engine) runLogical(ctx context.Context, bs BoundSource, opts RunOptions) []TableResult {
@@ -327,18 +381,26 @@ func sourceError(bs BoundSource, err error) TableResult {
 }
 
 // results are the tables' results; a stream error that ended the session
-// is every table's that did not fail on its own.
+// is every table's that did not fail on its own, unless it is a Follow
+// session's planned restart.
 func (s *streamRun) results(err error) []TableResult {
 	out := append(make([]TableResult, 0, len(s.order)+len(s.skipped)), s.skipped...)
 	for _, t := range s.order {
 		r := *t.res
 		r.CursorValue = t.st.CursorValue
-		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) {
+		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) && !s.planned(err) {
 			r.Err, r.Error = err, err.Error()
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// planned reports a Follow session that ends to start again, its tables
+// having changed at the source: the next session mends that, and no table
+// failed. A run's drain that ends so is cut short: its tables say why.
+func (s *streamRun) planned(err error) bool {
+	return s.following && errors.Is(err, ErrStreamChanged)
 }
 
 // follow copies what needs it, starts the stream at the recorded position
@@ -354,6 +416,7 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 		if err != nil {
 			err = fmt.Errorf("start the change stream of source %s: %w", s.bs.Config.ID, err)
 		} else {
+			s.lag.includes, s.through = s.cs.Includes, s.pos
 			err = s.loop(ctx, until)
 		}
 	}
@@ -365,10 +428,8 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
 	}
-	if s.durable != s.acked {
-		if aerr := s.cs.Ack(context.WithoutCancel(ctx), s.durable); err == nil {
-			err = aerr
-		}
+	if aerr := s.ack(context.WithoutCancel(ctx), true); err == nil {
+		err = aerr
 	}
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
@@ -412,8 +473,9 @@ func (s *streamRun) reached(until Position) bool {
 func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) error {
 	switch ev.Kind {
 	case ChangeBegin:
-		s.inTx, s.begin = true, ev.Position
+		s.inTx, s.begin, s.beginTs = true, ev.Position, ev.Time
 		s.touched = map[*streamTable]int64{}
+		s.publishLag()
 	case ChangeRelation:
 		s.relation(ev)
 	case ChangeInsert, ChangeUpdate, ChangeDelete:
@@ -431,7 +493,8 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 				return err
 			}
 		}
-		if err := s.refreshStatus(ctx, true); err != nil {
+		s.passed(ev.Position)
+		if err := s.refreshStatus(ctx); err != nil {
 			return err
 		}
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {

@@ -346,6 +346,7 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 	s.inTx = false
 	if s.cs.Includes(s.pos, s.begin) || len(s.touched) == 0 {
 		s.batch, s.held, s.heldBytes = Batch{}, 0, 0
+		s.passed(ev.Position)
 		if err := s.idle(ctx, ev.Position, false); err != nil {
 			return err
 		}
@@ -375,7 +376,7 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 			return err
 		}
 	}
-	if err := s.refreshStatus(ctx, false); err != nil {
+	if err := s.refreshStatus(ctx); err != nil {
 		return err
 	}
 	return s.copyAgain(ctx)
@@ -409,7 +410,7 @@ func (s *streamRun) write(ctx context.Context) error {
 		if err != nil {
 			return err // the replica says "begin replica transaction"
 		}
-		s.tx, s.txStart, s.txRows = tx, time.Now(), 0
+		s.tx, s.txStart, s.txRows, s.txFirstTs = tx, time.Now(), 0, s.beginTs
 	}
 	err := s.tx.Apply(ctx, s.batch)
 	s.txRows += s.held
@@ -456,7 +457,9 @@ func (s *streamRun) commitTx(ctx context.Context) error {
 	if s.tx == nil {
 		return nil
 	}
-	b := Batch{Stream: s.txLast}
+	// A commit whose position is to be acknowledged now is made durable
+	// itself, sparing ack a commit of its own.
+	b := Batch{Stream: s.txLast, Sync: s.txLast != nil && time.Since(s.ackedAt) >= ackEvery}
 	for t := range s.dirty {
 		b.States = append(b.States, t.st)
 	}
@@ -471,17 +474,45 @@ func (s *streamRun) commitTx(ctx context.Context) error {
 		return fmt.Errorf("commit replica transaction: %w", err)
 	}
 	s.durable = s.pos
+	if b.Stream != nil {
+		s.last = *b.Stream
+		if b.Sync {
+			s.synced = s.durable
+		}
+	}
+	s.passed(s.durable)
 	return s.ack(ctx, false)
 }
 
+// ack tells the source what a durable commit holds (making the last
+// commit durable first, if it is not): the replica writes its commits
+// with synchronous=NORMAL, which a power cut may forget, and a position
+// the source was told is one whose WAL it recycles.
 func (s *streamRun) ack(ctx context.Context, now bool) error {
 	if s.durable == s.acked || (!now && time.Since(s.ackedAt) < ackEvery) {
 		return nil
 	}
-	if err := s.cs.Ack(ctx, s.durable); err != nil {
-		return fmt.Errorf("acknowledge %s to source %s: %w", s.durable, s.bs.Config.ID, err)
+	if err := s.sync(ctx); err != nil {
+		return err
 	}
-	s.acked, s.ackedAt = s.durable, time.Now()
+	if err := s.cs.Ack(ctx, s.synced); err != nil {
+		return fmt.Errorf("acknowledge %s to source %s: %w", s.synced, s.bs.Config.ID, err)
+	}
+	s.acked, s.ackedAt = s.synced, time.Now()
+	return nil
+}
+
+// sync makes every commit durable, if the last was not, by committing its
+// stream state again with Batch.Sync.
+func (s *streamRun) sync(ctx context.Context) error {
+	if s.synced == s.durable || s.last.Position != s.durable {
+		return nil
+	}
+	st := s.last
+	if err := s.e.replica.Apply(ctx, Batch{Stream: &st, Sync: true}); err != nil {
+		return fmt.Errorf("make the replica's commits through %s durable: %w", s.durable, err)
+	}
+	s.synced = s.durable
 	return nil
 }
 
@@ -501,12 +532,14 @@ func (s *streamRun) idle(ctx context.Context, pos Position, now bool) error {
 	return s.ack(ctx, true)
 }
 
-// record writes the stream's position alone.
+// record writes the stream's position alone, durably: it is acknowledged
+// next.
 func (s *streamRun) record(ctx context.Context, pos Position, commit time.Time) error {
-	if err := s.e.replica.Apply(ctx, Batch{Stream: s.streamState(pos, commit)}); err != nil {
+	st := s.streamState(pos, commit)
+	if err := s.e.replica.Apply(ctx, Batch{Stream: st, Sync: true}); err != nil {
 		return fmt.Errorf("record the stream position of source %s: %w", s.bs.Config.ID, err)
 	}
-	s.pos, s.durable, s.recorded = pos, pos, time.Now()
+	s.pos, s.durable, s.synced, s.last, s.recorded = pos, pos, pos, *st, time.Now()
 	return nil
 }
 
@@ -514,6 +547,7 @@ func (s *streamRun) record(ctx context.Context, pos Position, commit time.Time) 
 // (whole source transactions only ever commit), the stream closed.
 func (s *streamRun) close() {
 	s.rollback()
+	s.endLag()
 	s.report()
 	if s.cs != nil {
 		if err := s.cs.Close(); err != nil {

@@ -38,6 +38,29 @@ type fakeChanges struct {
 	snapErr    error    // what Snapshot fails with
 	onSnapshot func()   // called as Snapshot begins
 	breakAt    int      // a stream's breakAt-th event is, once, a broken connection instead
+	stall      fakeStall
+	status     litepull.StreamStatus // what Status says, Current aside
+	onAck      func(litepull.Position)
+	resumeErr  error // what Resumable fails with: it could not check
+}
+
+// fakeStall holds a stream back, as a walsender busy decoding a backlog
+// does, while the source moves on.
+type fakeStall int
+
+const (
+	// stallBefore sends only keepalives at the position before the next
+	// transaction.
+	stallBefore fakeStall = iota + 1
+	// stallInside sends the next transaction's begin and first change,
+	// then nothing (a large transaction being read).
+	stallInside
+)
+
+func (f *fakeChanges) setStall(s fakeStall) {
+	f.mu.Lock()
+	f.stall = s
+	f.mu.Unlock()
 }
 
 func newFakeChanges(tb testing.TB, schema string, cols map[string][]string) *fakeChanges {
@@ -128,7 +151,8 @@ func (f *fakeChanges) commit(ops ...fakeOp) {
 	defer f.mu.Unlock()
 	mustExec(f.path, sql+"COMMIT;")
 	i := int64(len(f.log))
-	evs := []litepull.ChangeEvent{{Kind: litepull.ChangeBegin, Position: pos(2 * i)}}
+	now := time.Now()
+	evs := []litepull.ChangeEvent{{Kind: litepull.ChangeBegin, Position: pos(2 * i), Time: now}}
 	for _, op := range ops {
 		ev := op.ev
 		ev.Columns = f.cols[ev.Table]
@@ -141,7 +165,7 @@ func (f *fakeChanges) commit(ops ...fakeOp) {
 		}
 		evs = append(evs, ev)
 	}
-	f.log = append(f.log, append(evs, litepull.ChangeEvent{Kind: litepull.ChangeCommit, Position: pos(2*i + 1), Time: time.Now()}))
+	f.log = append(f.log, append(evs, litepull.ChangeEvent{Kind: litepull.ChangeCommit, Position: pos(2*i + 1), Time: now}))
 }
 
 func pos(n int64) litepull.Position { return litepull.Position(strconv.FormatInt(n, 10)) }
@@ -181,6 +205,7 @@ type fakeStream struct {
 	next   int // the next transaction to send
 	queue  []litepull.ChangeEvent
 	sent   int
+	inTx   int // events of the current transaction sent
 }
 
 func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
@@ -234,8 +259,11 @@ func (s *fakeStream) Confirmed(context.Context) (litepull.Position, error) {
 func (s *fakeStream) Resumable(ctx context.Context, p litepull.Position) error {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	if s.f.resumeErr != nil {
+		return s.f.resumeErr
+	}
 	if s.f.confirmed > num(p) {
-		return fmt.Errorf("the fake slot is at %d, past %s", s.f.confirmed, p)
+		return litepull.StreamLost(fmt.Errorf("the fake slot is at %d, past %s", s.f.confirmed, p))
 	}
 	return nil
 }
@@ -251,11 +279,12 @@ func (s *fakeStream) Start(ctx context.Context, from litepull.Position) error {
 func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 	for len(s.queue) == 0 {
 		s.f.mu.Lock()
-		if s.next < len(s.f.log) {
+		if s.next < len(s.f.log) && s.f.stall != stallBefore {
 			s.queue = append(s.queue, s.f.log[s.next]...)
 			s.next++
+			s.inTx = 0
 		} else {
-			ka := litepull.ChangeEvent{Kind: litepull.ChangeKeepalive, Position: pos(2 * int64(len(s.f.log)))}
+			ka := litepull.ChangeEvent{Kind: litepull.ChangeKeepalive, Position: pos(2 * int64(s.next))}
 			s.f.mu.Unlock()
 			select {
 			case <-ctx.Done():
@@ -266,7 +295,18 @@ func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 		}
 		s.f.mu.Unlock()
 	}
-	s.f.mu.Lock()
+	for {
+		s.f.mu.Lock()
+		if s.f.stall != stallInside || s.inTx < 2 {
+			break
+		}
+		s.f.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return litepull.ChangeEvent{}, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 	defer s.f.mu.Unlock()
 	if s.sent++; s.sent == s.f.breakAt {
 		s.f.breakAt = 0
@@ -274,12 +314,16 @@ func (s *fakeStream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 	}
 	ev := s.queue[0]
 	s.queue = s.queue[1:]
+	s.inTx++
 	return ev, nil
 }
 
 func (s *fakeStream) Ack(ctx context.Context, p litepull.Position) error {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	if s.f.onAck != nil {
+		s.f.onAck(p)
+	}
 	s.f.confirmed = max(s.f.confirmed, num(p))
 	return nil
 }
@@ -291,7 +335,9 @@ func (s *fakeStream) Includes(at, commit litepull.Position) bool { return num(co
 func (s *fakeStream) Status(context.Context) (litepull.StreamStatus, error) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
-	return litepull.StreamStatus{}, s.f.statusErr
+	st := s.f.status
+	st.Current = pos(2 * int64(len(s.f.log)))
+	return st, s.f.statusErr
 }
 
 func (s *fakeStream) Close() error { return nil }

@@ -71,6 +71,7 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		return s.noTable()
 	}
 	s.copts = s.bs.Config.ChangeOptions(names)
+	s.copts.Logger = s.log
 	if err := s.forgetLeft(ctx, names); err != nil {
 		return err
 	}
@@ -236,6 +237,14 @@ func (s *streamRun) resume(ctx context.Context) error {
 	}
 	gap := ""
 	switch {
+	case ok && s.copiesAll():
+		// Every table is copied from a new snapshot: the old record is of
+		// no use, and a position the source can no longer serve (a
+		// diverged server, a reset binlog) must not stop the copy that
+		// replaces it. The stream starts where the source is.
+		s.log.Info("every table is copied again: the stream starts where the source is, not at the replica's record",
+			"record", rec.Position, "position", confirmed)
+		return s.restart(ctx, confirmed, rec.Commit)
 	case !ok && s.anyStreamed():
 		gap = "the replica holds streamed tables but no record of the stream"
 	case ok && rec.Slot != s.copts.Slot:
@@ -243,12 +252,17 @@ func (s *streamRun) resume(ctx context.Context) error {
 			"until it is dropped: litepull slot drop -source %s -slot %s, or SELECT pg_drop_replication_slot('%s'))",
 			rec.Slot, s.copts.Slot, rec.Slot, s.bs.Config.ID, rec.Slot, rec.Slot)
 	case ok:
-		if err := s.cs.Resumable(ctx, rec.Position); err != nil {
+		// A verdict (ErrStreamLost) is a gap; a failure to check (the
+		// slot unreadable for now) fails this session alone: it is no
+		// reason for a new snapshot.
+		if err := s.cs.Resumable(ctx, rec.Position); errors.Is(err, ErrStreamLost) {
 			gap = err.Error()
+		} else if err != nil {
+			return fmt.Errorf("check that the change stream of source %s can resume at %s: %w", s.bs.Config.ID, rec.Position, err)
 		}
 	}
 	if ok && gap == "" {
-		s.pos, s.durable, s.acked = rec.Position, rec.Position, confirmed
+		s.pos, s.durable, s.acked, s.commitTs, s.last = rec.Position, rec.Position, confirmed, rec.Commit, rec
 		return nil
 	}
 	if gap != "" {
@@ -256,8 +270,27 @@ func (s *streamRun) resume(ctx context.Context) error {
 			return err
 		}
 	}
-	s.pos = confirmed
-	return s.record(ctx, confirmed, rec.Commit)
+	return s.restart(ctx, confirmed, rec.Commit)
+}
+
+// restart records that the stream starts at pos, where the source is,
+// and, in the same replica transaction, that every table to copy has no
+// position: a session killed before it copied them all leaves the rest
+// to be copied by the next, instead of streaming them on from pos and
+// missing their changes since their own positions.
+func (s *streamRun) restart(ctx context.Context, pos Position, commit time.Time) error {
+	b := Batch{Stream: s.streamState(pos, commit), Sync: true}
+	for _, t := range s.order {
+		if t.copy && t.p != nil && t.st.CursorValue != "" {
+			t.st.CursorValue = ""
+			b.States = append(b.States, t.st)
+		}
+	}
+	if err := s.e.replica.Apply(ctx, b); err != nil {
+		return fmt.Errorf("record the stream position of source %s: %w", s.bs.Config.ID, err)
+	}
+	s.pos, s.durable, s.synced, s.last, s.recorded = pos, pos, pos, *b.Stream, time.Now()
+	return nil
 }
 
 // recordedStream is the replica's record of this source's stream.

@@ -270,6 +270,32 @@ func TestStreamCannotResumeAutoCopiesAll(t *testing.T) {
 	}
 }
 
+// TestStreamResumeCheckFails: a stream whose check for resuming fails (a
+// timeout reading the slot, say) is no stream that cannot resume: the run
+// fails with that error, asks for no new snapshot and copies nothing, even
+// with resnapshot: auto; the next run resumes.
+func TestStreamResumeCheckFails(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngineWith(t, f, litepull.ResnapshotAuto)
+	run(t, e)
+	f.commit(ins("a", int64(1), "x", "y"))
+	f.resumeErr = errors.New("read replication slot s: read timed out")
+	sum, err := e.Run(context.Background(), litepull.RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Tables) != 1 || sum.Tables[0].Err == nil || !strings.Contains(sum.Tables[0].Error, "read timed out") ||
+		errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) || sum.Tables[0].FullRefresh {
+		t.Fatalf("a failed check: %+v, want the source failed with the check's error, nothing copied", sum.Tables)
+	}
+	f.resumeErr = nil
+	sum = run(t, e)
+	sameTables(t, f, rp, "a", "b")
+	if fullRefreshed := sum.Tables[0].FullRefresh || sum.Tables[1].FullRefresh; fullRefreshed {
+		t.Fatalf("the run after the failed check copied again: %+v", sum.Tables)
+	}
+}
+
 func TestStreamTableFailsAlone(t *testing.T) {
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	e, r, rp := streamEngine(t, f)
@@ -454,9 +480,15 @@ func TestStreamEndsWhenItsTablesChangedAtTheSource(t *testing.T) {
 	f.statusErr = fmt.Errorf("table b: %w", litepull.ErrStreamChanged)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := e.Follow(ctx, "pg")
+	res, err := e.Follow(ctx, "pg")
 	if !errors.Is(err, litepull.ErrStreamChanged) {
 		t.Fatalf("Follow ended with %v; want ErrStreamChanged at once", err)
+	}
+	// A planned restart: no table failed.
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("table %s: %v; a planned restart fails no table", r.Table, r.Err)
+		}
 	}
 }
 
@@ -609,7 +641,7 @@ func TestStreamStatesOfGroupedTransactions(t *testing.T) {
 // write, while the daemon said ok. The stream describes its tables
 // afresh with its status, and copies the changed one again.
 func TestFollowSeesAShapeChangeWithoutWrites(t *testing.T) {
-	defer litepull.SetStatusEvery(20 * time.Millisecond)()
+	defer litepull.SetStreamIntervals(20*time.Millisecond, time.Second)()
 	f := newFakeChanges(t, fakeSchema, fakeCols)
 	f.commit(ins("b", int64(1), int64(1)), ins("b", int64(2), int64(2)))
 	e, _, rp := streamEngine(t, f)
@@ -677,7 +709,7 @@ func tryDump(path, table string) (string, error) {
 // never replicated, and a discovered table whose key changed kept
 // merging rows on the old key, both while the daemon said ok.
 func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
-	defer litepull.SetStatusEvery(20 * time.Millisecond)()
+	defer litepull.SetStreamIntervals(20*time.Millisecond, time.Second)()
 	for name, ddl := range map[string]string{
 		"NewTable": "CREATE TABLE c (id INTEGER PRIMARY KEY, v TEXT)",
 		"NewKey":   "BEGIN; CREATE TABLE b2 (id INTEGER, n INTEGER, PRIMARY KEY (id, n)); INSERT INTO b2 SELECT * FROM b; DROP TABLE b; ALTER TABLE b2 RENAME TO b; COMMIT",
@@ -728,5 +760,61 @@ func TestCopyOfSeveralTablesIsWhole(t *testing.T) {
 	a, b := dump(t, rp, "a"), dump(t, rp, "b")
 	if strings.Contains(a, "moved") != strings.Contains(b, "INTEGER:50") {
 		t.Fatalf("the replica shows half of a source transaction: a\n%s\nb\n%s", a, b)
+	}
+}
+
+// TestStreamCannotResumeFullOfOneTable: a run with Full of one table of
+// the source does not take the new snapshot (the other table would keep
+// the gap): the source fails with ErrSnapshotNeeded as before, the
+// replica unchanged, and so does the run after it.
+func TestStreamCannotResumeFullOfOneTable(t *testing.T) {
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(ins("b", int64(1), int64(1)))
+	f.confirmed = 2 * int64(len(f.log)) // the slot moved past the replica
+	f.commit(ins("b", int64(2), int64(2)))
+	before := dump(t, rp, "a") + dump(t, rp, "b") + dump(t, rp, "litepull_streams")
+	for _, opts := range []litepull.RunOptions{{Drain: true, Full: true, SourceID: "pg", Table: "a"}, {Drain: true}} {
+		sum, err := e.Run(context.Background(), opts)
+		if err != nil || len(sum.Tables) != 1 || !errors.Is(sum.Tables[0].Err, litepull.ErrSnapshotNeeded) {
+			t.Fatalf("%+v: want ErrSnapshotNeeded, got %v %+v", opts, err, sum)
+		}
+		if after := dump(t, rp, "a") + dump(t, rp, "b") + dump(t, rp, "litepull_streams"); after != before {
+			t.Fatalf("%+v changed the replica:\n%s\nthen\n%s", opts, before, after)
+		}
+	}
+}
+
+// TestStreamCopyOfEveryTableCutShortIsFinished: a session that starts the
+// stream anew where the source is, to copy every table (a stream that
+// cannot resume, with resnapshot: auto; a run with Full), and ends before
+// its copies (the process dies), leaves every table to be copied by the
+// next run: streamed on from the new position instead, they would miss
+// their changes between their own positions and it.
+func TestStreamCopyOfEveryTableCutShortIsFinished(t *testing.T) {
+	for name, full := range map[string]bool{"CannotResumeAuto": false, "Full": true} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeChanges(t, fakeSchema, fakeCols)
+			resnapshot := litepull.ResnapshotAuto
+			if full {
+				resnapshot = litepull.ResnapshotManual
+			}
+			e, _, rp := streamEngineWith(t, f, resnapshot)
+			run(t, e)
+			f.commit(ins("a", int64(1), "x", "y"))
+			// The source's position is past that row: a slot that moved
+			// (or, for MySQL, whose Confirmed is the server's current
+			// position).
+			f.confirmed = 2 * int64(len(f.log))
+			ctx, cancel := context.WithCancel(context.Background())
+			f.onSnapshot = cancel // the process dies before it copies
+			if sum, err := e.Run(ctx, litepull.RunOptions{Drain: true, Full: full, SourceID: "pg"}); err == nil && sum.Failed() == 0 {
+				t.Fatalf("the cut run did not end early: %+v", sum)
+			}
+			f.onSnapshot = nil
+			run(t, e)
+			sameTables(t, f, rp, "a", "b")
+		})
 	}
 }

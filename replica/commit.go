@@ -12,14 +12,29 @@ import (
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
-// upsertSQL is INSERT … ON CONFLICT(pk) DO UPDATE SET every non-key column.
+// upsertSQL is INSERT … ON CONFLICT(pk) DO UPDATE SET every non-key
+// column, of one row.
 func upsertSQL(t *litepull.Target) string {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(t.Columns)), ", ")
+	return UpsertSQL(t, []string{"(" + marks + ")"})
+}
+
+// UpsertSQL is INSERT … VALUES rows … ON CONFLICT(pk) DO UPDATE SET every
+// non-key column; each of rows is a parenthesized list of t.Columns'
+// values.
+func UpsertSQL(t *litepull.Target, rows []string) string {
+	return upsertInto(t, "VALUES "+strings.Join(rows, ", "))
+}
+
+// UpsertSelectSQL is UpsertSQL with the row from a SELECT (which must have
+// a WHERE clause, for SQLite to read ON CONFLICT as the upsert's).
+func UpsertSelectSQL(t *litepull.Target, sel string) string { return upsertInto(t, sel) }
+
+func upsertInto(t *litepull.Target, values string) string {
 	cols := make([]string, len(t.Columns))
-	marks := make([]string, len(t.Columns))
 	var sets []string
 	for i, c := range t.Columns {
 		cols[i] = quote(c.Name)
-		marks[i] = "?"
 		isPK := false
 		for _, k := range t.PrimaryKey {
 			isPK = isPK || k == c.Name
@@ -36,8 +51,8 @@ func upsertSQL(t *litepull.Target) string {
 	if len(sets) > 0 {
 		action = "DO UPDATE SET " + strings.Join(sets, ", ")
 	}
-	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
-		quote(t.Dest), strings.Join(cols, ", "), strings.Join(marks, ", "), strings.Join(pk, ", "), action)
+	return fmt.Sprintf("INSERT INTO %s (%s) %s ON CONFLICT (%s) %s",
+		quote(t.Dest), strings.Join(cols, ", "), values, strings.Join(pk, ", "), action)
 }
 
 // prepared returns a statement prepared once per connection and kept.

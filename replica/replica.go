@@ -107,30 +107,7 @@ var stateColumns = []struct{ name, decl string }{
 }
 
 func (r *Replica) migrate() error {
-	var defs []string
-	for _, c := range stateColumns {
-		defs = append(defs, c.name+" "+c.decl)
-	}
-	ddl := []string{
-		"CREATE TABLE IF NOT EXISTS " + StateTable + " (" + strings.Join(defs, ", ") + ", PRIMARY KEY (source_id, table_name))",
-		`CREATE TABLE IF NOT EXISTS ` + ColumnsTable + ` (
-			dest_table   TEXT NOT NULL,
-			column_name  TEXT NOT NULL,
-			source_id    TEXT NOT NULL,
-			source_table TEXT NOT NULL,
-			source_type  TEXT NOT NULL,
-			sqlite_type  TEXT NOT NULL,
-			ordinal      INTEGER NOT NULL,
-			is_pk        INTEGER NOT NULL,
-			source_position INTEGER,
-			PRIMARY KEY (dest_table, column_name))`,
-		`CREATE TABLE IF NOT EXISTS ` + StreamsTable + ` (
-			source_id  TEXT NOT NULL PRIMARY KEY,
-			slot       TEXT NOT NULL,
-			position   TEXT NOT NULL,
-			commit_ts  TEXT,
-			applied_ts TEXT NOT NULL)`,
-	}
+	ddl := SchemaDDL()
 	for _, q := range ddl {
 		if err := r.conn.Exec(q); err != nil {
 			return fmt.Errorf("migrate: %w", err)

@@ -24,31 +24,21 @@ func stateColumnList() string {
 
 func (r *Replica) saveState(c *sqlite3.Conn, st litepull.State) error {
 	if r.state == nil {
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(stateColumns)), ", ")
-		var sets []string
-		for _, col := range stateColumns[2:] {
-			sets = append(sets, col.name+" = excluded."+col.name)
+		marks := make([]string, len(stateColumns))
+		for i := range marks {
+			marks[i] = "?"
 		}
-		q := "INSERT INTO " + StateTable + " (" + stateColumnList() + ") VALUES (" + marks + ") ON CONFLICT (source_id, table_name) DO UPDATE SET " + strings.Join(sets, ", ")
-		s, _, err := c.Prepare(q)
+		s, _, err := c.Prepare(StateUpsertSQL(marks))
 		if err != nil {
 			return err
 		}
 		r.state = s
 	}
-	var wm any
-	if st.Watermark != nil {
-		enc, err := litepull.EncodeValues(append([]litepull.Value{st.Watermark.Cursor}, st.Watermark.PK...))
-		if err != nil {
-			return fmt.Errorf("encode watermark: %w", err)
-		}
-		wm = enc
+	vals, err := StateValues(st)
+	if err != nil {
+		return err
 	}
 	s := r.state
-	vals := []any{st.SourceID, st.Table, nullIfEmpty(st.CursorColumn), nullIfEmptyOr(st.CursorValue, st.Watermark == nil && st.CursorColumn != ""),
-		timeText(st.LastRun), st.LastRowsPulled, nullIfEmpty(st.LastError), nullIfEmpty(st.Dest), wm,
-		st.RowsTotal, st.NullCursorRows, timeText(st.LastSuccess), st.ErrorCount,
-		timeText(st.LastFullRefresh), timeText(st.LastReconcile), st.RowsDeleted, nullIfEmpty(st.CursorAhead)}
 	for i, v := range vals {
 		if err := sqlitex.Bind(s, i+1, v); err != nil {
 			return err
@@ -148,16 +138,8 @@ func readStates(c *sqlite3.Conn, where string, args ...string) ([]litepull.State
 			RowsDeleted:     s.ColumnInt64(15),
 			CursorAhead:     s.ColumnText(16),
 		}
-		if enc := s.ColumnText(8); enc != "" {
-			vals, err := litepull.DecodeValues(enc)
-			if err != nil || len(vals) == 0 {
-				return nil, fmt.Errorf("state of %s/%s: bad watermark %q: %v", st.SourceID, st.Table, enc, err)
-			}
-			st.Watermark = &litepull.Watermark{Cursor: vals[0], PK: vals[1:]}
-		} else if st.CursorValue != "" {
-			// A seed-written row: the cursor alone, as text. Resume after it;
-			// the source compares it in the column's own type.
-			st.Watermark = &litepull.Watermark{Cursor: st.CursorValue}
+		if err := decodeWatermark(&st, s.ColumnText(8)); err != nil {
+			return nil, err
 		}
 		out = append(out, st)
 	}

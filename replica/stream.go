@@ -31,6 +31,7 @@ var (
 type tx struct {
 	r     *Replica
 	state txState
+	sync  bool // a batch asked for a durable commit (Batch.Sync)
 }
 
 var _ litepull.ReplicaTx = (*tx)(nil)
@@ -76,6 +77,7 @@ func (t *tx) Apply(ctx context.Context, b litepull.Batch) error {
 	if err != nil {
 		t.state = txFailed
 	}
+	t.sync = t.sync || b.Sync
 	return err
 }
 
@@ -92,7 +94,10 @@ func (t *tx) Commit() error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("commit replica transaction: %w", err), t.end())
 	}
-	return t.end()
+	if t.sync {
+		err = t.r.syncWAL()
+	}
+	return errors.Join(err, t.end())
 }
 
 // Rollback discards every Apply. After Commit or Rollback it does nothing.

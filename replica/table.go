@@ -267,40 +267,20 @@ func createTable(t *litepull.Target) string {
 }
 
 func alterTable(c *sqlite3.Conn, t *litepull.Target, have map[string]int) error {
-	var havePK []string
-	for name, pos := range have {
-		if pos > 0 {
-			for len(havePK) < pos {
-				havePK = append(havePK, "")
-			}
-			havePK[pos-1] = name
-		}
+	alters, err := AddColumnSQL(t, have)
+	if err != nil {
+		return err
 	}
-	if strings.Join(havePK, ",") != strings.Join(t.PrimaryKey, ",") {
-		return fmt.Errorf("%w: replica table %q has primary key (%s), the source says (%s); drop the replica table or set dest to a new name",
-			litepull.ErrSchemaConflict, t.Dest, strings.Join(havePK, ", "), strings.Join(t.PrimaryKey, ", "))
-	}
-	for _, col := range t.Columns {
-		if _, ok := have[col.Name]; ok {
-			continue
-		}
-		typ, err := sqliteType(col.Affinity)
-		if err != nil {
-			return err
-		}
-		if err := c.Exec(strings.TrimSpace(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(t.Dest), quote(col.Name), typ))); err != nil {
-			return fmt.Errorf("add column %s to %s: %w", col.Name, t.Dest, err)
+	for _, q := range alters {
+		if err := c.Exec(q); err != nil {
+			return fmt.Errorf("add a column to %s: %w", t.Dest, err)
 		}
 	}
 	return nil
 }
 
 func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
-	stmt, _, err := c.Prepare(`INSERT INTO ` + ColumnsTable + ` (dest_table, column_name, source_id, source_table, source_type, sqlite_type, ordinal, is_pk, source_position)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (dest_table, column_name) DO UPDATE SET source_id = excluded.source_id, source_table = excluded.source_table,
-			source_type = excluded.source_type, sqlite_type = excluded.sqlite_type, ordinal = excluded.ordinal, is_pk = excluded.is_pk,
-			source_position = excluded.source_position`)
+	stmt, _, err := c.Prepare(ColumnsUpsertSQL)
 	if err != nil {
 		return err
 	}
@@ -315,19 +295,11 @@ func recordColumns(c *sqlite3.Conn, t *litepull.Target) error {
 	}
 	// Columns the table no longer has (dropped at the source) go, and so do
 	// rows recorded under another spelling of its name (Users, users).
-	if err := sqlitex.Exec(c, "DELETE FROM "+ColumnsTable+" WHERE dest_table = ? COLLATE NOCASE AND (column_name NOT IN (SELECT value FROM json_each(?)) OR dest_table <> ?)", t.Dest, string(enc), t.Dest); err != nil {
+	if err := sqlitex.Exec(c, StaleColumnsSQL, t.Dest, string(enc), t.Dest); err != nil {
 		return err
 	}
-	for i, col := range t.Columns {
-		isPK := false
-		for _, k := range t.PrimaryKey {
-			isPK = isPK || k == col.Name
-		}
-		var position any // NULL: unknown
-		if col.Position > 0 {
-			position = col.Position
-		}
-		if err := sqlitex.BindAll(stmt, t.Dest, col.Name, t.SourceID, t.SourceTable, col.SourceType, string(col.Affinity), i, isPK, position); err != nil {
+	for i := range t.Columns {
+		if err := sqlitex.BindAll(stmt, ColumnValues(t, i)...); err != nil {
 			return err
 		}
 		if err := stmt.Exec(); err != nil {

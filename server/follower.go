@@ -113,10 +113,20 @@ func (f *Follower) session(ctx context.Context) (time.Duration, error) {
 }
 
 // failed records a failed session and returns how long to wait before the
-// next.
+// next. A session ended by a change of its tables at the source is no
+// failure.
 func (f *Follower) failed(err error, ran time.Duration) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if errors.Is(err, litepull.ErrStreamChanged) {
+		// Planned: the next session mends the publication and copies
+		// what the stream lacked. It waits a moment, so that a
+		// publication changed again and again cannot spin it.
+		f.st.BackoffUntil = f.clock.Now().Add(BackoffBase)
+		f.logger.Info("the change stream's tables changed at the source; following it anew", litepull.LogKeySource, f.sourceID,
+			"why", err, "retryAt", f.st.BackoffUntil)
+		return BackoffBase
+	}
 	if ran >= HealthySession {
 		f.st.ConsecutiveFailures = 0
 	}

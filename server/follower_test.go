@@ -23,6 +23,7 @@ type fakeFollow struct {
 	clock   *fakeClock
 	ran     []time.Duration
 	started chan int
+	changed int // session changed ends as the engine ends one whose tables changed at the source
 
 	mu    sync.Mutex
 	calls int
@@ -40,6 +41,9 @@ func (f *fakeFollow) follow(ctx context.Context, sourceID string) ([]litepull.Ta
 	}
 	f.clock.Advance(f.ran[n-1])
 	err := fmt.Errorf("slot gone (session %d)", n)
+	if n == f.changed {
+		err = fmt.Errorf("follow source pg: publication p no longer publishes table t: %w", litepull.ErrStreamChanged)
+	}
 	return []litepull.TableResult{{SourceID: sourceID, Table: "t", RowsPulled: int64(n), Error: err.Error(), Err: err}}, err
 }
 
@@ -78,8 +82,15 @@ type follower struct {
 
 func startFollower(t *testing.T, ran ...time.Duration) *follower {
 	t.Helper()
+	return startFollowerChanged(t, 0, ran...)
+}
+
+// startFollowerChanged is startFollower whose session changed ends as one
+// whose tables changed at the source.
+func startFollowerChanged(t *testing.T, changed int, ran ...time.Duration) *follower {
+	t.Helper()
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	fake := &fakeFollow{clock: clock, ran: ran, started: make(chan int, 100)}
+	fake := &fakeFollow{clock: clock, ran: ran, started: make(chan int, 100), changed: changed}
 	log := &syncBuffer{}
 	fl := &follower{clock: clock, fake: fake, log: log, done: make(chan struct{}), summary: make(chan *litepull.Summary, 100)}
 	fl.f = server.NewFollower(clock, fake.follow, "pg", slog.New(slog.NewTextHandler(log, nil)))
@@ -149,6 +160,30 @@ func TestFollowerBacksOff(t *testing.T) {
 	}
 	if strings.Contains(fl.log.String(), "context canceled") {
 		t.Errorf("the shutdown was logged as a failure:\n%s", fl.log)
+	}
+}
+
+// TestFollowerPlannedRestart: a session that ends because the stream's
+// tables changed at the source (a planned restart: the next session mends
+// the publication) is logged at INFO, not as a failure, does not count as
+// one, and the next session begins after BackoffBase.
+func TestFollowerPlannedRestart(t *testing.T) {
+	fl := startFollowerChanged(t, 2, 0, 0, block)
+	fl.fake.waitStart(t, 1)
+	fl.clock.Advance(fl.clock.nextTimer(t))
+	fl.fake.waitStart(t, 2)
+	if got := fl.clock.nextTimer(t); got != server.BackoffBase {
+		t.Fatalf("after a planned restart the follower waits %s, want %s", got, server.BackoffBase)
+	}
+	if st := fl.f.Status(); st.ConsecutiveFailures != 1 {
+		t.Errorf("status %+v: want the one failure before, the planned restart not counted", st)
+	}
+	fl.clock.Advance(server.BackoffBase)
+	fl.fake.waitStart(t, 3)
+	fl.stop(t)
+	log := fl.log.String()
+	if n := strings.Count(log, "change stream failed"); n != 1 || !strings.Contains(log, `level=INFO msg="the change stream's tables changed at the source`) {
+		t.Errorf("log: want one failure and the planned restart at INFO:\n%s", log)
 	}
 }
 

@@ -49,7 +49,7 @@ func newStreamGauges(infos func() []litepull.StreamInfo, following func() []Foll
 		retainedBytes: prometheus.NewDesc("litepull_stream_retained_bytes",
 			"Bytes of WAL the source keeps for the change stream's slot: a slot that falls behind fills the source's disk.", source, nil),
 		lagSeconds: prometheus.NewDesc("litepull_stream_lag_seconds",
-			"Seconds since the source committed the last transaction applied, while the stream is behind; 0 when caught up.", source, nil),
+			"Age in seconds of the oldest source change the replica lacks (the commit time of the transaction being applied, or when the source passed the stream's position); 0 when caught up.", source, nil),
 		up: prometheus.NewDesc("litepull_stream_following",
 			"1 while the daemon streams the source's changes, 0 while it waits to follow again after a failure.", source, nil),
 	}

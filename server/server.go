@@ -39,8 +39,11 @@ const (
 
 // Config is what a Server needs.
 type Config struct {
-	Engine  *litepull.Engine
-	Replica *replica.Replica
+	Engine *litepull.Engine
+	// Replica is the engine's replica. /query and /query/raw are served
+	// for a replica file (*replica.Replica) only: a remote replica is
+	// queried at its own service.
+	Replica Replica
 	// Sources' configs, for schedules and the status listing.
 	Sources []litepull.SourceConfig
 	// AdminToken guards every endpoint but /healthz. Empty means no auth,
@@ -57,6 +60,12 @@ type Config struct {
 	MaxRows          int
 	MaxResponseBytes int
 	QueryTimeout     time.Duration
+}
+
+// Replica is what the server reads of the replica itself.
+type Replica interface {
+	States(ctx context.Context) ([]litepull.State, error)
+	StreamStates(ctx context.Context) ([]litepull.StreamState, error)
 }
 
 // Server is the daemon.
@@ -97,9 +106,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	qp, err := newQueryPool(cfg.Replica.Path())
-	if err != nil {
-		return nil, err
+	var qp *queryPool
+	if file, ok := cfg.Replica.(*replica.Replica); ok {
+		var err error
+		if qp, err = newQueryPool(file.Path()); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, queries: qp, backlog: map[[2]string]backlogEntry{},
 		streamInfos: cfg.Engine.StreamInfos, streamStates: cfg.Replica.StreamStates}
@@ -116,7 +128,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.metrics = newMetrics(logical, newStreamGauges(func() []litepull.StreamInfo { return s.streamInfos() }, s.followerStatuses))
 	jobs, err := s.jobs(ctx)
 	if err != nil {
-		qp.Close()
+		if qp != nil {
+			qp.Close()
+		}
 		return nil, err
 	}
 	s.scheduler = NewScheduler(cfg.Clock, cfg.Engine.Run, jobs, cfg.Logger)
@@ -571,6 +585,10 @@ func (s *Server) handleQuery(raw bool) http.HandlerFunc {
 			writeError(w, r, http.StatusBadRequest, `body must be {"sql": "...", "params": [...]}`)
 			return
 		}
+		if s.queries == nil {
+			writeError(w, r, http.StatusNotImplemented, "/query is served for a replica file only; query the remote replica at its own service")
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 		defer cancel()
 		out, err := s.queries.query(ctx, queryRequest{SQL: body.SQL, Params: body.Params, Raw: raw,
@@ -640,7 +658,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stop() // the scheduler too, if the listener failed first
 	wg.Wait()
-	s.queries.Close()
+	if s.queries != nil {
+		s.queries.Close()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

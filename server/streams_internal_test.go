@@ -105,7 +105,7 @@ func streamingServer(t *testing.T) (url string, src *fakeChanges, stop func()) {
 		t.Fatal(err)
 	}
 	src = &fakeChanges{closed: make(chan struct{}),
-		status: litepull.StreamStatus{Slot: "litepull_pg", Confirmed: "0/100", Current: "0/180", LagBytes: 128, RetainedBytes: 4096, Active: true, ActivePID: 4242}}
+		status: litepull.StreamStatus{Slot: "litepull_pg", Confirmed: "0/100", Current: "0/100", LagBytes: 128, RetainedBytes: 4096, Active: true, ActivePID: 4242}}
 	pg := litepull.SourceConfig{ID: "pg", Kind: "postgres", Changes: litepull.ChangesLogical}
 	sq := litepull.SourceConfig{ID: "sq", Kind: "sqlite", Schedule: "every 1h", Tables: []litepull.TableConfig{{Table: "t", CursorColumn: "id"}}}
 	engine := litepull.NewEngine(rep, []litepull.BoundSource{{Config: pg, Source: src}, {Config: sq, Source: src}}, nil)
@@ -199,7 +199,7 @@ func TestStatusShowsStreams(t *testing.T) {
 	slot := *got.SlotStatus
 	if got.SourceID != "pg" || got.Slot != "litepull_pg" || got.Publication != "litepull_pg" || got.Position != "0/100" ||
 		got.Commit == nil || !got.Commit.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) || got.Applied == nil ||
-		slot.LagBytes != 128 || slot.RetainedBytes != 4096 || slot.ActivePID != 4242 || slot.Current != "0/180" ||
+		slot.LagBytes != 128 || slot.RetainedBytes != 4096 || slot.ActivePID != 4242 || slot.Current != "0/100" ||
 		got.LagSeconds == nil || *got.LagSeconds != 0 || got.StatusTs == nil || got.FollowingSince == nil ||
 		got.StateError != "" || got.Error != "" || got.ConsecutiveFailures != 0 {
 		t.Errorf("stream = %+v, slot %+v", got, slot)

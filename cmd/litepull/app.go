@@ -12,6 +12,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/replica/remote"
 	"github.com/litepull/litepull/source/d1"
 	"github.com/litepull/litepull/source/libsql"
 	"github.com/litepull/litepull/source/mysql"
@@ -54,7 +55,8 @@ func (e exitError) ExitCode() int { return e.code }
 // app is an opened config: the replica, the sources and the engine.
 type app struct {
 	cfg     *litepull.Config
-	replica *replica.Replica
+	replica openReplica
+	local   *replica.Replica // the replica file; nil for a remote replica
 	engine  *litepull.Engine
 	sources []litepull.BoundSource
 	unlock  func() error // releases the replica's write lock, if held
@@ -127,19 +129,12 @@ func openConfig(ctx context.Context, cfg *litepull.Config, logger *slog.Logger, 
 			return nil, &litepull.ConfigError{Path: fmt.Sprintf("source %q kind", s.ID), Msg: fmt.Sprintf("unknown kind %q", s.Kind), Hint: "one of " + kindNames()}
 		}
 	}
-	unlock := func() error { return nil }
-	if w != nil {
-		var err error
-		if unlock, err = lockReplica(ctx, cfg.Replica, w); err != nil {
-			return nil, err
-		}
-	}
-	r, err := replica.Open(cfg.Replica)
+	r, unlock, err := openReplicaOf(ctx, cfg, w)
 	if err != nil {
-		unlock()
 		return nil, err
 	}
 	a := &app{cfg: cfg, replica: r, unlock: unlock}
+	a.local, _ = r.(*replica.Replica)
 	mysql.SetLogger(logger) // the driver's own messages, at debug level
 	for _, sc := range cfg.Sources {
 		src, err := sourceKinds[sc.Kind](sc)
@@ -151,6 +146,46 @@ func openConfig(ctx context.Context, cfg *litepull.Config, logger *slog.Logger, 
 	}
 	a.engine = litepull.NewEngine(r, a.sources, logger)
 	return a, nil
+}
+
+// openReplica is an open replica: a file, or a remote service.
+type openReplica interface {
+	litepull.Replica
+	Close() error
+}
+
+// openReplicaOf opens the config's replica. A writer (w not nil) of a
+// replica file first takes its lock; a remote replica has none: its commit
+// sequence refuses a second writer's commits (replica/remote).
+func openReplicaOf(ctx context.Context, cfg *litepull.Config, w *writer) (openReplica, func() error, error) {
+	unlock := func() error { return nil }
+	if cfg.RemoteReplica != nil {
+		r, err := remote.Open(ctx, *cfg.RemoteReplica)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, unlock, nil
+	}
+	if w != nil {
+		var err error
+		if unlock, err = lockReplica(ctx, cfg.Replica, w); err != nil {
+			return nil, nil, err
+		}
+	}
+	r, err := replica.Open(cfg.Replica)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return r, unlock, nil
+}
+
+// replicaName names the config's replica for messages.
+func replicaName(cfg *litepull.Config) string {
+	if cfg.RemoteReplica != nil {
+		return cfg.RemoteReplica.String()
+	}
+	return cfg.Replica
 }
 
 func (a *app) Close() error {

@@ -258,7 +258,7 @@ func demoName(rng *rand.Rand) string { return demoNames[rng.IntN(len(demoNames))
 func compareDemo(ctx context.Context, src *sqlite3.Conn, a *app, tc litepull.TableConfig, exact bool) (string, error) {
 	cols := tc.Columns
 	if len(cols) == 0 {
-		_, rows, err := a.replica.Query(ctx, "SELECT name FROM pragma_table_info(?) ORDER BY cid", tc.DestName())
+		_, rows, err := a.local.Query(ctx, "SELECT name FROM pragma_table_info(?) ORDER BY cid", tc.DestName())
 		if err != nil {
 			return "", err
 		}
@@ -276,7 +276,7 @@ func compareDemo(ctx context.Context, src *sqlite3.Conn, a *app, tc litepull.Tab
 	if err != nil {
 		return "", err
 	}
-	_, got, err := a.replica.Query(ctx, "SELECT "+list+" FROM "+tc.DestName()+order)
+	_, got, err := a.local.Query(ctx, "SELECT "+list+" FROM "+tc.DestName()+order)
 	if err != nil {
 		return "", err
 	}

@@ -9,7 +9,6 @@ import (
 	"net/url"
 
 	"github.com/litepull/litepull"
-	"github.com/litepull/litepull/replica"
 )
 
 // errNotOpened stands in for the sources, which a reset never reads.
@@ -32,15 +31,11 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	api := "POST /replicate/reset?" + url.Values{"source": {*source}, "table": {*table}}.Encode()
-	unlock, err := lockReplica(ctx, cfg.Replica, &writer{command: "litepull reset", wait: *wait, api: api})
+	r, unlock, err := openReplicaOf(ctx, cfg, &writer{command: "litepull reset", wait: *wait, api: api})
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	r, err := replica.Open(cfg.Replica)
-	if err != nil {
-		return err
-	}
 	defer r.Close()
 	var sources []litepull.BoundSource
 	for _, sc := range cfg.Sources {

@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if adminToken == "" {
 		logger.Warn("no " + envAdminToken + ": the API is open to anyone on this machine (loopback only)")
 	}
-	fmt.Fprintf(stdout, "litepull serving http://%s (replica %s)\n", ln.Addr(), a.cfg.Replica)
+	fmt.Fprintf(stdout, "litepull serving http://%s (replica %s)\n", ln.Addr(), replicaName(a.cfg))
 	err = srv.Serve(ctx, ln)
 	logger.Info("stopped")
 	return err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/litepull/litepull"
@@ -61,7 +62,7 @@ func runSlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("open source %s: %w", sc.ID, err)
 	}
 	defer src.Close()
-	return dropSlot(ctx, sc, src, stdout)
+	return dropSlot(ctx, sc, src, stdout, newLogger(stderr, false))
 }
 
 // streamedSource is the config's source id, with the slot and publication
@@ -95,12 +96,13 @@ func streamedSource(cfg *litepull.Config, id, slot, pub string) (litepull.Source
 }
 
 // dropSlot removes the source's slot and publication and says so.
-func dropSlot(ctx context.Context, sc litepull.SourceConfig, src litepull.Source, stdout io.Writer) error {
+func dropSlot(ctx context.Context, sc litepull.SourceConfig, src litepull.Source, stdout io.Writer, logger *slog.Logger) error {
 	cs, ok := src.(litepull.ChangeSource)
 	if !ok {
 		return fmt.Errorf("source %s (%s) cannot stream its changes, so it has no slot to drop", sc.ID, sc.Kind)
 	}
 	opts := sc.ChangeOptions(nil)
+	opts.Logger = logger // says so if it waits for a slot a stopped litepull's walsender holds
 	if err := cs.DropChanges(ctx, opts); err != nil {
 		return fmt.Errorf("drop slot %s and publication %s of source %s (if litepull serve streams from it, stop it first): %w",
 			opts.Slot, opts.Publication, sc.ID, err)

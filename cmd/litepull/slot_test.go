@@ -29,6 +29,10 @@ func (f *fakeSlots) OpenChanges(context.Context, litepull.ChangeOptions) (litepu
 func (f *fakeSlots) DropChanges(_ context.Context, opts litepull.ChangeOptions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if opts.Logger == nil {
+		return errors.New("DropChanges without a logger: a wait for the slot would be silent")
+	}
+	opts.Logger = nil
 	f.dropped = append(f.dropped, opts)
 	return f.fail
 }

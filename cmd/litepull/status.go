@@ -13,6 +13,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/replica"
+	"github.com/litepull/litepull/replica/remote"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,6 +35,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		path = cfg.Replica
+		if cfg.RemoteReplica != nil {
+			r, err := remote.Open(ctx, *cfg.RemoteReplica)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			return printStatus(ctx, r, cfg, *asJSON, stdout, stderr)
+		}
 	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no replica at %s yet: run litepull run -config … first", path)

@@ -147,6 +147,10 @@ func (c *Client) do(ctx context.Context, method, target string, payload []byte) 
 	return nil, lastErr
 }
 
+// RetryAfter is how long a 429 or 503 asked the client to wait (its
+// Retry-After header, in seconds form); 0 if it did not.
+func (e *StatusError) RetryAfter() time.Duration { return retryAfter(e) }
+
 // retryAfter is how long a 429 or 503 asked us to wait.
 func retryAfter(se *StatusError) time.Duration {
 	if se.Code != http.StatusTooManyRequests && se.Code != http.StatusServiceUnavailable {

@@ -202,3 +202,13 @@ func decodePair(typ, val any) (litepull.Value, error) {
 	}
 	return nil, fmt.Errorf("unknown type %q", strings.TrimSpace(t))
 }
+
+// JSONSelect is the select list that carries cols exactly through plain
+// JSON (see jsonSelect); DecodeJSONRow rebuilds a row of it from the
+// columns' affinities.
+func JSONSelect(cols []sqlitedialect.Selected) []string { return jsonSelect(cols) }
+
+// DecodeJSONRow rebuilds the values of a row selected by JSONSelect.
+func DecodeJSONRow(r []any, aff []litepull.Affinity) ([]litepull.Value, error) {
+	return decodeJSONRow(r, aff)
+}

@@ -11,6 +11,12 @@ type Limits struct {
 	CompoundTerms int
 	// ExprDepth is the deepest expression tree (SQLite: 1000).
 	ExprDepth int
+	// Statements is the most statements one atomic write request may hold
+	// (0: no limit known), and RequestBytes the largest request body
+	// (0: DefaultRequestBytes). A replica's batch that needs more is
+	// refused whole, never split across requests.
+	Statements   int
+	RequestBytes int
 }
 
 // ServiceLimits is the limits of each kind of HTTP source, measured on the
@@ -18,9 +24,11 @@ type Limits struct {
 // source sends is sized to them.
 var ServiceLimits = map[string]Limits{
 	// A Durable Object's SQLite.
-	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100},
-	"d1":       {Params: 100},
-	"libsql":   {},
+	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, RequestBytes: 32 << 20},
+	// D1: 100 bound parameters, 100 KB of SQL per statement, 1,000
+	// queries per Worker invocation (a batch counts each).
+	"d1":     {Params: 100, Statements: 1000, RequestBytes: 32 << 20},
+	"libsql": {},
 }
 
 // SQLite's defaults, for a limit left at zero.
@@ -28,6 +36,24 @@ const (
 	defaultParams        = 32766
 	defaultCompoundTerms = 500
 )
+
+// DefaultRequestBytes is the largest write request body when a service's
+// limits give none.
+const DefaultRequestBytes = 32 << 20
+
+// MaxParams is the most bound parameters in one statement.
+func (l Limits) MaxParams() int { return l.params() }
+
+// MaxValuesRows is the most rows of one VALUES clause.
+func (l Limits) MaxValuesRows() int { return l.valuesRows() }
+
+// MaxRequestBytes is the largest write request body.
+func (l Limits) MaxRequestBytes() int {
+	if l.RequestBytes > 0 {
+		return l.RequestBytes
+	}
+	return DefaultRequestBytes
+}
 
 func (l Limits) params() int {
 	if l.Params > 0 {

@@ -102,6 +102,11 @@ func (s *Source) Describe(ctx context.Context, table string) (*litepull.TableSch
 	return ts, nil
 }
 
+// JSONBind is jsonBind for a replica writing through a plain-JSON
+// service: the parameter in a form that survives, and the SQL expression
+// that binds it (?, CAST(? AS INTEGER), unhex(?)).
+func JSONBind(v any) (any, string) { return jsonBind(v) }
+
 // jsonBind turns a parameter into a form that survives plain JSON.
 func jsonBind(v any) (any, string) {
 	switch v := v.(type) {

@@ -82,6 +82,43 @@ type Result struct {
 func (d *DB) Query(q string, args []any) (*Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.query(q, args)
+}
+
+// Atomic runs f's statements in one transaction, for a test server whose
+// service commits a request all or nothing: committed if f succeeds,
+// rolled back if it fails.
+func (d *DB) Atomic(f func(query func(q string, args []any) (*Result, error)) error) (err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			d.conn.Exec("ROLLBACK")
+			return
+		}
+		err = d.conn.Exec("COMMIT")
+	}()
+	return f(d.query)
+}
+
+// Session runs f's statements with the connection to itself, as one
+// stream of a server would (its own BEGIN, COMMIT or ROLLBACK included).
+// A transaction f leaves open is rolled back.
+func (d *DB) Session(f func(query func(q string, args []any) (*Result, error)) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	defer func() {
+		if !d.conn.GetAutocommit() {
+			d.conn.Exec("ROLLBACK")
+		}
+	}()
+	return f(d.query)
+}
+
+func (d *DB) query(q string, args []any) (*Result, error) {
 	s, _, err := d.conn.Prepare(q)
 	if err != nil {
 		return nil, err

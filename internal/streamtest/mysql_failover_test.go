@@ -46,9 +46,9 @@ func mariaTemplate(t *testing.T) string {
 }
 
 // startMariaDB starts mariadbd on a copy of template, as server serverID,
-// with a binlog that also logs what it replicates. It is shut down when
-// the test ends.
-func startMariaDB(t *testing.T, serverID int, template string) *privateMariaDB {
+// with a binlog that also logs what it replicates (unless flags, added to
+// its command line, say otherwise). It is shut down when the test ends.
+func startMariaDB(t *testing.T, serverID int, template string, flags ...string) *privateMariaDB {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lpmaria") // short: a socket path has a length limit
 	if err != nil {
@@ -64,6 +64,7 @@ func startMariaDB(t *testing.T, serverID int, template string) *privateMariaDB {
 		"--port="+strconv.Itoa(port), "--socket="+filepath.Join(dir, "s.sock"), "--pid-file="+filepath.Join(dir, "m.pid"),
 		"--log-error="+filepath.Join(dir, "err.log"), "--server-id="+strconv.Itoa(serverID), "--log-bin=bin",
 		"--log-slave-updates=ON", "--binlog-format=ROW", "--binlog-row-image=FULL", "--innodb-buffer-pool-size=16M")
+	cmd.Args = append(cmd.Args, flags...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -112,3 +112,41 @@ func TestMySQLBinlogPurgedBetweenRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresSlotMadeAgainBehindReplica: the replica's position lies
+// past the end of the WAL of the server the source now names (a server
+// restored from a backup to an earlier point, another cluster), whose
+// slot is gone: the slot made now holds none of the changes made there
+// since, whatever its LSN. The run fails saying a new snapshot is needed
+// (a slot made after the replica's position is caught by its LSN; one
+// made before it was resumed from, skipping every change up to the
+// replica's LSN).
+func TestPostgresSlotMadeAgainBehindReplica(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'a')")
+	cfg := streamConfig(t, pg, "restored", tableConfig("items"))
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	drain(t, e)
+	pg.Exec(t, "INSERT INTO items VALUES (2, 'b')")
+	drain(t, e)
+	// The server is now one whose WAL ends before the replica's position.
+	c, err := sqlite3.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Exec(`UPDATE litepull_streams SET position = 'FFF/0'`)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.Exec(t, "SELECT pg_drop_replication_slot('"+cfg.Slot+"')")
+	pg.Exec(t, "INSERT INTO items VALUES (3, 'after the restore'); UPDATE items SET v = 'changed' WHERE id = 1")
+	check := func() { sameRows(t, pg, file, "SELECT id, v FROM items ORDER BY id") }
+	cannotResume(t, e, "", file, "restored", "items", check)
+	pg.Exec(t, "INSERT INTO items VALUES (4, 'after')")
+	if sum := drain(t, e); fullRefreshed(sum, "items") || sum.Failed() > 0 {
+		t.Fatalf("the run after the new snapshot: %+v", sum.Tables)
+	}
+	check()
+}

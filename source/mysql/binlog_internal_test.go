@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,11 +116,13 @@ func TestGTIDState(t *testing.T) {
 func TestGTIDLost(t *testing.T) {
 	p := binlogPos{file: "bin.000004", offset: 120, server: "1"}.withGTID("0-1-50")
 	for _, c := range []struct{ executed, purged, want string }{
-		{"0-2-60", "0-1-10", ""},
+		{"0-1-50,0-2-60", "0-1-10", ""}, // a promoted replica: server 1's GTIDs, then its own
 		{"0-1-50", "0-1-50", ""},
-		{"0-2-49", "0-1-10", "lacks transactions the replica holds"},
-		{"0-2-60", "0-1-51", "purged binlog the replica still needs"},
-		{"0-2-60,1-2-4", "0-1-10,1-2-1", "purged binlog the replica still needs"}, // a domain the replica never saw, purged
+		{"0-1-49,0-2-60", "0-1-10", "lacks transactions the replica holds"}, // behind, then promoted
+		{"0-2-60", "0-1-10", "lacks transactions the replica holds"},        // diverged: later numbers, none of server 1's
+		{"0-1-70", "0-1-10", ""},
+		{"0-1-50,0-2-60", "0-1-51", "purged binlog the replica still needs"},
+		{"0-1-50,0-2-60,1-2-4", "0-1-10,1-2-1", "purged binlog the replica still needs"}, // a domain the replica never saw, purged
 	} {
 		err := gtidLostError(p, "2", c.executed, c.purged)
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
@@ -371,5 +374,29 @@ func TestBinlogIncident(t *testing.T) {
 	err := eventStream().handle(context.Background(), event(replication.INCIDENT_EVENT, 200, 30, &replication.GenericEvent{}))
 	if err == nil || !strings.Contains(err.Error(), "incident") {
 		t.Fatalf("an incident: %v", err)
+	}
+}
+
+// TestBinlogGTIDStateThroughTaggedGTID: a MySQL transaction whose GTID
+// the state's text cannot carry (a tagged GTID, MySQL 8.4) leaves the
+// positions after it without a GTID state: one that left it out would
+// say the replica lacks it, and a resume by GTID on another server would
+// apply it again, out of order.
+func TestBinlogGTIDStateThroughTaggedGTID(t *testing.T) {
+	const u = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+	sid, _ := uuid.Parse(u)
+	st := eventStream()
+	st.server.gtid = true
+	st.pos = st.pos.withGTID(u + ":1-5")
+	gtidOf := func(gno int64, tag string, end uint32) *replication.BinlogEvent {
+		return event(replication.GTID_EVENT, end, 20, &replication.GTIDEvent{SID: sid[:], GNO: gno, Tag: tag})
+	}
+	got := feed(t, st, gtidOf(6, "", 120), query(180, 60, "db", "TRUNCATE items"))
+	if want := "commit bin.000001:180@1;gtid=" + u + ":1-6"; got[len(got)-1] != want {
+		t.Fatalf("after an untagged GTID: %q, want %q", got, want)
+	}
+	got = feed(t, st, gtidOf(1, "tag", 200), query(260, 60, "db", "TRUNCATE items"))
+	if last := got[len(got)-1]; strings.Contains(last, ";gtid=") {
+		t.Fatalf("after a tagged GTID the position still claims a GTID state: %q", last)
 	}
 }

@@ -409,8 +409,8 @@ func TestBinlogResumable(t *testing.T) {
 		"notAPosition":      {"16/B374D848", "not a binlog position"},
 	} {
 		err := cs.Resumable(ctx, litepull.Position(c.pos))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: Resumable(%s) = %v, want %q", name, c.pos, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, litepull.ErrStreamLost) {
+			t.Errorf("%s: Resumable(%s) = %v, want %q, a verdict (ErrStreamLost)", name, c.pos, err, c.want)
 		}
 	}
 	// Another server of the topology at the same GTID state: resumed by GTID.

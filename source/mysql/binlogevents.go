@@ -65,7 +65,13 @@ func (st *binlogStream) dispatch(ctx context.Context, ev *replication.BinlogEven
 	case *replication.MariadbGTIDEvent:
 		return st.openGroup(start, h, !e.IsStandalone(), e.GTID.String())
 	case *replication.GTIDEvent:
-		return st.openGroup(start, h, false, mysqlGTID(e.SID, e.Tag, e.GNO))
+		g := mysqlGTID(e.SID, e.Tag, e.GNO)
+		if g == "" && e.Tag != "" {
+			// A tagged GTID the state's text cannot carry: the positions
+			// from here on carry no state rather than one that lacks it.
+			st.pos.gtid, st.pos.hasGTID = "", false
+		}
+		return st.openGroup(start, h, false, g)
 	case *replication.PreviousGTIDsEvent:
 		// A MySQL binlog file opens with the GTID set before it: the state
 		// of a stream that started from a position without one.

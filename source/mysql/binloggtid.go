@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,6 +142,49 @@ func gtidContains(a, b string) (bool, error) {
 		return false, err
 	}
 	return pa.contains(pb), nil
+}
+
+// gtidHolds reports whether a server whose GTID state is state (MariaDB's
+// @@gtid_binlog_state, the last GTID of each domain and server; MySQL's
+// @@gtid_executed) has in its binlog every transaction of the GTID state
+// pos. On MariaDB a domain's sequence numbers alone do not say that: a
+// server that diverged (a former primary, a replica promoted before it
+// caught up) writes the same numbers as another server, so the server
+// must hold pos's GTID of each domain from the server that wrote it, as
+// MariaDB itself requires to start sending the binlog there.
+func gtidHolds(state, pos string) (bool, error) {
+	if isMySQLGTID(state) || isMySQLGTID(pos) {
+		return gtidContains(state, pos)
+	}
+	want, err := parseMariaPos(pos)
+	if err != nil {
+		return false, err
+	}
+	have := map[[2]uint64]uint64{} // (domain, server): last sequence number
+	if strings.TrimSpace(state) != "" {
+		for _, s := range strings.Split(state, ",") {
+			g, err := parseMariaGTID(s)
+			if err != nil {
+				return false, err
+			}
+			have[[2]uint64{g.domain, g.server}] = max(have[[2]uint64{g.domain, g.server}], g.seq)
+		}
+	}
+	for _, g := range want {
+		if seq, ok := have[[2]uint64{g.domain, g.server}]; !ok || seq < g.seq {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// sameMariaPos reports whether the MariaDB GTID positions a and b are
+// one (the same GTID in each domain, whatever the order); positions it
+// cannot read are taken as the same.
+func sameMariaPos(a, b string) bool {
+	pa, err1 := parseMariaPos(a)
+	pb, err2 := parseMariaPos(b)
+	return err1 != nil || err2 != nil || maps.Equal(pa, pb)
 }
 
 // validGTID reports whether s is a GTID state this package reads (MySQL's

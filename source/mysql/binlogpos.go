@@ -193,14 +193,14 @@ func lostError(p binlogPos, server string, files []binlogFile) error {
 
 // gtidLostError says why a stream cannot resume by GTID from state,
 // recorded against another server, on a server whose binlog holds the
-// transactions after purged up to executed, if it cannot: the server
-// lacks transactions the replica holds (it is behind the old one), or it
-// purged ones the replica lacks.
+// transactions after purged up to executed (gtidHolds), if it cannot: the
+// server lacks transactions the replica holds (it is behind the old one,
+// or diverged from it), or it purged ones the replica lacks.
 func gtidLostError(p binlogPos, server, executed, purged string) error {
-	if ok, err := gtidContains(executed, p.gtid); err != nil || !ok {
+	if ok, err := gtidHolds(executed, p.gtid); err != nil || !ok {
 		return fmt.Errorf("the replica's position %s was recorded against server %s, and the source is now server %s, which lacks "+
-			"transactions the replica holds (its GTID state is %q): it is behind the server the replica followed, so the replica "+
-			"would keep rows the source never had", p, p.server, server, executed)
+			"transactions the replica holds (its GTID state is %q): it is behind the server the replica followed, or its history "+
+			"diverged from it, so the replica would keep rows the source never had", p, p.server, server, executed)
 	}
 	if ok, err := gtidContains(p.gtid, purged); err != nil || !ok {
 		return fmt.Errorf("the replica's position %s was recorded against server %s, and the source is now server %s, which purged "+

@@ -114,22 +114,66 @@ func (st *binlogStream) Confirmed(ctx context.Context) (litepull.Position, error
 }
 
 // Resumable says why the stream cannot carry on after pos: the binlog
-// file it lies in was purged (or reset); or pos is another server's and
-// carries no GTID state, or this server's binlog does not hold the
-// transactions after that state (see gtidResumable).
+// file it lies in was purged, or the binlog was reset (resetError); or
+// pos is another server's and carries no GTID state, or this server's
+// binlog does not hold the transactions after that state (see
+// gtidResumable).
 func (st *binlogStream) Resumable(ctx context.Context, pos litepull.Position) error {
 	p, err := parsePos(pos)
 	if err != nil {
-		return err
+		return litepull.StreamLost(err)
 	}
 	if p.server != st.server.identity && p.hasGTID && st.server.gtid {
 		return st.gtidResumable(ctx, p)
 	}
 	files, err := st.src.binlogFiles(ctx)
 	if err != nil {
-		return err
+		return err // not a verdict: the check failed
 	}
-	return lostError(p, st.server.identity, files)
+	if err := lostError(p, st.server.identity, files); err != nil {
+		return litepull.StreamLost(err)
+	}
+	return st.resetError(ctx, p)
+}
+
+// resetError says whether the binlog was reset (RESET MASTER) since p was
+// recorded, though p's file is there and reaches past p: p's file and
+// offset then name a place in another binlog. MariaDB gives no GTID state
+// at p's offset (not an event's end) or another than p's; MySQL's GTID
+// state lacks p's.
+func (st *binlogStream) resetError(ctx context.Context, p binlogPos) error {
+	var at string
+	if st.server.mariadb {
+		q, release, err := st.src.conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		var g sql.NullString
+		if err := q.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.file, p.offset).Scan(&g); err != nil {
+			return fmt.Errorf("read the GTID position of %s (BINLOG_GTID_POS): %w", p, explainGrant(err))
+		}
+		if g.Valid && (!p.hasGTID || sameMariaPos(g.String, p.gtid)) {
+			return nil
+		}
+		at = "no event ends there"
+		if g.Valid {
+			at = "the binlog's GTID state there is " + strconv.Quote(g.String)
+		}
+	} else {
+		if !p.hasGTID || !st.server.gtid {
+			return nil
+		}
+		state, err := st.src.gtidState(ctx)
+		if ok, cerr := gtidContains(state, p.gtid); err != nil || cerr != nil || ok {
+			return err
+		}
+		at = "the server's GTID state " + strconv.Quote(state) + " lacks it"
+	}
+	return litepull.StreamLost(fmt.Errorf("the replica's position %s names a place in binlog file %s where %s: the binlog was reset since "+
+		"(RESET MASTER, or a server made anew with the same server id), and the changes made since are lost to the replica "+
+		"(or, rarely, the position was recorded just after a resume by GTID on this server, whose binlog orders the "+
+		"replication domains differently)", p, p.file, at))
 }
 
 // Status describes the stream: the position the replica holds (as last
@@ -190,13 +234,15 @@ func (st *binlogStream) gtidResumable(ctx context.Context, p binlogPos) error {
 	if err != nil {
 		return err
 	}
-	return gtidLostError(p, st.server.identity, executed, purged)
+	return litepull.StreamLost(gtidLostError(p, st.server.identity, executed, purged))
 }
 
 // gtidBounds reads the GTID state at the end of the server's binlog and
 // at its beginning (what it purged): MySQL's gtid_executed and
-// gtid_purged; MariaDB's gtid_binlog_pos and the GTID list that opens its
-// oldest binlog file.
+// gtid_purged; MariaDB's gtid_binlog_state (the last GTID of each domain
+// and server: gtid_binlog_pos, the last of each domain, cannot tell a
+// diverged server's GTIDs from the replica's) and the GTID list that
+// opens its oldest binlog file.
 func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged string, err error) {
 	if !mariadb {
 		if err := s.queryRow(ctx, []any{&executed, &purged}, "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.gtid_purged"); err != nil {
@@ -204,8 +250,8 @@ func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged
 		}
 		return strings.Join(strings.Fields(executed), ""), strings.Join(strings.Fields(purged), ""), nil
 	}
-	if err := s.queryRow(ctx, []any{&executed}, "SELECT @@GLOBAL.gtid_binlog_pos"); err != nil {
-		return "", "", fmt.Errorf("read the server's GTID position: %w", err)
+	if err := s.queryRow(ctx, []any{&executed}, "SELECT @@GLOBAL.gtid_binlog_state"); err != nil {
+		return "", "", fmt.Errorf("read the server's GTID state: %w", err)
 	}
 	files, err := s.binlogFiles(ctx)
 	if err != nil || len(files) == 0 {
@@ -226,4 +272,14 @@ func (s *Source) gtidBounds(ctx context.Context, mariadb bool) (executed, purged
 		return "", "", fmt.Errorf("read the GTID list of binlog file %s: %w", files[0].name, explainGrant(err))
 	}
 	return executed, purged, nil
+}
+
+// gtidState is MySQL's gtid_executed: the GTID state at the end of its
+// binlog.
+func (s *Source) gtidState(ctx context.Context) (string, error) {
+	var state string
+	if err := s.queryRow(ctx, []any{&state}, "SELECT @@GLOBAL.gtid_executed"); err != nil {
+		return "", fmt.Errorf("read the server's GTID state: %w", err)
+	}
+	return strings.Join(strings.Fields(state), ""), nil
 }

@@ -38,6 +38,14 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	if err != nil {
 		return nil, err
 	}
+	var inUse *slotInUseError
+	if err := slot.usable(opts.Slot); errors.As(err, &inUse) {
+		if slot, err = s.waitForSlot(ctx, opts, inUse); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
 	if err := slot.usable(opts.Slot); err != nil {
 		return nil, err
 	}
@@ -53,7 +61,13 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 			return nil, err
 		}
 	}
-	return newStream(s, opts, tables, joined), nil
+	ident, err := s.identify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := newStream(s, opts, ident, tables, joined)
+	st.made = !slot.exists
+	return st, nil
 }
 
 // checkChangeNames checks the slot's and publication's names: they reach
@@ -161,7 +175,8 @@ func walLevelError(level, host string) error {
 }
 
 // DropChanges drops the slot and the publication. Absent ones are not an
-// error; a slot in use is.
+// error; a slot in use is, once a walsender left by a stopped litepull
+// has had its time to let go (waitForSlot).
 func (s *Source) DropChanges(ctx context.Context, opts litepull.ChangeOptions) error {
 	if err := checkChangeNames(opts); err != nil {
 		return err
@@ -171,7 +186,12 @@ func (s *Source) DropChanges(ctx context.Context, opts litepull.ChangeOptions) e
 		return err
 	}
 	if slot.active {
-		return &slotInUseError{Slot: opts.Slot, PID: slot.pid}
+		if slot, err = s.waitForSlot(ctx, opts, &slotInUseError{Slot: opts.Slot, PID: slot.pid}); err != nil {
+			return err
+		}
+		if slot.active {
+			return &slotInUseError{Slot: opts.Slot, PID: slot.pid}
+		}
 	}
 	if slot.exists {
 		err := s.exec(ctx, "SELECT pg_drop_replication_slot($1)", []any{opts.Slot}, nil, func([][]byte) error { return nil })

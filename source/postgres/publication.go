@@ -176,10 +176,53 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	}
 	for _, q := range stmts {
 		if err := s.exec(ctx, q, nil, nil, func([][]byte) error { return nil }); err != nil {
+			if isCode(err, "42501") { // insufficient_privilege
+				err = s.publicationPrivilegeError(ctx, name, tables, p.exists, err)
+			}
 			return nil, fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
 		}
 	}
 	return p.missing(tables), nil
+}
+
+const privilegeSQL = `
+SELECT current_user::text, current_database()::text, has_database_privilege(current_database(), 'CREATE')::text,
+       COALESCE((SELECT string_agg(DISTINCT pg_get_userbyid(c.relowner)::text, ', ')
+                 FROM pg_class c WHERE c.oid = ANY(string_to_array($1, ',')::oid[])), '')`
+
+// publicationPrivilegeError explains a refusal to make or change the
+// publication: Postgres lets only the owner of every table put it in a
+// publication, and a role without CREATE on the database make one. It
+// says what to grant, and how the tables' owner makes the publication by
+// hand, which litepull then uses as it is.
+func (s *Source) publicationPrivilegeError(ctx context.Context, name string, tables []streamTable, exists bool, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelWait)
+	defer cancel()
+	oids := make([]string, len(tables))
+	list := make([]string, len(tables))
+	for i, t := range tables {
+		oids[i], list[i] = strconv.FormatUint(uint64(t.oid), 10), t.quoted()
+	}
+	var role, db, owners string
+	canCreate := true
+	qerr := s.exec(ctx, privilegeSQL, []any{strings.Join(oids, ",")}, nil, func(v [][]byte) error {
+		role, db, canCreate, owners = string(v[0]), string(v[1]), string(v[2]) == "true", string(v[3])
+		return nil
+	})
+	if qerr != nil {
+		return err
+	}
+	verb, grant := "change", ""
+	if !exists {
+		verb = "create"
+		if !canCreate {
+			grant = fmt.Sprintf("; making a publication also needs GRANT CREATE ON DATABASE %s TO %s", litepull.QuoteIdent(db, '"'), role)
+		}
+	}
+	return fmt.Errorf("%w: role %s may not %s publication %s: only the owner of every table may publish it, and the tables are owned by %s%s. "+
+		"Connect as %s (or a superuser); or make the publication by hand with exactly these tables, as %s: "+
+		"CREATE PUBLICATION %s FOR TABLE %s WITH (%s); litepull then streams from it as it is",
+		err, role, verb, name, owners, grant, owners, owners, litepull.QuoteIdent(name, '"'), strings.Join(list, ", "), publishAll)
 }
 
 // missing lists the tables the publication did not publish whole before

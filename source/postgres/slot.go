@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/litepull/litepull"
 )
@@ -67,11 +69,16 @@ func (st slotState) usable(name string) error {
 type slotInUseError struct {
 	Slot string
 	PID  int
+	Note string // what litepull learned of the process, if anything
 }
 
 func (e *slotInUseError) Error() string {
-	return fmt.Sprintf("replication slot %s is in use by process %d at the source: is another litepull streaming from it? "+
-		"Stop it; or, if that process is stuck, end it: SELECT pg_terminate_backend(%d)", e.Slot, e.PID, e.PID)
+	note := ""
+	if e.Note != "" {
+		note = " " + e.Note + "."
+	}
+	return fmt.Sprintf("replication slot %s is in use by process %d at the source: is another litepull streaming from it?%s "+
+		"Stop it; or, if that process is stuck, end it: SELECT pg_terminate_backend(%d)", e.Slot, e.PID, note, e.PID)
 }
 
 // explainSlot explains a server's refusal to stream from, or drop, the
@@ -95,4 +102,83 @@ func (s *Source) explainSlot(ctx context.Context, name string, err error, self u
 		return uerr
 	}
 	return err
+}
+
+// releaseMargin is how long past the holder's wal_sender_timeout a
+// stream waits for a slot to be released.
+const releaseMargin = 5 * time.Second
+
+const holderSQL = `
+SELECT COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'a local socket'),
+       COALESCE(r.reply_time::text, ''), (SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout')
+FROM pg_stat_activity a LEFT JOIN pg_stat_replication r ON r.pid = a.pid WHERE a.pid = $1`
+
+// slotHolder is the process streaming from a slot, as the server shows it.
+type slotHolder struct {
+	app, from string
+	reply     string        // when the server last heard from its client
+	timeout   time.Duration // the server's wal_sender_timeout
+}
+
+func (s *Source) slotHolder(ctx context.Context, pid int) (slotHolder, error) {
+	var h slotHolder
+	err := s.exec(ctx, holderSQL, []any{pid}, nil, func(v [][]byte) error {
+		h = slotHolder{app: string(v[0]), from: string(v[1]), reply: string(v[2])}
+		ms, err := strconv.ParseInt(string(v[3]), 10, 64)
+		h.timeout = time.Duration(ms) * time.Millisecond
+		return err
+	})
+	return h, err
+}
+
+// waitForSlot waits for the process in inUse to let go of the slot: a
+// litepull killed while it streamed leaves a walsender that holds the slot
+// until the server notices its client is gone, within wal_sender_timeout
+// (which litepull's sessions set to the read timeout). It never ends that
+// process: one that shows it is alive (its client answers the server) is
+// another litepull streaming, and the slot is refused at once.
+func (s *Source) waitForSlot(ctx context.Context, opts litepull.ChangeOptions, inUse *slotInUseError) (slotState, error) {
+	h, err := s.slotHolder(ctx, inUse.PID)
+	if err != nil {
+		return slotState{}, inUse
+	}
+	timeout, setting := h.timeout, "the server's wal_sender_timeout"
+	if h.app == "litepull" {
+		timeout, setting = s.dialer.Idle, "wal_sender_timeout, which litepull sets to its readTimeout,"
+	}
+	if timeout <= 0 {
+		inUse.Note = "Its wal_sender_timeout is 0: the server never ends it on its own"
+		return slotState{}, inUse
+	}
+	wait := timeout + releaseMargin
+	if opts.Logger != nil {
+		opts.Logger.Info("the replication slot is in use; waiting for the process that holds it to let go: a litepull stopped without "+
+			"closing its stream (kill -9, a lost connection) holds it until the server notices, within "+setting+" "+timeout.String(),
+			"slot", opts.Slot, "message", fmt.Sprintf("replication slot %s is in use by process %d (%s, from %s); waiting up to %s",
+				opts.Slot, inUse.PID, cmp.Or(h.app, "no application_name"), h.from, wait.Round(time.Second)))
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		select {
+		case <-ctx.Done():
+			return slotState{}, fmt.Errorf("wait for replication slot %s: %w", opts.Slot, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+		st, err := s.slot(ctx, opts.Slot)
+		if err != nil {
+			return slotState{}, err
+		}
+		if !st.active || st.pid != inUse.PID {
+			return st, nil
+		}
+		now, err := s.slotHolder(ctx, inUse.PID)
+		switch {
+		case err == nil && now.reply != "" && now.reply != h.reply:
+			inUse.Note = "It is alive: its client answered the server while litepull waited"
+			return slotState{}, inUse
+		case time.Now().After(deadline):
+			inUse.Note = fmt.Sprintf("Litepull waited %s for it to let go", wait.Round(time.Second))
+			return slotState{}, inUse
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/testdb"
+	"github.com/litepull/litepull/source/postgres"
 )
 
 // TestAckResumesAfterAcked: a new stream starts after the last
@@ -89,7 +90,10 @@ func checkStatus(t *testing.T, e *changeEnv, cs litepull.ChangeStream, acked lit
 func TestSlotInUse(t *testing.T) {
 	pg := testdb.Postgres(t)
 	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY)")
-	e := newChangeEnv(t, pg, "a")
+	// A short read timeout: the live stream answers the server every
+	// second, so that OpenChanges soon sees it is alive.
+	e := newChangeEnvConfig(t, pg, litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: pg.DSN, Schema: pg.Schema,
+		ReadTimeout: litepull.Duration(3 * time.Second)}, "a")
 	ctx := context.Background()
 	first, second := e.open(t), e.open(t)
 	if err := first.Start(ctx, ""); err != nil {
@@ -295,4 +299,65 @@ func TestRoleWithoutReplication(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "GRANT rds_replication TO "+role) {
 		t.Fatalf("OpenChanges: %v, want %q", err, want)
 	}
+}
+
+// TestPublicationNotOwned: a role that does not own the tables cannot
+// make or change the publication; the error says who owns them, what to
+// grant, and the statement that makes the publication by hand, which the
+// role can then stream from as it is.
+func TestPublicationNotOwned(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)")
+	role := testdb.UniqueName("lp_role_")
+	pg.Exec(t, "CREATE ROLE "+role+" LOGIN REPLICATION")
+	pg.Exec(t, "GRANT USAGE ON SCHEMA "+pg.Schema+" TO "+role)
+	t.Cleanup(func() { pg.Exec(t, "DROP OWNED BY "+role+"; DROP ROLE "+role) })
+	e := newChangeEnv(t, pg, "a", "b") // the owner's: it drops what the test makes
+	u, err := url.Parse(pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	src, err := postgres.New(litepull.SourceConfig{ID: "pg", Kind: "postgres", DSN: u.String(), Schema: pg.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	ctx := context.Background()
+
+	var owner string
+	if err := pg.Conn.QueryRow(ctx, "SELECT current_user").Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	create := fmt.Sprintf(`CREATE PUBLICATION "%s" FOR TABLE "%s"."a", "%s"."b" WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`,
+		e.opts.Publication, pg.Schema, pg.Schema)
+	_, err = src.OpenChanges(ctx, e.opts)
+	for _, want := range []string{"permission denied for database", "role " + role + " may not create publication " + e.opts.Publication,
+		"GRANT CREATE ON DATABASE", "owned by " + owner, "as " + owner + ": " + create} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("OpenChanges without CREATE on the database: %v\nwant %q", err, want)
+		}
+	}
+	var db string
+	if err := pg.Conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	pg.Exec(t, "GRANT CREATE ON DATABASE "+db+" TO "+role)
+	t.Cleanup(func() { pg.Exec(t, "REVOKE CREATE ON DATABASE "+db+" FROM "+role) })
+	_, err = src.OpenChanges(ctx, e.opts)
+	for _, want := range []string{"must be owner of table", "owned by " + owner, "as " + owner + ": " + create} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("OpenChanges of tables the role does not own: %v\nwant %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "GRANT CREATE ON DATABASE") {
+		t.Errorf("OpenChanges with CREATE on the database still asks for it: %v", err)
+	}
+
+	pg.Exec(t, create)
+	cs, err := src.OpenChanges(ctx, e.opts)
+	if err != nil {
+		t.Fatalf("OpenChanges with the publication made by hand as the error says: %v", err)
+	}
+	cs.Close()
 }

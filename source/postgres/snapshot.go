@@ -21,6 +21,7 @@ import (
 // there. Close ends the transaction, and with the replication connection
 // the temporary slot.
 func (st *stream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
+	st.refused = false // the tables are copied anew: the slot serves them
 	s := st.src
 	repl, err := s.dialReplication(ctx)
 	if err != nil {
@@ -50,7 +51,7 @@ func (st *stream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 		})
 		return closeErr
 	}
-	return &litepull.Snapshot{Position: position(pos), Reader: reader, Close: end}, nil
+	return &litepull.Snapshot{Position: st.ident.tag(pos), Reader: reader, Close: end}, nil
 }
 
 // waitSlotGone waits, up to releaseWait, for the server to drop a

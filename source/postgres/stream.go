@@ -30,9 +30,16 @@ const (
 type stream struct {
 	src    *Source
 	opts   litepull.ChangeOptions
+	ident  sysIdent          // the cluster and timeline: every position carries them
+	suffix litepull.Position // "@" + ident, as positions end
 	tables map[uint32]string // configured names, by the table's oid
 	joined []string          // tables the publication did not hold before OpenChanges
-	rels   map[uint32]*relation
+	// made: OpenChanges made the slot, so it holds no change from before
+	// this session, whatever the replica recorded (Resumable); refused:
+	// Resumable said so, and no snapshot was taken since (Close drops
+	// the slot then).
+	made, refused bool
+	rels          map[uint32]*relation
 
 	conn   *pgconn.PgConn // streaming, after Start
 	start  pglogrepl.LSN  // where streaming started: the later of from and the slot's confirmed position
@@ -53,8 +60,9 @@ type stream struct {
 	kept     sync.WaitGroup
 }
 
-func newStream(s *Source, opts litepull.ChangeOptions, tables []streamTable, joined []string) *stream {
-	st := &stream{src: s, opts: opts, tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
+func newStream(s *Source, opts litepull.ChangeOptions, ident sysIdent, tables []streamTable, joined []string) *stream {
+	st := &stream{src: s, opts: opts, ident: ident, suffix: litepull.Position("@" + ident.String()),
+		tables: map[uint32]string{}, joined: joined, rels: map[uint32]*relation{}}
 	for _, t := range tables {
 		st.tables[t.oid] = t.name
 	}
@@ -69,12 +77,16 @@ func (st *stream) Joined() []string { return st.joined }
 // position renders an LSN as the stream's positions are written.
 func position(lsn pglogrepl.LSN) litepull.Position { return litepull.Position(lsn.String()) }
 
-// parseLSN reads a position; "" is the start of the WAL. It runs for
-// every row a stream applies (Includes), so it parses by hand: the
-// fmt.Sscanf of pglogrepl.ParseLSN took a fifth of a stream's CPU.
+// parseLSN reads a position's LSN (what follows an @ is its cluster:
+// splitPosition); "" is the start of the WAL. It runs for every row a
+// stream applies (Includes), so it parses by hand: the fmt.Sscanf of
+// pglogrepl.ParseLSN took a fifth of a stream's CPU.
 func parseLSN(p litepull.Position) (pglogrepl.LSN, error) {
 	if p == "" {
 		return 0, nil
+	}
+	if at := strings.IndexByte(string(p), '@'); at >= 0 {
+		p = p[:at]
 	}
 	hi, lo, ok := strings.Cut(string(p), "/")
 	h, err1 := strconv.ParseUint(hi, 16, 32)
@@ -110,6 +122,10 @@ func (st *stream) Start(ctx context.Context, from litepull.Position) error {
 	}
 	conn, err := st.src.dialReplication(ctx)
 	if err != nil {
+		return err
+	}
+	if err := st.sameSystem(ctx, conn); err != nil {
+		closeConn(conn)
 		return err
 	}
 	args := []string{"proto_version '1'", "publication_names '" + litepull.QuoteIdent(st.opts.Publication, '"') + "'"}
@@ -171,6 +187,9 @@ func (st *stream) Next(ctx context.Context) (litepull.ChangeEvent, error) {
 		}
 		ev, ok, err := st.handle(ctx, data)
 		if err != nil || ok {
+			if ev.Position != "" {
+				ev.Position += st.suffix
+			}
 			return ev, err
 		}
 	}
@@ -258,7 +277,7 @@ func (st *stream) receive(ctx context.Context) ([]byte, error) {
 		err := pgconn.ErrorResponseToPgError(msg)
 		return nil, fmt.Errorf("change stream: %w", st.src.explainSlot(ctx, st.opts.Slot, err, st.conn.PID()))
 	case *pgproto3.CopyDone:
-		return nil, errors.New("change stream: the server ended the stream")
+		return nil, errors.New("change stream: the server ended the stream (shutting down or restarting?): it resumes from the replica's position once the server is back")
 	}
 	return nil, nil
 }
@@ -329,6 +348,9 @@ func (st *stream) Close() error {
 	}
 	st.closed = true
 	if st.conn == nil {
+		if st.made && st.refused {
+			return st.dropMade()
+		}
 		return nil
 	}
 	close(st.stopKeep)
@@ -351,3 +373,15 @@ func (st *stream) Close() error {
 
 // releaseWait bounds Close's wait for the server to release the slot.
 const releaseWait = 2 * time.Second
+
+// dropMade drops the slot OpenChanges made for a replica it cannot
+// resume: the next session makes it again and sees the same gap.
+func (st *stream) dropMade() error {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseWait)
+	defer cancel()
+	err := st.src.exec(ctx, "SELECT pg_drop_replication_slot($1)", []any{st.opts.Slot}, nil, func([][]byte) error { return nil })
+	if err != nil && !isCode(err, "42704") { // dropped meanwhile
+		return fmt.Errorf("drop replication slot %s, made for a replica it cannot resume: %w", st.opts.Slot, err)
+	}
+	return nil
+}

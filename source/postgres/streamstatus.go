@@ -13,29 +13,60 @@ import (
 
 // Current is the source's current WAL position.
 func (st *stream) Current(ctx context.Context) (litepull.Position, error) {
-	var pos litepull.Position
+	var lsn pglogrepl.LSN
 	err := st.src.exec(ctx, "SELECT pg_current_wal_lsn()::text", nil, nil, func(v [][]byte) error {
-		pos = litepull.Position(v[0])
-		return nil
+		var err error
+		lsn, err = parseLSN(litepull.Position(v[0]))
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("read the source's WAL position: %w", err)
 	}
-	return pos, nil
+	return st.ident.tag(lsn), nil
 }
 
-// Resumable says why the stream cannot carry on after pos: the slot's
-// confirmed position is past it, so the changes in between will never
-// be sent (another consumer moved the slot, or it was dropped and made
-// again).
+// Resumable says why the stream cannot carry on after pos: the slot was
+// made by this session, so it holds none of the changes since pos (even
+// when it was made at an LSN before pos: on a server restored to an
+// earlier point, or another cluster); pos was read from another cluster,
+// or from a timeline the source's history left before pos
+// (notSameHistory); the source's WAL ends before pos (a restored backup);
+// or the slot's confirmed position is past pos, so the changes in between
+// will never be sent (another consumer moved the slot, or it was dropped
+// and made again). A position written before positions carried their
+// cluster is checked against the slot alone. A slot it refuses for having
+// made it is dropped again by Close, unless a snapshot was taken or the
+// stream started (its tables are copied anew): left, the next session
+// would take it for the replica's. Verdicts wrap litepull.ErrStreamLost;
+// other errors are failures to check.
 func (st *stream) Resumable(ctx context.Context, pos litepull.Position) error {
-	confirmed, err := st.Confirmed(ctx)
+	lsn, rec, tagged, err := splitPosition(pos)
+	if err != nil {
+		return litepull.StreamLost(err)
+	}
+	if st.made {
+		st.refused = true
+		return litepull.StreamLost(fmt.Errorf("slot %s did not exist (dropped, or the source is another server than the one the replica "+
+			"followed), so it holds none of the changes made since the replica's position %s", st.opts.Slot, pos))
+	}
+	if tagged {
+		if err := st.src.notSameHistory(ctx, lsn, rec, st.ident); err != nil {
+			return err
+		}
+	}
+	status, err := st.slotStatus(ctx)
 	if err != nil {
 		return err
 	}
+	if end, err := parseLSN(status.Current); err == nil && lsn > end {
+		return litepull.StreamLost(fmt.Errorf("the replica's position %s lies past the end of the source's WAL (%s): the source was "+
+			"restored from a backup, or is another server: the changes made since are lost to the replica", pos, status.Current))
+	}
+	confirmed := status.Confirmed
 	if st.Includes(confirmed, pos) {
-		return fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it, or it was dropped and made again",
-			st.opts.Slot, confirmed, pos)
+		return litepull.StreamLost(fmt.Errorf("slot %s is at %s, past what the replica holds (%s): another consumer moved it (two replicas "+
+			"of one source need a slot each: set slot: and publication: in one of the configs), or it was dropped and made again",
+			st.opts.Slot, confirmed, pos))
 	}
 	return nil
 }
@@ -46,7 +77,7 @@ func (st *stream) Confirmed(ctx context.Context) (litepull.Position, error) {
 	if err != nil {
 		return "", err
 	}
-	return position(lsn), nil
+	return st.ident.tag(lsn), nil
 }
 
 func (st *stream) confirmed(ctx context.Context) (pglogrepl.LSN, error) {
@@ -80,7 +111,7 @@ func (st *stream) slotStatus(ctx context.Context) (litepull.StreamStatus, error)
 	found := false
 	err := st.src.exec(ctx, streamStatusSQL, []any{st.opts.Slot}, nil, func(v [][]byte) error {
 		found = true
-		out.Confirmed, out.Active, out.Current = litepull.Position(v[0]), string(v[1]) == "true", litepull.Position(v[3])
+		out.Confirmed, out.Active, out.Current = st.tagText(v[0]), string(v[1]) == "true", st.tagText(v[3])
 		var err1, err2, err3 error
 		out.ActivePID, err1 = strconv.Atoi(string(v[2]))
 		out.LagBytes, err2 = strconv.ParseInt(string(v[4]), 10, 64)
@@ -145,4 +176,13 @@ func (st *stream) checkNames(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tagText tags an LSN the server wrote as text ("" stays "").
+func (st *stream) tagText(v []byte) litepull.Position {
+	lsn, err := parseLSN(litepull.Position(v))
+	if len(v) == 0 || err != nil {
+		return litepull.Position(v)
+	}
+	return st.ident.tag(lsn)
 }
