@@ -716,7 +716,7 @@ func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFakeChanges(t, fakeSchema, fakeCols)
-			e, _, _ := streamEngine(t, f)
+			e, _, rp := streamEngine(t, f)
 			run(t, e)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -725,7 +725,8 @@ func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
 				_, err := e.Follow(ctx, "pg")
 				done <- err
 			}()
-			f.commit(ins("a", int64(1), "x", "y")) // the session is under way
+			f.commit(ins("a", int64(1), "x", "y"))
+			waitFor(t, rp, "a", dump(t, f.path, "a")) // the session is under way: it discovered before the DDL
 			mustExec(f.path, ddl)
 			if err := <-done; !errors.Is(err, litepull.ErrStreamChanged) {
 				t.Fatalf("Follow ended with %v; want ErrStreamChanged", err)
