@@ -55,6 +55,15 @@ type ChangeOptions struct {
 	// Logger, if set, hears what OpenChanges waits for (a slot that a
 	// stopped process's connection still holds).
 	Logger *slog.Logger
+	// Joining, if set, hears which tables the stream is about to carry
+	// that it did not carry until now (Joined), before the source starts
+	// carrying them (a table put in the publication), or before OpenChanges
+	// fails saying that someone must do so by hand: the engine records
+	// durably that they need a copy, so that a session that ends at once
+	// (killed, an error) or a publication changed by hand does not leave
+	// them streaming on from their old positions, their changes meanwhile
+	// missed. An error stops OpenChanges before it changes anything.
+	Joining func(ctx context.Context, tables []string) error
 }
 
 // Position is a place in a source's change stream, as the source writes

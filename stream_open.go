@@ -72,6 +72,7 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 	}
 	s.copts = s.bs.Config.ChangeOptions(names)
 	s.copts.Logger = s.log
+	s.copts.Joining = s.join
 	if err := s.forgetLeft(ctx, names); err != nil {
 		return err
 	}
@@ -100,10 +101,18 @@ func (s *streamRun) noTable() error {
 // rejoin copies the tables the stream did not carry until now (one
 // dropped and made again under its name is a new table to the stream),
 // and forgets their positions first, so that they are copied even if
-// this session ends before it copies them.
+// this session ends before it copies them. A source that says so before
+// it starts carrying them (ChangeOptions.Joining) had join do it then.
 func (s *streamRun) rejoin(ctx context.Context) error {
-	var b Batch
-	for _, name := range s.cs.Joined() {
+	return s.join(ctx, s.cs.Joined())
+}
+
+// join marks the tables named as joining the stream: to be copied, their
+// positions forgotten durably (the source is about to carry them, and may
+// do so even if this session ends at once).
+func (s *streamRun) join(ctx context.Context, names []string) error {
+	b := Batch{Sync: true}
+	for _, name := range names {
 		t := s.tables[name]
 		if t == nil || t.p == nil {
 			continue

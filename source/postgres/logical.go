@@ -52,7 +52,7 @@ func (s *Source) OpenChanges(ctx context.Context, opts litepull.ChangeOptions) (
 	// The publication comes first: pgoutput reads it as of each change it
 	// decodes, and a slot older than its publication fails on the changes
 	// made in between.
-	joined, err := s.ensurePublication(ctx, opts.Publication, tables)
+	joined, err := s.ensurePublication(ctx, opts.Publication, tables, opts.Joining)
 	if err != nil {
 		return nil, err
 	}

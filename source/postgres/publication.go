@@ -147,7 +147,7 @@ type publication struct {
 // the existing one hold exactly them. It returns the tables (configured
 // names) it did not hold, or did not publish whole: their changes before
 // now are not in the stream.
-func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable) ([]string, error) {
+func (s *Source) ensurePublication(ctx context.Context, name string, tables []streamTable, joining func(context.Context, []string) error) ([]string, error) {
 	quoted := litepull.QuoteIdent(name, '"')
 	list := make([]string, len(tables))
 	for i, t := range tables {
@@ -167,12 +167,21 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 	case p.complete && !p.filtered && p.holdsExactly(tables):
 		return nil, nil
 	case !p.owned:
+		// Its owner changes it by hand: the tables it did not publish are
+		// copied when they join, whoever puts them in.
+		if err := notifyJoining(ctx, joining, p.missing(tables)); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("publication %s must hold exactly %s, and only its owner %s may change it: "+
 			"as %s, ALTER PUBLICATION %s SET TABLE %s; or name another publication",
 			name, strings.Join(list, ", "), p.owner, p.owner, quoted, strings.Join(list, ", "))
 	default:
 		stmts = []string{fmt.Sprintf("ALTER PUBLICATION %s SET (%s)", quoted, publishAll),
 			fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", quoted, strings.Join(list, ", "))}
+	}
+	joined := p.missing(tables)
+	if err := notifyJoining(ctx, joining, joined); err != nil {
+		return nil, err
 	}
 	for _, q := range stmts {
 		if err := s.exec(ctx, q, nil, nil, func([][]byte) error { return nil }); err != nil {
@@ -182,7 +191,21 @@ func (s *Source) ensurePublication(ctx context.Context, name string, tables []st
 			return nil, fmt.Errorf("publish tables %s in publication %s: %w", strings.Join(list, ", "), name, err)
 		}
 	}
-	return p.missing(tables), nil
+	return joined, nil
+}
+
+// notifyJoining tells joining (ChangeOptions.Joining) which tables are
+// about to join the stream, before the publication changes: once it has,
+// a session that ends before the engine learns of them (Joined) would
+// leave them streaming on from their old positions.
+func notifyJoining(ctx context.Context, joining func(context.Context, []string) error, tables []string) error {
+	if joining == nil || len(tables) == 0 {
+		return nil
+	}
+	if err := joining(ctx, tables); err != nil {
+		return fmt.Errorf("record that tables %s join the stream: %w", strings.Join(tables, ", "), err)
+	}
+	return nil
 }
 
 const privilegeSQL = `
