@@ -125,7 +125,8 @@ type streamRun struct {
 	txLast *StreamState
 
 	statusAt time.Time
-	// checkedAt is when the tables were last described (at open, then by
+	// checkedAt is when the tables were last described, or later when
+	// that took long (at open, then by
 	// checkShapes and checkDiscovered every statusEvery).
 	checkedAt  time.Time
 	reportedAt time.Time
@@ -254,11 +255,16 @@ func (s *streamRun) refreshStatus(ctx context.Context) error {
 		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
 	}
 	if time.Since(s.checkedAt) < statusEvery {
-		return nil // the session described its tables as it opened
+		return nil // the session described its tables as it opened, or checks take long
 	}
-	s.checkedAt = time.Now()
+	start := time.Now()
 	s.checkShapes(ctx)
-	return s.checkDiscovered(ctx)
+	err = s.checkDiscovered(ctx)
+	// A round trip per table, in the loop that applies changes: many
+	// tables far away take seconds. The checks take at most a tenth of
+	// the stream's time: the next waits nine times as long as this took.
+	s.checkedAt = time.Now().Add(max(9*time.Since(start)-statusEvery, 0))
+	return err
 }
 
 // checkDiscovered ends a following session of a source whose tables are
