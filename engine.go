@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,9 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
 			continue
 		}
 		if bs.Config.Streams() {
+			if opts.Table != "" && !e.streamsTable(ctx, bs, opts.Table) {
+				continue // as for a polled source: -full -table T of no T copies nothing, and must say so
+			}
 			matched = true
 			sum.Tables = append(sum.Tables, e.runLogical(ctx, bs, opts)...)
 			continue
@@ -110,6 +114,17 @@ func (e *Engine) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
 		return sum, fmt.Errorf("no table matches source %q table %q", opts.SourceID, opts.Table)
 	}
 	return sum, ctx.Err()
+}
+
+// streamsTable reports whether a streamed source's tables include name
+// (a source table or its dest); a discovery that fails leaves that to
+// the stream to report.
+func (e *Engine) streamsTable(ctx context.Context, bs BoundSource, name string) bool {
+	tables, _, err := e.Tables(ctx, bs)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(tables, func(tc TableConfig) bool { return tc.Table == name || tc.DestName() == name })
 }
 
 // Tables returns the tables a source replicates: the configured ones, or
