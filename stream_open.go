@@ -253,13 +253,15 @@ func (s *streamRun) resume(ctx context.Context) error {
 		// replaces it. The stream starts where the source is.
 		s.log.Info("every table is copied again: the stream starts where the source is, not at the replica's record",
 			"record", rec.Position, "position", confirmed)
+		if rec.Slot != s.copts.Slot {
+			// The record of the old slot goes: this is the last word on it.
+			s.log.Warn("the stream starts anew on another slot", "why", s.otherSlot(rec))
+		}
 		return s.restart(ctx, confirmed, rec.Commit)
 	case !ok && s.anyStreamed():
 		gap = "the replica holds streamed tables but no record of the stream"
 	case ok && rec.Slot != s.copts.Slot:
-		gap = fmt.Sprintf("the replica followed slot %s, the config names %s (slot %s, if it still exists, keeps WAL at the source "+
-			"until it is dropped: litepull slot drop -source %s -slot %s, or SELECT pg_drop_replication_slot('%s'))",
-			rec.Slot, s.copts.Slot, rec.Slot, s.bs.Config.ID, rec.Slot, rec.Slot)
+		gap = s.otherSlot(rec)
 	case ok:
 		// A verdict (ErrStreamLost) is a gap; a failure to check (the
 		// slot unreadable for now) fails this session alone: it is no
@@ -300,6 +302,14 @@ func (s *streamRun) restart(ctx context.Context, pos Position, commit time.Time)
 	}
 	s.pos, s.durable, s.synced, s.last, s.recorded = pos, pos, pos, *b.Stream, time.Now()
 	return nil
+}
+
+// otherSlot says that the replica followed another slot than the
+// config's, which keeps WAL at the source until it is dropped.
+func (s *streamRun) otherSlot(rec StreamState) string {
+	return fmt.Sprintf("the replica followed slot %s, the config names %s (slot %s, if it still exists, keeps WAL at the source "+
+		"until it is dropped: litepull slot drop -source %s -slot %s, or SELECT pg_drop_replication_slot('%s'))",
+		rec.Slot, s.copts.Slot, rec.Slot, s.bs.Config.ID, rec.Slot, rec.Slot)
 }
 
 // recordedStream is the replica's record of this source's stream.
