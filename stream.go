@@ -67,6 +67,9 @@ type streamTable struct {
 	// row double the wait, up to retryCap); zero when it has not failed.
 	retryAt  time.Time
 	failures int
+	// waiting: the table's copy waits to be swapped in (s.pending); st
+	// is already the copy's state.
+	waiting bool
 	// reported is what of res the stream observer has seen.
 	reported TableResult
 	cols     []string // the stream's column names that idx maps
@@ -108,7 +111,8 @@ type streamRun struct {
 	begin     Position // its commit position
 	batch     Batch    // its changes not yet written
 	touched   map[*streamTable]int64
-	held      int   // rows in batch
+	pending   []pendingSwap // copies waiting for the stream to cross their snapshot
+	held      int           // rows in batch
 	heldBytes int64 // bytes of their values (ValueBytes)
 	recopy    []*streamTable
 
@@ -154,6 +158,10 @@ type StreamInfo struct {
 	LagSeconds float64   `json:"lagSeconds"`
 	Updated    time.Time `json:"updatedTs"`
 	Error      string    `json:"error,omitempty"`
+	// Waiting are the tables copied from a snapshot that wait for the
+	// stream to reach the snapshot's position, to be swapped in together
+	// with every source transaction before it.
+	Waiting []string `json:"waitingTables,omitempty"`
 
 	behind time.Time // the date LagSeconds counts from; zero when caught up
 	// The retained-WAL warning: how much was retained when it was last
@@ -321,6 +329,9 @@ func (s *streamRun) results(err error) []TableResult {
 	for _, t := range s.order {
 		r := *t.res
 		r.CursorValue = t.st.CursorValue
+		if t.waiting {
+			r.CursorValue = "" // its copy was never swapped in
+		}
 		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) && !s.planned(err) {
 			r.Err, r.Error = err, err.Error()
 		}
@@ -364,6 +375,7 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 	if aerr := s.ack(context.WithoutCancel(ctx), true); err == nil {
 		err = aerr
 	}
+	s.dropPending(ctx)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -399,7 +411,7 @@ func (s *streamRun) loop(ctx context.Context, until Position) error {
 
 // reached reports whether the replica holds everything before until.
 func (s *streamRun) reached(until Position) bool {
-	return s.tx == nil && !s.cs.Includes(until, s.durable)
+	return s.tx == nil && len(s.pending) == 0 && !s.cs.Includes(until, s.durable)
 }
 
 // handle applies one event.
@@ -409,6 +421,7 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		s.inTx, s.begin, s.beginTs = true, ev.Position, ev.Time
 		s.touched = map[*streamTable]int64{}
 		s.publishLag()
+		return s.swapIn(ctx, ev.Position) // copies its snapshot holds go in first
 	case ChangeRelation:
 		s.relation(ev)
 	case ChangeInsert, ChangeUpdate, ChangeDelete:
@@ -428,6 +441,9 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		}
 		s.passed(ev.Position)
 		if err := s.refreshStatus(ctx); err != nil {
+			return err
+		}
+		if err := s.swapIn(ctx, ev.Position); err != nil {
 			return err
 		}
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {

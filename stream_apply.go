@@ -389,12 +389,8 @@ func (s *streamRun) write(ctx context.Context) error {
 	if len(s.batch.Changes) == 0 && (s.tx != nil || s.txLast == nil) {
 		return nil
 	}
-	if s.tx == nil {
-		tx, err := s.e.replica.Begin(ctx)
-		if err != nil {
-			return err // the replica says "begin replica transaction"
-		}
-		s.tx, s.txStart, s.txRows, s.txFirstTs = tx, time.Now(), 0, s.beginTs
+	if err := s.openTx(ctx); err != nil {
+		return err
 	}
 	err := s.tx.Apply(ctx, s.batch)
 	s.txRows += s.held
@@ -406,6 +402,19 @@ func (s *streamRun) write(ctx context.Context) error {
 		}
 		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
 	}
+	return nil
+}
+
+// openTx opens a replica transaction, if none is open.
+func (s *streamRun) openTx(ctx context.Context) error {
+	if s.tx != nil {
+		return nil
+	}
+	tx, err := s.e.replica.Begin(ctx)
+	if err != nil {
+		return err // the replica says "begin replica transaction"
+	}
+	s.tx, s.txStart, s.txRows, s.txFirstTs = tx, time.Now(), 0, s.beginTs
 	return nil
 }
 

@@ -347,13 +347,17 @@ func (s *streamRun) needCopy() []*streamTable {
 }
 
 // copyTables copies tables from one snapshot of the source, each into a
-// shadow swapped in with the snapshot's position: the stream then skips,
-// for each, the transactions its copy holds.
+// shadow, swapped in with the snapshot's position (all together, where
+// the stream crosses it: stream_swap.go): the stream then skips, for
+// each, the transactions its copy holds.
 func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error {
 	if len(tables) == 0 {
 		return nil
 	}
 	if err := s.commitTx(ctx); err != nil {
+		return err
+	}
+	if err := s.forgetPositions(ctx, tables); err != nil {
 		return err
 	}
 	snap, err := s.cs.Snapshot(ctx)
@@ -380,7 +384,10 @@ func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error
 		}
 		s.copyTable(ctx, snap, t)
 	}
-	return nil
+	if !s.batchSwaps() {
+		return nil
+	}
+	return s.swapCopied(ctx, snap.Position)
 }
 
 // copyTable copies one table as of snap; a failure is the table's alone.
@@ -396,14 +403,25 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 	st := t.st
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = s.bs.Config.ID, t.tc.Table, p.target.Dest, ""
 	var res TableResult
-	if err := s.e.fullRefresh(ctx, bs, p, &st, &res, RunOptions{Progress: s.progress}); err != nil {
+	sw, err := s.e.copyFull(ctx, bs, p, st, &res, RunOptions{Progress: s.progress})
+	if err == nil && !s.batchSwaps() {
+		err = s.e.replica.SwapFull(ctx, sw.Target, sw.Shadow, sw.State)
+		if err != nil {
+			s.e.dropShadow(ctx, sw.Shadow)
+			err = fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
+		}
+	} else if err == nil {
+		s.pending = append(s.pending, pendingSwap{t: t, sw: sw, at: snap.Position})
+		t.waiting = true
+	}
+	if err != nil {
 		if ctx.Err() == nil { // a copy cut short by shutdown has not failed
 			s.failNow(ctx, t, err)
 		}
 		return
 	}
 	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)
-	t.p, t.st, t.copy, t.stale, t.cols, t.retryAt = p, st, false, false, nil, time.Time{}
+	t.p, t.st, t.copy, t.stale, t.cols, t.retryAt = p, sw.State, false, false, nil, time.Time{}
 	t.res.Err, t.res.Error = nil, ""
 	t.res.FullRefresh = true
 	t.res.RowsPulled += res.RowsPulled
