@@ -67,9 +67,13 @@ type streamTable struct {
 	// row double the wait, up to retryCap); zero when it has not failed.
 	retryAt  time.Time
 	failures int
-	// waiting: the table's copy waits to be swapped in (s.pending); st
-	// is already the copy's state.
-	waiting bool
+	// swap is the table's copy waiting to be swapped in (s.pending). A
+	// live table's replica rows keep taking its changes until then; the
+	// rows of another are left as they were.
+	swap *pendingSwap
+	// live: a run with Full copies the table, whose replica rows stand at
+	// their stream position meanwhile (the stream carries them).
+	live bool
 	// reported is what of res the stream observer has seen.
 	reported TableResult
 	cols     []string // the stream's column names that idx maps
@@ -111,8 +115,8 @@ type streamRun struct {
 	begin     Position // its commit position
 	batch     Batch    // its changes not yet written
 	touched   map[*streamTable]int64
-	pending   []pendingSwap // copies waiting for the stream to cross their snapshot
-	held      int           // rows in batch
+	pending   []*pendingSwap // copies waiting for the stream to cross their snapshot
+	held      int            // rows in batch
 	heldBytes int64 // bytes of their values (ValueBytes)
 	recopy    []*streamTable
 
@@ -329,9 +333,6 @@ func (s *streamRun) results(err error) []TableResult {
 	for _, t := range s.order {
 		r := *t.res
 		r.CursorValue = t.st.CursorValue
-		if t.waiting {
-			r.CursorValue = "" // its copy was never swapped in
-		}
 		if err != nil && r.Err == nil && !errors.Is(err, context.Canceled) && !s.planned(err) {
 			r.Err, r.Error = err, err.Error()
 		}
@@ -364,10 +365,11 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 			err = s.loop(ctx, until)
 		}
 	}
-	if s.inTx {
+	if s.inTx || s.holding() {
 		// The stream ended inside a source transaction whose first rows
-		// may be in the open replica transaction: none of it may show.
-		// The next session streams again from the last commit.
+		// may be in the open replica transaction, or before the swap the
+		// open replica transaction waits for: none of it may show. The
+		// next session streams again from the last commit.
 		s.rollback()
 	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
@@ -389,7 +391,7 @@ func (s *streamRun) loop(ctx context.Context, until Position) error {
 			return nil
 		}
 		wait, cancel := ctx, context.CancelFunc(func() {})
-		if s.tx != nil && !s.inTx {
+		if s.tx != nil && !s.inTx && !s.holding() {
 			wait, cancel = context.WithTimeout(ctx, groupWait)
 		}
 		ev, err := s.cs.Next(wait)

@@ -128,8 +128,14 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 		return t, nil
 	}
 	named := opts.Table == "" || opts.Table == tc.Table || opts.Table == tc.DestName()
-	t.copy = (opts.Full && named) || st.CursorValue == "" || st.CursorColumn != "" ||
+	full := opts.Full && named
+	t.copy = st.CursorValue == "" || st.CursorColumn != "" ||
 		(st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()))
+	if full {
+		// The stream carries the table's rows on until its copy is
+		// swapped in, unless they need the copy anyway.
+		defer func() { t.copy, t.live = true, !t.copy && !t.stale }()
+	}
 	if t.copy {
 		// A dest another source table fills is refused before the copy.
 		if err := s.e.replica.CheckTarget(ctx, t.p.target); err != nil {
@@ -404,15 +410,13 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = s.bs.Config.ID, t.tc.Table, p.target.Dest, ""
 	var res TableResult
 	sw, err := s.e.copyFull(ctx, bs, p, st, &res, RunOptions{Progress: s.progress})
-	if err == nil && !s.batchSwaps() {
+	batch := s.batchSwaps()
+	if err == nil && !batch {
 		err = s.e.replica.SwapFull(ctx, sw.Target, sw.Shadow, sw.State)
 		if err != nil {
 			s.e.dropShadow(ctx, sw.Shadow)
 			err = fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
 		}
-	} else if err == nil {
-		s.pending = append(s.pending, pendingSwap{t: t, sw: sw, at: snap.Position})
-		t.waiting = true
 	}
 	if err != nil {
 		if ctx.Err() == nil { // a copy cut short by shutdown has not failed
@@ -421,7 +425,13 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 		return
 	}
 	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)
-	t.p, t.st, t.copy, t.stale, t.cols, t.retryAt = p, sw.State, false, false, nil, time.Time{}
+	t.copy, t.retryAt = false, time.Time{}
+	if batch {
+		t.swap = &pendingSwap{t: t, sw: sw, p: p, at: snap.Position}
+		s.pending = append(s.pending, t.swap)
+	} else {
+		t.p, t.st, t.stale, t.cols = p, sw.State, false, nil
+	}
 	t.res.Err, t.res.Error = nil, ""
 	t.res.FullRefresh = true
 	t.res.RowsPulled += res.RowsPulled
