@@ -17,6 +17,9 @@ type Limits struct {
 	// refused whole, never split across requests.
 	Statements   int
 	RequestBytes int
+	// RowBytes is the largest string, BLOB or row the service stores
+	// (SQLITE_LIMIT_LENGTH; 0: SQLite's default, 1,000,000,000).
+	RowBytes int
 }
 
 // ServiceLimits is the limits of each kind of HTTP source, measured on the
@@ -24,10 +27,12 @@ type Limits struct {
 // source sends is sized to them.
 var ServiceLimits = map[string]Limits{
 	// A Durable Object's SQLite.
-	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, RequestBytes: 32 << 20},
+	// Strings, BLOBs and rows up to 2 MB (Cloudflare's documented limits,
+	// for D1 too).
+	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, RequestBytes: 32 << 20, RowBytes: 2_000_000},
 	// D1: 100 bound parameters, 100 KB of SQL per statement, 1,000
 	// queries per Worker invocation (a batch counts each).
-	"d1":     {Params: 100, Statements: 1000, RequestBytes: 32 << 20},
+	"d1":     {Params: 100, Statements: 1000, RequestBytes: 32 << 20, RowBytes: 2_000_000},
 	"libsql": {},
 }
 

@@ -41,6 +41,7 @@ type Server struct {
 	cutSkip, cut int
 	cutMatch     string // if set, the request cut is the first with a statement containing it
 	failWrites   int    // the next write requests answer 503 before they run
+	stall        *stall // a request held before a statement (StallWhere)
 	writes       int    // write requests that ran to the end
 	stmts        int    // statements run by write requests
 }
@@ -59,6 +60,44 @@ func (s *Server) CutWhere(substr string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cutMatch, s.cut = substr, n
+}
+
+// stall holds the first write request with a statement containing match
+// just before that statement.
+type stall struct {
+	match   string
+	reached chan struct{} // closed when a request waits
+	release chan struct{} // closed to let it go on
+}
+
+// StallWhere makes the first StarbaseDB write request with a statement
+// containing substr wait just before that statement until release is
+// called (at the latest when the test ends): a request the service is
+// still running after its client gave up on it. reached is closed when
+// the request waits.
+func (s *Server) StallWhere(tb testing.TB, substr string) (reached <-chan struct{}, release func()) {
+	st := &stall{match: substr, reached: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.stall = st
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(st.release) }) }
+	tb.Cleanup(release)
+	return st.reached, release
+}
+
+// wait holds a request before the statement StallWhere names.
+func (s *Server) wait(st statement) {
+	s.mu.Lock()
+	h := s.stall
+	if h == nil || !strings.Contains(st.SQL, h.match) {
+		s.mu.Unlock()
+		return
+	}
+	s.stall = nil
+	s.mu.Unlock()
+	close(h.reached)
+	<-h.release
 }
 
 // FailWrites makes the next n write requests answer 503 and change

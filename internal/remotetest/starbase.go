@@ -62,6 +62,7 @@ func (s *Server) serveStarbase(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError) // the Durable Object was reset
 			return
 		}
+		s.wait(st)
 		res, err := s.run(s.DB.Query, st)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})

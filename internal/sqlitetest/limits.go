@@ -18,7 +18,7 @@ func (d *DB) SetLimits(l remote.Limits) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for cat, v := range map[sqlite3.LimitCategory]int{sqlite3.LIMIT_VARIABLE_NUMBER: l.Params,
-		sqlite3.LIMIT_COMPOUND_SELECT: l.CompoundTerms, sqlite3.LIMIT_EXPR_DEPTH: l.ExprDepth} {
+		sqlite3.LIMIT_COMPOUND_SELECT: l.CompoundTerms, sqlite3.LIMIT_EXPR_DEPTH: l.ExprDepth, sqlite3.LIMIT_LENGTH: l.RowBytes} {
 		if v > 0 {
 			d.conn.Limit(cat, v)
 		}

@@ -38,12 +38,16 @@
 // on the one before: both commit a request whole or not at all. StarbaseDB
 // runs a {"transaction": [...]} as one Durable Object call per statement,
 // each committing on its own, and stops at the first error; so there a
-// request that fails part-way leaves its first statements written. The
-// order makes that safe: the guard first (a stale or replayed request
-// writes nothing), the rows next, the states and stream position after
-// them, the sequence last. A state is never ahead of its rows; rows may be
-// ahead of their state until the request is sent again (upserts make that
-// idempotent); a reader may see part of a page meanwhile.
+// request that fails part-way leaves its first statements written, and
+// two requests (two writers, or one its client gave up on and sent again)
+// may run side by side. There a request claims the writer row first, and
+// each statement after runs only while the claim is its own (claim.go):
+// of two writers one claims the row and the other stops; a request that
+// lands after a later one changes nothing. The order keeps a request cut
+// short safe: the rows next, the states and stream position after them,
+// the release of the claim last. A state is never ahead of its rows; rows
+// may be ahead of their state until the request is sent again (upserts
+// make that idempotent); a reader may see part of a page meanwhile.
 package remote
 
 import (
@@ -53,6 +57,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +87,8 @@ var (
 	ErrConflict = errors.New("another writer wrote the replica")
 	// ErrBatchTooLarge is a batch that does not fit one request.
 	ErrBatchTooLarge = errors.New("batch does not fit one request")
+	// ErrRowTooLarge is a row larger than the service stores.
+	ErrRowTooLarge = errors.New("row too large for the service")
 )
 
 // Replica is a litepull.Replica in a remote SQLite service. Its calls are
@@ -103,8 +110,8 @@ type Replica struct {
 // pendingCommit is a request that failed without saying whether it
 // committed, and that could not be checked then.
 type pendingCommit struct {
-	seq   int64 // the sequence it moved from
-	token string
+	seq    int64    // the sequence it moved from
+	tokens []string // its attempts'
 }
 
 var (
@@ -160,7 +167,7 @@ func (r *Replica) init(ctx context.Context) error {
 	for i, q := range ddl {
 		stmts[i] = stmt{SQL: q, Args: []any{}}
 	}
-	if err := r.svc.write(ctx, stmts); err != nil {
+	if err := r.writeAgain(ctx, stmts); err != nil {
 		return fmt.Errorf("create the replica's tables: %w", err)
 	}
 	if err := r.migrateState(ctx); err != nil {
@@ -174,6 +181,27 @@ func (r *Replica) init(ctx context.Context) error {
 	}
 	seq, _, err := r.readWriter(ctx)
 	r.seq = seq
+	return err
+}
+
+// writeAgain writes idempotent statements (the replica's own tables, IF
+// NOT EXISTS), sent again after a failure the service did not explain.
+func (r *Replica) writeAgain(ctx context.Context, stmts []stmt) error {
+	var err error
+	for attempt := 0; attempt < writeAttempts; attempt++ {
+		if attempt > 0 {
+			if werr := wait(ctx, attempt, err); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+		if err = r.svc.write(ctx, stmts); err == nil {
+			return nil
+		}
+		var se *sqlError
+		if errors.As(err, &se) {
+			return err
+		}
+	}
 	return err
 }
 
@@ -229,9 +257,33 @@ func (r *Replica) Close() error {
 
 var errClosed = errors.New("replica is closed")
 
+// query runs a read. One whose answer came back cut short or garbled, or
+// not at all within the read timeout, is sent again (reads change
+// nothing), up to readAttempts times; the client itself resends after a
+// 5xx or a dropped connection, and a statement refused is not resent.
 func (r *Replica) query(ctx context.Context, sql string, args []any) ([][]any, error) {
-	return r.svc.query(ctx, sql, args)
+	var err error
+	for attempt := 0; attempt < readAttempts; attempt++ {
+		if attempt > 0 {
+			if werr := wait(ctx, attempt, err); werr != nil {
+				return nil, errors.Join(err, werr)
+			}
+		}
+		var rows [][]any
+		if rows, err = r.svc.query(ctx, sql, args); err == nil {
+			return rows, nil
+		}
+		var se *sqlError
+		var st *svc.StatusError
+		if errors.As(err, &se) || errors.As(err, &st) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
 }
+
+// readAttempts is how many times a read is sent (see query).
+const readAttempts = 3
 
 // commit sends a batch's rows and states in one request between the guard
 // and the sequence's move (see the package comment), and settles a
@@ -266,15 +318,10 @@ func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) erro
 	if err := r.settlePending(ctx); err != nil {
 		return err
 	}
-	token := newToken()
-	all := make([]stmt, 0, len(stmts)+2)
-	all = append(all, r.guard())
-	all = append(all, stmts...)
-	next, expr := r.bind(r.seq + 1)
-	all = append(all, stmt{SQL: "UPDATE " + WriterTable + " SET seq = " + expr + ", token = ? WHERE id = 1", Args: []any{next, token}})
-	if err := r.fits(all); err != nil {
-		return err
-	}
+	// An atomic service's resend keeps its token (a first attempt that
+	// committed late refuses it, and is recognized by it); a StarbaseDB
+	// resend claims the row anew (see claimed).
+	var tokens []string
 	var err error
 	for attempt := 0; attempt < writeAttempts; attempt++ {
 		if attempt > 0 {
@@ -282,11 +329,18 @@ func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) erro
 				return errors.Join(err, werr)
 			}
 		}
+		if attempt == 0 || !r.kind.atomic {
+			tokens = append(tokens, newToken())
+		}
+		all := r.request(stmts, tokens[len(tokens)-1])
+		if ferr := r.fits(all); ferr != nil {
+			return ferr
+		}
 		if err = r.svc.write(ctx, all); err == nil {
 			r.seq++
 			return nil
 		}
-		done, again, serr := r.settle(ctx, token, err)
+		done, again, serr := r.settle(ctx, tokens, err)
 		if serr != nil || done {
 			return serr
 		}
@@ -295,6 +349,19 @@ func (r *Replica) sendStmts(ctx context.Context, stmts []stmt, resend bool) erro
 		}
 	}
 	return err
+}
+
+// request is stmts between the guard and the sequence's move, or on
+// StarbaseDB between the claim and its release (claimed).
+func (r *Replica) request(stmts []stmt, token string) []stmt {
+	if !r.kind.atomic {
+		return r.claimed(stmts, token)
+	}
+	all := make([]stmt, 0, len(stmts)+2)
+	all = append(all, r.guard())
+	all = append(all, stmts...)
+	next, expr := r.bind(r.seq + 1)
+	return append(all, stmt{SQL: "UPDATE " + WriterTable + " SET seq = " + expr + ", token = ? WHERE id = 1", Args: []any{next, token}})
 }
 
 // writeAttempts is how many times a request that failed without being
@@ -322,17 +389,26 @@ func wait(ctx context.Context, attempt int, failed error) error {
 // settle decides what a failed request did from the writer row: done, it
 // committed; again, it did not and may be sent again (its failure said
 // nothing of its statements). An error that is neither is returned.
-func (r *Replica) settle(ctx context.Context, token string, err error) (done, again bool, _ error) {
+// tokens are the request's attempts'.
+func (r *Replica) settle(ctx context.Context, tokens []string, err error) (done, again bool, _ error) {
 	seq, last, rerr := r.readWriter(ctx)
 	if rerr != nil {
 		// Unknown: the next commit asks again before it writes.
-		r.pending = &pendingCommit{seq: r.seq, token: token}
+		r.pending = &pendingCommit{seq: r.seq, tokens: tokens}
 		return false, false, errors.Join(err, rerr)
 	}
 	switch {
-	case last == token:
+	case slices.Contains(tokens, last):
 		r.seq = seq
 		return true, false, nil
+	case slices.Contains(tokens, strings.TrimSuffix(last, claimSuffix)):
+		// StarbaseDB ran part of it: its claim holds the row.
+		r.seq = seq
+		var se *sqlError
+		if errors.As(err, &se) {
+			return false, false, r.explain(se)
+		}
+		return false, true, nil
 	case seq == r.seq:
 		var se *sqlError
 		if errors.As(err, &se) {
@@ -356,7 +432,7 @@ func (r *Replica) settlePending(ctx context.Context) error {
 	}
 	r.pending = nil
 	switch {
-	case last == p.token, seq == p.seq:
+	case slices.Contains(p.tokens, strings.TrimSuffix(last, claimSuffix)), seq == p.seq:
 		r.seq = seq
 		return nil
 	}
@@ -398,7 +474,8 @@ func (r *Replica) limits(n, size int) error {
 		return fmt.Errorf("%w: %d statements, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, n, r.cfg.Kind, most)
 	}
 	if most := r.lim.MaxRequestBytes(); size > most {
-		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize", ErrBatchTooLarge, size, r.cfg.Kind, most)
+		return fmt.Errorf("%w: %d bytes, and %s takes %d per request; lower the table's pageSize, or if a single row is this large, project its large columns out (columns:)",
+			ErrBatchTooLarge, size, r.cfg.Kind, most)
 	}
 	return nil
 }

@@ -143,6 +143,9 @@ func (r *Replica) changes(out *built, ch litepull.TableChanges) error {
 		if len(row) != len(t.Columns) {
 			return fmt.Errorf("row has %d values, table %s has %d columns", len(row), t.Dest, len(t.Columns))
 		}
+		if err := r.rowFits(t, row); err != nil {
+			return err
+		}
 		if !replica.HasKeep(row) || (soft >= 0 && !isKeep(row[soft]) && deleted(row)) {
 			rest = append(rest, row)
 			continue
@@ -175,6 +178,37 @@ func (r *Replica) changes(out *built, ch litepull.TableChanges) error {
 	}
 	out.stmts = append(out.stmts, r.deleteStmts(t, ch.Deletes)...)
 	return nil
+}
+
+// rowFits refuses a row larger than the service stores (its strings and
+// BLOBs together; a BLOB travels as hex, twice its size, where the
+// service takes it through unhex()).
+func (r *Replica) rowFits(t *litepull.Target, row []litepull.Value) error {
+	most := r.lim.RowBytes
+	if most <= 0 {
+		return nil
+	}
+	size, widest := 0, 0
+	for _, v := range row {
+		n, sent := 0, 0
+		switch v := v.(type) {
+		case string:
+			n, sent = len(v), len(v)
+		case []byte:
+			n, sent = len(v), len(v)
+			if r.kind.json && !r.noUnhex {
+				sent = 2 * len(v)
+			}
+		}
+		size += n
+		widest = max(widest, sent)
+	}
+	if size <= most && widest <= most {
+		return nil
+	}
+	return fmt.Errorf("%w: the row of %s with key (%s) = (%s) holds %d bytes (its largest value %d as sent), and %s stores at most %d; "+
+		"project the large column out (columns:) or replicate this table into a file",
+		ErrRowTooLarge, t.Dest, strings.Join(t.PrimaryKey, ", "), replica.FormatKey(replica.KeyValues(t, row)), size, widest, r.cfg.Kind, most)
 }
 
 func isKeep(v litepull.Value) bool {
