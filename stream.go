@@ -117,7 +117,7 @@ type streamRun struct {
 	touched   map[*streamTable]int64
 	pending   []*pendingSwap // copies waiting for the stream to cross their snapshot
 	held      int            // rows in batch
-	heldBytes int64 // bytes of their values (ValueBytes)
+	heldBytes int64          // bytes of their values (ValueBytes)
 	recopy    []*streamTable
 
 	tx        ReplicaTx // the open replica transaction, if any
