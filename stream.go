@@ -451,7 +451,7 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err
 		}
-		return s.retryFailed(ctx)
+		return s.copyAgain(ctx) // a shape change seen while copies waited, too
 	}
 	return nil
 }
