@@ -424,8 +424,7 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 		}
 		return
 	}
-	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position,
-		"swap", map[bool]string{true: "when the stream reaches the position", false: "done"}[batch])
+	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position, "waitsForSwap", batch)
 	t.copy, t.retryAt = false, time.Time{}
 	if batch {
 		t.swap = &pendingSwap{t: t, sw: sw, p: p, at: snap.Position}
