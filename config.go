@@ -549,28 +549,107 @@ func (c *Config) Check() error {
 }
 
 // checkSharedStream refuses a streamed source whose slot or publication
-// an earlier source of the same dsn uses too: each would move the other's
-// slot, or set the publication to its own tables, and every run of each
-// would copy all its tables again.
+// (Postgres), or binlog server id (MySQL), an earlier source on the same
+// server uses too: each would move the other's slot, or set the
+// publication to its own tables, and every run of each would copy all
+// its tables again; two binlog readers with one server id are cut off
+// by the server in turn. The server is compared by host, port and (for
+// Postgres) database, so two spellings of one DSN are one server.
 func (c *Config) checkSharedStream(i int) error {
 	s := c.Sources[i]
-	if s.Changes != ChangesLogical {
+	if !s.Streams() {
 		return nil
 	}
 	mine := s.ChangeOptions(nil)
 	for _, o := range c.Sources[:i] {
-		if o.Changes != ChangesLogical || o.DSN != s.DSN {
+		if o.Changes != s.Changes || !sameServer(o, s) {
 			continue
 		}
 		theirs := o.ChangeOptions(nil)
-		for what, same := range map[string]bool{"slot " + mine.Slot: mine.Slot == theirs.Slot, "publication " + mine.Publication: mine.Publication == theirs.Publication} {
+		shared := map[string]bool{"slot " + mine.Slot: mine.Slot == theirs.Slot, "publication " + mine.Publication: mine.Publication == theirs.Publication}
+		hint := "give each streamed source a slot and a publication of its own (slot:, publication:)"
+		if s.Changes == ChangesBinlog {
+			shared = map[string]bool{fmt.Sprintf("server id %d", mine.ServerID): mine.ServerID == theirs.ServerID}
+			hint = "give each binlog source a server id of its own (serverId:)"
+		}
+		for what, same := range shared {
 			if same {
-				return &ConfigError{Path: fmt.Sprintf("source %q", s.ID), Msg: fmt.Sprintf("streams through %s, as source %q does", what, o.ID),
-					Hint: "give each streamed source a slot and a publication of its own (slot:, publication:)"}
+				return &ConfigError{Path: fmt.Sprintf("source %q", s.ID), Msg: fmt.Sprintf("streams through %s, as source %q does", what, o.ID), Hint: hint}
 			}
 		}
 	}
 	return nil
+}
+
+// sameServer reports whether two sources' DSNs name the same server (and
+// Postgres database), however each is spelled; a DSN that cannot be read
+// so is compared as written.
+func sameServer(a, b SourceConfig) bool {
+	if a.DSN == b.DSN {
+		return true
+	}
+	ta, ok1 := dsnServer(a.Kind, a.DSN)
+	tb, ok2 := dsnServer(b.Kind, b.DSN)
+	return ok1 && ok2 && ta == tb
+}
+
+// dsnServer is host:port (and /database for Postgres) of a DSN in any of
+// the forms the drivers take: a URL, Postgres key=value pairs, or the
+// MySQL driver's user@tcp(host:port)/db.
+func dsnServer(kind, dsn string) (string, bool) {
+	port, user, host, db := "5432", "", "", ""
+	if kind == "mysql" {
+		port = "3306"
+	}
+	switch {
+	case strings.Contains(dsn, "://"):
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", false
+		}
+		host, db, user = u.Hostname(), strings.TrimPrefix(u.Path, "/"), u.User.Username()
+		if u.Port() != "" {
+			port = u.Port()
+		}
+		if v := u.Query().Get("dbname"); v != "" {
+			db = v
+		}
+	case kind == "mysql":
+		at := strings.LastIndex(dsn, "@tcp(")
+		end := strings.Index(dsn[max(at, 0):], ")")
+		if at < 0 || end < 0 {
+			return "", false
+		}
+		addr := dsn[at+len("@tcp(") : at+end]
+		host = addr
+		if h, p, ok := strings.Cut(addr, ":"); ok {
+			host, port = h, p
+		}
+	case !strings.Contains(dsn, "'"):
+		for _, kv := range strings.Fields(dsn) {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "host":
+				host = v
+			case "port":
+				port = v
+			case "dbname":
+				db = v
+			case "user":
+				user = v
+			}
+		}
+	}
+	if host == "" {
+		return "", false
+	}
+	if kind == "mysql" {
+		return strings.ToLower(host) + ":" + port, true
+	}
+	if db == "" {
+		db = user
+	}
+	return strings.ToLower(host) + ":" + port + "/" + db, db != ""
 }
 
 // check checks one source, at path p, and its tables, whose replica

@@ -317,6 +317,9 @@ func TestStreamedSourcesShareNoSlotOrPublication(t *testing.T) {
 	src := func(id, dsn, slot, pub string) litepull.SourceConfig {
 		return litepull.SourceConfig{ID: id, Kind: "postgres", DSN: dsn, Changes: litepull.ChangesLogical, Slot: slot, Publication: pub}
 	}
+	binlog := func(id, dsn string, serverID uint32) litepull.SourceConfig {
+		return litepull.SourceConfig{ID: id, Kind: "mysql", DSN: dsn, Changes: litepull.ChangesBinlog, ServerID: serverID}
+	}
 	cases := []struct {
 		name    string
 		sources []litepull.SourceConfig
@@ -326,6 +329,12 @@ func TestStreamedSourcesShareNoSlotOrPublication(t *testing.T) {
 		{"SharedSlot", []litepull.SourceConfig{src("a", "pg://h/db", "s", "pa"), src("b", "pg://h/db", "s", "pb")}, `streams through slot s, as source "a" does`},
 		{"SharedPublication", []litepull.SourceConfig{src("a", "pg://h/db", "sa", "p"), src("b", "pg://h/db", "sb", "p")}, `streams through publication p, as source "a" does`},
 		{"OtherServer", []litepull.SourceConfig{src("a", "pg://h1/db", "s", "p"), src("b", "pg://h2/db", "s", "p")}, ""},
+		{"SharedSlotOtherSpelling", []litepull.SourceConfig{src("a", "postgres://app@db.example:5432/shop", "s", "pa"),
+			src("b", "host=db.example user=app dbname=shop sslmode=disable", "s", "pb")}, `streams through slot s, as source "a" does`},
+		{"OtherDatabase", []litepull.SourceConfig{src("a", "postgres://app@db.example/shop", "s", "p"), src("b", "host=db.example dbname=crm", "s", "p")}, ""},
+		{"SharedServerID", []litepull.SourceConfig{binlog("a", "app@tcp(db:3306)/shop", 7), binlog("b", "mysql://app@db/crm", 7)}, `streams through server id 7, as source "a" does`},
+		{"OwnServerIDs", []litepull.SourceConfig{binlog("a", "app@tcp(db:3306)/shop", 7), binlog("b", "app@tcp(db:3306)/shop", 8)}, ""},
+		{"ServerIDOnOtherServer", []litepull.SourceConfig{binlog("a", "app@tcp(db1:3306)/shop", 7), binlog("b", "app@tcp(db2:3306)/shop", 7)}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

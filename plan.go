@@ -367,7 +367,7 @@ func checkUnique(ctx context.Context, src Source, schema *TableSchema, table str
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: (%s) is not unique in %s: no primary key or unique index covers it, so rows that share it would overwrite each other in the replica; set primaryKey to a unique key, or add a unique index at the source",
+	return fmt.Errorf("%w: (%s) is not unique in %s: no primary key or unique index covers it, so rows that share it would overwrite each other in the replica; set primaryKey to a unique key, or add a unique index at the source (one that is not DEFERRABLE, for a streamed source)",
 		ErrNoPrimaryKey, strings.Join(pk, ", "), table)
 }
 

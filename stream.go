@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -44,7 +45,8 @@ var flushBytes int64 = DefaultPageBytes
 // Variables for tests.
 var (
 	// statusEvery is how often a stream reads its slot's status (lag,
-	// retained WAL) for status and metrics.
+	// retained WAL) for status and metrics, and describes its tables
+	// afresh (checkShapes, checkDiscovered).
 	statusEvery = 10 * time.Second
 	// lagSampleEvery is how often a stream samples the source's position,
 	// to date the positions it has not reached yet (its lag in seconds).
@@ -130,7 +132,10 @@ type streamRun struct {
 	dirty  map[*streamTable]bool
 	txLast *StreamState
 
-	statusAt   time.Time
+	statusAt time.Time
+	// checkedAt is when the tables were last described (at open, then by
+	// checkShapes and checkDiscovered every statusEvery).
+	checkedAt  time.Time
 	reportedAt time.Time
 	following  bool      // a Follow session: it reports as it goes
 	commitTs   time.Time // the source's commit time of the last transaction applied
@@ -260,7 +265,69 @@ func (s *streamRun) refreshStatus(ctx context.Context) error {
 	if errors.Is(err, ErrStreamChanged) {
 		return fmt.Errorf("follow source %s: %w", s.bs.Config.ID, err)
 	}
+	if time.Since(s.checkedAt) < statusEvery {
+		return nil // the session described its tables as it opened
+	}
+	s.checkedAt = time.Now()
+	s.checkShapes(ctx)
+	return s.checkDiscovered(ctx)
+}
+
+// checkDiscovered ends a following session of a source whose tables are
+// discovered when discovery now finds a table the session does not
+// stream, or a table's primary key changed: the next session discovers
+// them afresh, publishes a new table and copies it, and rebuilds a table
+// on its new key. Without it a table created while the daemon streamed
+// was never replicated, and rows sharing the old key merged, until the
+// daemon restarted.
+func (s *streamRun) checkDiscovered(ctx context.Context) error {
+	if len(s.bs.Config.Tables) > 0 || !s.following || s.inTx {
+		return nil
+	}
+	tables, _, err := s.e.Tables(ctx, s.bs)
+	if err != nil {
+		return nil // the source's trouble shows in the stream itself
+	}
+	for _, tc := range tables {
+		t := s.tables[tc.Table]
+		switch {
+		case t == nil:
+			err = fmt.Errorf("table %s appeared at the source", tc.Table)
+		case !slices.Equal(t.tc.PrimaryKey, tc.PrimaryKey):
+			err = fmt.Errorf("the primary key of %s changed at the source (%v, was %v)", tc.Table, tc.PrimaryKey, t.tc.PrimaryKey)
+		default:
+			continue
+		}
+		return fmt.Errorf("follow source %s: %v: streaming it anew to discover its tables: %w", s.bs.Config.ID, err, ErrStreamChanged)
+	}
 	return nil
+}
+
+// checkShapes describes each streamed table afresh and makes the ones
+// whose shape changed at the source stale, to be copied again (copyAgain).
+// Postgres's stream announces a table's new shape only before its next
+// row: without this, a column added (with its default), dropped or
+// retyped on a table nobody writes would stay out of the replica, which
+// would say ok, until the table's next write. A table that cannot be
+// described (dropped, or the source is down) is left to the stream's own
+// checks.
+func (s *streamRun) checkShapes(ctx context.Context) {
+	if s.inTx {
+		return
+	}
+	for _, t := range s.order {
+		if t.stale || t.copy || t.p == nil || t.swap != nil || slices.Contains(s.recopy, t) {
+			continue // a table whose copy waits is described once it is in
+		}
+		b, err := s.bs.Source.Describe(ctx, t.tc.Table)
+		if err != nil || t.sameShape(b) {
+			continue
+		}
+		s.log.Warn("the source table's shape changed (seen in its catalog): copying it again", LogKeyTable, t.tc.Table)
+		t.stale = true
+		t.st.CursorValue = ""
+		s.recopy = append(s.recopy, t)
+	}
 }
 
 // warnRetained warns when the slot's retained WAL passes RetainedWarn,
@@ -451,7 +518,7 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err
 		}
-		return s.copyAgain(ctx) // a shape change seen while copies waited, too
+		return s.copyAgain(ctx) // a shape seen changed (in the catalog, or while copies waited), and the tables that failed
 	}
 	return nil
 }

@@ -69,13 +69,13 @@ func (s *streamRun) unhold(t *streamTable) {
 
 // sameShape reports whether the stream's description of the table, b,
 // is the one the replica table was made for: the same key (when the
-// source's key is the replica's) and columns, by name and type. With a
+// source's key is the replica's: not configured, or discovered) and columns, by name and type. With a
 // projection (columns:), only the projected columns count: a column the
 // replica does not hold (one added at the source, or a generated column,
 // which Postgres before 18 does not stream) needs no copy.
 func (t *streamTable) sameShape(b *TableSchema) bool {
 	a := t.p.schema
-	if len(t.tc.PrimaryKey) == 0 && !slices.Equal(a.PrimaryKey, b.PrimaryKey) {
+	if (len(t.tc.PrimaryKey) == 0 || t.tc.discovered) && !slices.Equal(a.PrimaryKey, b.PrimaryKey) {
 		return false
 	}
 	if len(t.tc.Columns) > 0 {
@@ -193,6 +193,7 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 		return nil
 	}
 	row := t.row(ev.Row)
+	t.keepKey(row, old)
 	key, err := t.key(row)
 	if err != nil {
 		return err
@@ -219,6 +220,21 @@ func (s *streamRun) add(t *streamTable, ev ChangeEvent) error {
 	}
 	s.held++
 	return nil
+}
+
+// keepKey fills in, from the old row's key, the key columns a new row
+// left out: a MySQL session with binlog_row_image MINIMAL or NOBLOB logs
+// an update's new row without its unchanged columns, and a key that
+// changed is always logged.
+func (t *streamTable) keepKey(row, old []Value) {
+	if old == nil {
+		return
+	}
+	for i, j := range t.p.pkIdx {
+		if _, ok := row[j].(Keep); ok {
+			row[j] = old[i]
+		}
+	}
 }
 
 // namesRow says why an update cannot name the replica row it changes, if

@@ -21,7 +21,7 @@ func (e *Engine) openStream(ctx context.Context, bs BoundSource, opts RunOptions
 		return nil, err
 	}
 	s := &streamRun{e: e, bs: bs, src: src, log: e.logger.With(LogKeySource, bs.Config.ID),
-		tables: map[string]*streamTable{}, unlock: unlock, progress: opts.Progress, reportedAt: time.Now()}
+		tables: map[string]*streamTable{}, unlock: unlock, progress: opts.Progress, reportedAt: time.Now(), checkedAt: time.Now()}
 	if err := s.open(ctx, opts); err != nil {
 		s.close()
 		return nil, err
@@ -67,6 +67,9 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 			names = append(names, tc.Table)
 		}
 	}
+	if len(names) == 0 && len(s.order) > 0 {
+		return s.noTable()
+	}
 	s.copts = s.bs.Config.ChangeOptions(names)
 	s.copts.Logger = s.log
 	if err := s.forgetLeft(ctx, names); err != nil {
@@ -79,6 +82,19 @@ func (s *streamRun) open(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	return s.resume(ctx)
+}
+
+// noTable is the error of a session none of whose tables can be
+// streamed: each table's own error, rather than the source's complaint
+// that a stream of no tables cannot open.
+func (s *streamRun) noTable() error {
+	var errs []error
+	for _, t := range s.order {
+		if t.res.Err != nil {
+			errs = append(errs, t.res.Err)
+		}
+	}
+	return fmt.Errorf("no table of source %s can be streamed: %w", s.bs.Config.ID, errors.Join(errs...))
 }
 
 // rejoin copies the tables the stream did not carry until now (one

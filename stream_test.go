@@ -45,27 +45,11 @@ func streamEngineWith(t *testing.T, f *fakeChanges, mode litepull.ResnapshotMode
 // dump renders a table of a SQLite file, in key order.
 func dump(t *testing.T, path, table string) string {
 	t.Helper()
-	c, err := sqlite3.Open(path)
+	out, err := tryDump(path, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	s, _, err := c.Prepare("SELECT * FROM " + table + " ORDER BY 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var b strings.Builder
-	for s.Step() {
-		for i := range s.ColumnCount() {
-			fmt.Fprintf(&b, "%v:%s|", s.ColumnType(i), s.ColumnText(i))
-		}
-		b.WriteString("\n")
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return out
 }
 
 // run drains the stream and fails the test on any table error.
@@ -371,29 +355,7 @@ func TestFollowReportsAsItGoes(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		f.commit(ins("b", int64(i), int64(i)))
 	}
-	// Until the stream has applied them (a fixed sleep was too short on a
-	// loaded machine); the session's end reports them.
-	applied := func() int { // rows of b in the replica, 0 before it exists
-		c, err := sqlite3.Open(rp)
-		if err != nil {
-			return 0
-		}
-		defer c.Close()
-		st, _, err := c.Prepare("SELECT count(*) FROM b")
-		if err != nil {
-			return 0
-		}
-		defer st.Close()
-		if !st.Step() {
-			return 0
-		}
-		return st.ColumnInt(0)
-	}
-	for deadline := time.Now().Add(10 * time.Second); applied() < 4; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream did not apply the rows within 10s")
-		}
-	}
+	waitFor(t, rp, "b", dump(t, f.path, "b")) // applied: the session ends now
 	cancel()
 	<-done
 	mu.Lock()
@@ -670,6 +632,135 @@ func TestStreamStatesOfGroupedTransactions(t *testing.T) {
 			t.Errorf("%s: state at %q with %d rows, %d in the last transaction (%v); want %q, %d, %d",
 				want.table, st.CursorValue, st.RowsTotal, st.LastRowsPulled, err, want.position, want.total, want.lastRows)
 		}
+	}
+}
+
+// TestFollowSeesAShapeChangeWithoutWrites: Postgres announces a table's
+// new shape only before its next row, so a column added with a default
+// to a table nobody writes reached the replica only at that table's next
+// write, while the daemon said ok. The stream describes its tables
+// afresh with its status, and copies the changed one again.
+func TestFollowSeesAShapeChangeWithoutWrites(t *testing.T) {
+	defer litepull.SetStreamIntervals(20*time.Millisecond, time.Second)()
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("b", int64(1), int64(1)), ins("b", int64(2), int64(2)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Follow(ctx, "pg")
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Follow: %v", err)
+		}
+	}()
+	f.commit(ins("a", int64(1), "x", "y"))
+	waitFor(t, rp, "a", dump(t, f.path, "a"))
+	mustExec(f.path, "ALTER TABLE b ADD COLUMN c INTEGER DEFAULT 7") // DDL: no event
+	waitFor(t, rp, "b", dump(t, f.path, "b"))
+}
+
+// waitFor waits, up to 10s, for the replica's table to read want.
+func waitFor(t *testing.T, rp, table, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got, err := tryDump(rp, table)
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("table %s after 10s of following:\nsource:\n%s\nreplica:\n%s (%v)", table, want, got, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tryDump is dump for a file another connection writes: an error (a busy
+// replica) is returned, not fatal.
+func tryDump(path, table string) (string, error) {
+	c, err := sqlite3.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	s, _, err := c.Prepare("SELECT * FROM " + table + " ORDER BY 1")
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	var b strings.Builder
+	for s.Step() {
+		for i := range s.ColumnCount() {
+			fmt.Fprintf(&b, "%v:%s|", s.ColumnType(i), s.ColumnText(i))
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), s.Err()
+}
+
+// TestFollowEndsWhenDiscoveryChanges: a following session of a source
+// whose tables are discovered ends (ErrStreamChanged, so the daemon
+// starts it anew) when a table appears at the source, or a table's
+// primary key changes: a table created while the daemon streamed was
+// never replicated, and a discovered table whose key changed kept
+// merging rows on the old key, both while the daemon said ok.
+func TestFollowEndsWhenDiscoveryChanges(t *testing.T) {
+	defer litepull.SetStreamIntervals(20*time.Millisecond, time.Second)()
+	for name, ddl := range map[string]string{
+		"NewTable": "CREATE TABLE c (id INTEGER PRIMARY KEY, v TEXT)",
+		"NewKey":   "BEGIN; CREATE TABLE b2 (id INTEGER, n INTEGER, PRIMARY KEY (id, n)); INSERT INTO b2 SELECT * FROM b; DROP TABLE b; ALTER TABLE b2 RENAME TO b; COMMIT",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeChanges(t, fakeSchema, fakeCols)
+			e, _, rp := streamEngine(t, f)
+			run(t, e)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.Follow(ctx, "pg")
+				done <- err
+			}()
+			f.commit(ins("a", int64(1), "x", "y"))
+			waitFor(t, rp, "a", dump(t, f.path, "a")) // the session is under way: it discovered before the DDL
+			mustExec(f.path, ddl)
+			if err := <-done; !errors.Is(err, litepull.ErrStreamChanged) {
+				t.Fatalf("Follow ended with %v; want ErrStreamChanged", err)
+			}
+		})
+	}
+}
+
+// TestCopyOfSeveralTablesIsWhole: a copy of several tables from one
+// snapshot in which one table fails (here it is missing from the
+// snapshot; a lock that outlasts readTimeout does the same) swaps the
+// others in alone: the replica then shows a source transaction that
+// wrote both tables in one and not the other, half of it, until the
+// failed table is copied. Found by attack (finding 11): LOCK TABLE acct2
+// during litepull run -full left acct1 + acct2 summing to 1993, not 2000.
+// The same happens whenever a session copies some tables at a snapshot
+// later than the position the others stream from (a first copy killed
+// after some tables were swapped in, a table added to the config): until
+// the stream reaches the snapshot, the copied tables lead the others.
+// TestStreamKill9 hits this under load (a kill during the first copy).
+func TestCopyOfSeveralTablesIsWhole(t *testing.T) {
+	t.Skip("finding 11: tables copied from one snapshot are swapped in one by one; a failed copy leaves the others ahead of it (half a transaction across tables visible until the failed table is copied)")
+	f := newFakeChanges(t, fakeSchema, fakeCols)
+	f.commit(ins("a", int64(1), "x", "y"), ins("b", int64(1), int64(100)))
+	e, _, rp := streamEngine(t, f)
+	run(t, e)
+	f.commit(upd("a", fakeCols["a"], int64(1), int64(1), "moved", "y"), upd("b", fakeCols["b"], int64(1), int64(1), int64(50)))
+	f.onSnapshot = func() { mustExec(f.path, "ALTER TABLE b RENAME TO b_gone") }
+	if _, err := e.Run(context.Background(), litepull.RunOptions{Drain: true, Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := dump(t, rp, "a"), dump(t, rp, "b")
+	if strings.Contains(a, "moved") != strings.Contains(b, "INTEGER:50") {
+		t.Fatalf("the replica shows half of a source transaction: a\n%s\nb\n%s", a, b)
 	}
 }
 

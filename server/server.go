@@ -530,6 +530,15 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "source and table are required: /replicate/reset?source=ID&table=NAME"})
 		return
 	}
+	if s.streams(source) {
+		// The follower holds the table's position and writes it back
+		// with the next change: the reset would be undone, and the
+		// table never copied again.
+		writeJSON(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf(
+			"%s/%s was not reset: source %s streams its changes in this daemon, which holds its tables' positions; "+
+				"to copy the table again, stop the daemon, then litepull run -full -source %s -table %s", source, table, source, source, table)})
+		return
+	}
 	// A run of the table in progress is waited for: it would otherwise
 	// commit its old watermark over the reset.
 	ctx, cancel := context.WithTimeout(r.Context(), ResetWait)
@@ -552,6 +561,16 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"reset": map[string]string{"source": source, "table": name}, "error": nil})
+}
+
+// streams reports whether the daemon follows source's change stream.
+func (s *Server) streams(source string) bool {
+	for _, bs := range s.cfg.Engine.Sources() {
+		if bs.Config.ID == source && bs.Config.Streams() {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) handleQuery(raw bool) http.HandlerFunc {

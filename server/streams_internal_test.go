@@ -254,3 +254,23 @@ func TestStreamMetrics(t *testing.T) {
 		t.Error("the change stream was not closed at shutdown")
 	}
 }
+
+// TestResetWhileStreaming: a reset of a table the daemon streams is
+// refused (409), saying what to do: the follower holds the table's
+// position and would write it back with its next change, so the reset
+// said ok and was undone, and the table was never copied again.
+func TestResetWhileStreaming(t *testing.T) {
+	url, _, _ := streamingServer(t)
+	waitStreaming(t, url)
+	var body struct {
+		Error string `json:"error"`
+	}
+	code := getJSON(t, "POST", url+"/replicate/reset?source=pg&table=orders", &body)
+	if code != http.StatusConflict || !strings.Contains(body.Error, "run -full -source pg -table orders") {
+		t.Fatalf("POST /replicate/reset of a streamed table = %d %q, want 409 saying to run -full", code, body.Error)
+	}
+	code = getJSON(t, "POST", url+"/replicate/reset?source=sq&table=t", &body)
+	if code != http.StatusOK {
+		t.Fatalf("POST /replicate/reset of a polled table = %d %q, want 200", code, body.Error)
+	}
+}

@@ -125,6 +125,25 @@ func printStreams(w io.Writer, streams []litepull.StreamState, cfg *litepull.Con
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.SourceID, s.Slot, pos, ago(s.Commit), applied)
 	}
 	tw.Flush()
+	printLeftStreams(w, streams, cfg)
+}
+
+// printLeftStreams notes each stream the replica followed for a source
+// the config no longer streams: a Postgres slot keeps the source's WAL
+// until it is dropped, and nothing else will say so.
+func printLeftStreams(w io.Writer, streams []litepull.StreamState, cfg *litepull.Config) {
+	if cfg == nil {
+		return
+	}
+	streamed := logicalSources(cfg)
+	for _, s := range streams {
+		if slices.ContainsFunc(streamed, func(sc litepull.SourceConfig) bool { return sc.ID == s.SourceID }) {
+			continue
+		}
+		fmt.Fprintf(w, "note: the config no longer streams source %s. If it is a Postgres source, its replication slot %s "+
+			"keeps WAL at the source until dropped: with the source back in the config, litepull slot drop -source %s; "+
+			"or, at the source, SELECT pg_drop_replication_slot('%s') (and DROP PUBLICATION).\n", s.SourceID, s.Slot, s.SourceID, s.Slot)
+	}
 }
 
 // ago is t and how long ago it was, or "-".

@@ -57,3 +57,28 @@ func (f *fakeStatus) States(context.Context) ([]litepull.State, error) { return 
 func (f *fakeStatus) StreamStates(context.Context) ([]litepull.StreamState, error) {
 	return f.streams, f.err
 }
+
+// TestStatusNotesAStreamLeftBehind: a stream recorded for a source the
+// config no longer streams (removed, or switched to polling) gets a note
+// on the slot that keeps WAL and how to drop it; the config's own streams
+// get none.
+func TestStatusNotesAStreamLeftBehind(t *testing.T) {
+	path, _ := slotConfig(t)
+	cfg, err := litepull.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeStatus{streams: []litepull.StreamState{
+		{SourceID: "pg", Slot: "litepull_pg", Position: "0/16B3748"},
+		{SourceID: "gone", Slot: "litepull_gone", Position: "0/16B3748"},
+	}}
+	var out, errOut strings.Builder
+	if err := printStatus(context.Background(), r, cfg, false, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Count(out.String(), "note: the config no longer streams source")
+	if notes != 1 || !strings.Contains(out.String(), "source gone.") ||
+		!strings.Contains(out.String(), "SELECT pg_drop_replication_slot('litepull_gone')") {
+		t.Errorf("status:\n%s\nwant one note, on source gone and its slot", out.String())
+	}
+}

@@ -256,3 +256,70 @@ func TestTableWithoutReplicaIdentityFailsAlone(t *testing.T) {
 	sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
 	sameRows(t, pg, file, "SELECT id, v FROM nopk ORDER BY id")
 }
+
+// TestDeferrablePrimaryKeyIsRefused: a DEFERRABLE primary key is no
+// replica identity for Postgres, so publishing its table makes every
+// UPDATE and DELETE of the application fail ("does not have a replica
+// identity"); and under REPLICA IDENTITY FULL one statement may swap two
+// rows' keys (a transient duplicate the constraint allows until commit),
+// which a replica keyed on it cannot follow: the swap lost a row. Such a
+// table fails alone, saying so, and is never published.
+func TestDeferrablePrimaryKeyIsRefused(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE a (id int PRIMARY KEY, v text);
+		CREATE TABLE sw (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED, v text);
+		CREATE TABLE swf (id int PRIMARY KEY DEFERRABLE, v text); ALTER TABLE swf REPLICA IDENTITY FULL;
+		INSERT INTO a VALUES (1, 'a'); INSERT INTO sw VALUES (1, 'one'), (2, 'two'), (3, 'three');
+		INSERT INTO swf VALUES (1, 'one'), (2, 'two'), (3, 'three')`)
+	cfg := streamConfig(t, pg, "defer", tableConfig("a"), tableConfig("sw"), tableConfig("swf"))
+	file := replicaFile(t)
+	e, _ := engine(t, file, cfg)
+	for i := range 2 {
+		// The application's writes go on: sw is not in the publication.
+		pg.Exec(t, sprintf("UPDATE a SET v = 'a%d' WHERE id = 1; UPDATE sw SET v = 'v%d' WHERE id = 1", i, i))
+		pg.Exec(t, "SET CONSTRAINTS ALL DEFERRED; UPDATE swf SET id = CASE id WHEN 1 THEN 2 WHEN 2 THEN 1 ELSE id END")
+		sum := runAll(t, e)
+		if err := tableErr(t, sum, "a"); err != nil {
+			t.Fatalf("run %d: a failed beside the deferrable tables: %v", i, err)
+		}
+		for _, name := range []string{"sw", "swf"} {
+			if err := tableErr(t, sum, name); err == nil || !strings.Contains(err.Error(), "DEFERRABLE") {
+				t.Fatalf("run %d: %s: error %v; want one saying its primary key is DEFERRABLE", i, name, err)
+			}
+		}
+		sameRows(t, pg, file, "SELECT id, v FROM a ORDER BY id")
+	}
+}
+
+// TestOnlyTableFailingSaysWhy: when no table of a streamed source can be
+// streamed (here its one table's primaryKey is not unique), the run says
+// the table's own error, not that a stream of no tables cannot open.
+func TestOnlyTableFailingSaysWhy(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE k (id int PRIMARY KEY, w int); INSERT INTO k VALUES (1, 1), (2, 1)`)
+	cfg := streamConfig(t, pg, "only", litepull.TableConfig{Table: "k", PrimaryKey: []string{"w"}})
+	e, _ := engine(t, replicaFile(t), cfg)
+	sum := runAll(t, e)
+	if len(sum.Tables) != 1 || sum.Tables[0].Err == nil || !strings.Contains(sum.Tables[0].Error, "not unique") {
+		t.Fatalf("results %+v; want one error saying the key is not unique", sum.Tables)
+	}
+}
+
+// TestDeferrableUniqueKeyIsNoStreamKey: a configured primaryKey that only
+// a DEFERRABLE unique constraint makes unique is refused for a streamed
+// table: swapping two rows' keys in one statement lost a row (the stream
+// sends the updates as the transaction made them, two rows sharing a key
+// in between), while the run said ok.
+func TestDeferrableUniqueKeyIsNoStreamKey(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, `CREATE TABLE du (id int PRIMARY KEY, code int NOT NULL, v text,
+			CONSTRAINT du_code UNIQUE (code) DEFERRABLE INITIALLY DEFERRED);
+		ALTER TABLE du REPLICA IDENTITY FULL; INSERT INTO du VALUES (1, 10, 'one'), (2, 20, 'two');
+		CREATE TABLE a (id int PRIMARY KEY)`)
+	cfg := streamConfig(t, pg, "dk", litepull.TableConfig{Table: "du", PrimaryKey: []string{"code"}}, tableConfig("a"))
+	e, _ := engine(t, replicaFile(t), cfg)
+	sum := runAll(t, e)
+	if err := tableErr(t, sum, "du"); err == nil || !strings.Contains(err.Error(), "DEFERRABLE") {
+		t.Fatalf("du: error %v; want one saying a DEFERRABLE unique key does not do", err)
+	}
+}

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -26,6 +27,11 @@ const (
 	stmtRows
 	// stmtDropDatabase drops every table of names[0].
 	stmtDropDatabase
+	// stmtReplace may put another table, with other rows, under the names
+	// it mentions (DROP, CREATE, RENAME TABLE; ALTER ... RENAME): the
+	// streamed tables it names are copied again even when the new one has
+	// the same shape.
+	stmtReplace
 )
 
 // statement is a Query event's statement as the stream reads it.
@@ -78,7 +84,18 @@ func parseStatement(query string) statement {
 		}
 	case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD":
 		st.kind = stmtRows
+	case "CREATE", "RENAME":
+		if word(1) == "TABLE" || (word(1) == "OR" && word(2) == "REPLACE" && word(3) == "TABLE") {
+			st.kind = stmtReplace
+		}
+	case "ALTER":
+		if slices.ContainsFunc(toks, func(t token) bool { return t.kind == tokWord && strings.EqualFold(t.text, "RENAME") }) {
+			st.kind = stmtReplace
+		}
 	case "DROP":
+		if word(1) == "TABLE" {
+			st.kind = stmtReplace
+		}
 		if w := word(1); w == "DATABASE" || w == "SCHEMA" {
 			i := 2
 			if word(2) == "IF" && word(3) == "EXISTS" {

@@ -234,9 +234,10 @@ func (st *binlogStream) query(ctx context.Context, e *replication.QueryEvent, st
 
 // statementEvents are what a statement does to the streamed tables: a
 // TRUNCATE empties its table; a change to rows by statement makes the
-// tables it names be copied again; any other statement (ALTER, RENAME,
-// DROP ...) has the tables it names described again, and their new shape
-// (none, for a table gone) said.
+// tables it names be copied again, and so does one that may put another
+// table under a streamed table's name (DROP, CREATE, RENAME), whatever its
+// shape; any other statement (ALTER ...) has the tables it names
+// described again, and their new shape said.
 func (st *binlogStream) statementEvents(ctx context.Context, stmt statement, db string) ([]litepull.ChangeEvent, error) {
 	switch stmt.kind {
 	case stmtTruncate:
@@ -257,6 +258,12 @@ func (st *binlogStream) statementEvents(ctx context.Context, stmt statement, db 
 	for _, t := range st.named(stmt, db) {
 		if err := st.describe(ctx, t); err != nil {
 			return nil, err
+		}
+		if stmt.kind == stmtReplace {
+			// Another table under the name, maybe of the same shape:
+			// its rows are not the ones the replica holds.
+			out = append(out, t.recopy())
+			continue
 		}
 		out = append(out, t.relation())
 	}

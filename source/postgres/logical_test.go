@@ -293,12 +293,17 @@ func checkRelationSchema(t *testing.T, e *changeEnv, evs []litepull.ChangeEvent)
 }
 
 // TestStatusSeesTablesChangedUnderTheStream drops and makes again a table
-// the stream follows, and takes another out of the publication: the
-// stream would send nothing more of either, so Status says so.
+// the stream follows, takes it out of the publication, swaps another in
+// under its name, or renames it away: the stream would send nothing more
+// of the table under that name, so Status says so.
 func TestStatusSeesTablesChangedUnderTheStream(t *testing.T) {
 	for _, c := range []struct{ name, sql string }{
 		{"Recreated", "DROP TABLE items; CREATE TABLE items (id int PRIMARY KEY)"},
 		{"TakenOut", "ALTER PUBLICATION %s DROP TABLE items"},
+		// A migration's swap: the old table, still published, is renamed
+		// away and another renamed in; the stream followed the old one.
+		{"Swapped", "CREATE TABLE items_new (LIKE items INCLUDING ALL); ALTER TABLE items RENAME TO items_old; ALTER TABLE items_new RENAME TO items"},
+		{"RenamedAway", "ALTER TABLE items RENAME TO items_gone"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pg := testdb.Postgres(t)

@@ -57,6 +57,9 @@ type Source struct {
 	schema  string // for unqualified names and discovery; "" uses search_path / public
 	pool    *pgxpool.Pool
 	prepare bool // page queries as named prepared statements
+	// streams: the source streams its changes (changes: logical), so a
+	// DEFERRABLE unique key proves nothing (UniqueKeys).
+	streams bool
 
 	// dialer makes every connection, each read and write of which fails
 	// after readTimeout without progress; connect bounds a connection's
@@ -106,7 +109,7 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 	if pc.ConnConfig.ConnectTimeout == 0 { // the DSN's connect_timeout, if any, wins
 		pc.ConnConfig.ConnectTimeout = connect
 	}
-	src := &Source{id: cfg.ID, schema: cfg.Schema,
+	src := &Source{id: cfg.ID, schema: cfg.Schema, streams: cfg.Changes == litepull.ChangesLogical,
 		dialer:  &stall.Dialer{Idle: read, Dial: pc.ConnConfig.DialFunc},
 		connect: pc.ConnConfig.ConnectTimeout,
 		addr:    net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port)))}
@@ -118,6 +121,14 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return countingConn{c, &src.bytesRead}, nil
 	}
 	src.probe = pc.ConnConfig.Copy()
+	// Values read as their text form (intervals, ranges, ...) are written
+	// in the session's styles, which a role or database may set: pinned
+	// to the change stream's, so both paths write one form.
+	for k, v := range textSessionParams {
+		delete(pc.ConnConfig.RuntimeParams, strings.ToLower(k))
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	delete(pc.ConnConfig.RuntimeParams, "TimeZone")
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "litepull"
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
@@ -676,7 +687,7 @@ const uniqueKeysSQL = `
 SELECT json_agg(a.attname ORDER BY k.ord)::text
 FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-  AND i.indisvalid AND i.indisready AND i.indislive
+  AND i.indisvalid AND i.indisready AND i.indislive AND (i.indimmediate OR NOT $2::bool)
   AND a.attrelid = i.indrelid AND a.attnum = k.attnum
 GROUP BY i.indexrelid`
 
@@ -684,14 +695,17 @@ GROUP BY i.indexrelid`
 // key and unique constraints among them), leaving out partial and
 // expression indexes, which do not make the columns unique, and invalid
 // ones (a CREATE UNIQUE INDEX CONCURRENTLY that failed on duplicates
-// leaves one behind).
+// leaves one behind). A streamed source leaves out DEFERRABLE ones too: a
+// transaction may hold two rows with one such key until it commits (a
+// swap of two keys in one statement), and the stream sends them as they
+// were then, which a replica keyed on it cannot follow: a row was lost.
 func (s *Source) UniqueKeys(ctx context.Context, table string) ([][]string, error) {
 	name, err := s.qualify(table)
 	if err != nil {
 		return nil, err
 	}
 	var out [][]string
-	err = s.exec(ctx, uniqueKeysSQL, []any{name}, []int16{textFormat}, func(v [][]byte) error {
+	err = s.exec(ctx, uniqueKeysSQL, []any{name, strconv.FormatBool(s.streams)}, []int16{textFormat}, func(v [][]byte) error {
 		var k []string
 		if err := json.Unmarshal(v[0], &k); err != nil {
 			return err

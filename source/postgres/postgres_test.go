@@ -269,3 +269,28 @@ func TestInvalidUniqueIndexProvesNothing(t *testing.T) {
 		t.Fatalf("primaryKey [k] with only an invalid unique index: %+v; want ErrNoPrimaryKey", r)
 	}
 }
+
+// TestSessionStylesOfTheDatabaseDoNotShow: a role or database may set
+// DateStyle and IntervalStyle (here through the DSN's options, as ALTER
+// ROLE ... SET would). Values read as their text form (intervals,
+// ranges) came out in that style, "+1-2 +3 ..." and "[04/03/2026,...)",
+// while the change stream, which pins its session's settings, wrote the
+// ISO and postgres forms: one column held both. Every session is pinned.
+func TestSessionStylesOfTheDatabaseDoNotShow(t *testing.T) {
+	h := &harness{testdb.Postgres(t)}
+	h.Exec(t, `CREATE TABLE styled (id int PRIMARY KEY, iv interval, dr daterange, r tstzrange)`)
+	h.Exec(t, `INSERT INTO styled VALUES (1, '1 year 2 mons 3 days 04:05:06.7', '[2026-03-04,2026-04-01)',
+		'["2026-03-04 05:06:07+00","2026-03-05 00:00:00+00")')`)
+	sep := "?"
+	if strings.Contains(h.pg.DSN, "?") {
+		sep = "&"
+	}
+	h.pg.DSN += sep + "options=" + strings.NewReplacer(" ", "%20", "=", "%3D", ",", "%2C").Replace("-c DateStyle=SQL,DMY -c IntervalStyle=sql_standard")
+	e, r := engineFor(t, h, litepull.TableConfig{Table: "styled"})
+	drainOK(t, e)
+	_, rows, err := r.Query(context.Background(), "SELECT iv, dr, r FROM styled")
+	want := []any{"1 year 2 mons 3 days 04:05:06.7", "[2026-03-04,2026-04-01)", `["2026-03-04 05:06:07+00","2026-03-05 00:00:00+00")`}
+	if err != nil || len(rows) != 1 || !reflect.DeepEqual(rows[0], want) {
+		t.Fatalf("replica rows %v, %v; want %v", rows, err, want)
+	}
+}

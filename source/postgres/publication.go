@@ -22,13 +22,14 @@ func (t streamTable) quoted() string { return litepull.QuoteQualified([]string{t
 
 const streamTableSQL = `
 SELECT c.oid::int8::text, n.nspname, c.relname, c.relkind::text, c.relreplident::text,
-       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND NOT i.indimmediate)::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1)`
 
 // streamTables finds the configured tables and checks that each one's
 // updates and deletes name their rows: a primary key (replica identity
-// DEFAULT) or whole old rows (FULL).
+// DEFAULT) or whole old rows (FULL), and that the key is not DEFERRABLE.
 func (s *Source) streamTables(ctx context.Context, names []string) ([]streamTable, error) {
 	var out []streamTable
 	seen := map[uint32]string{}
@@ -52,11 +53,11 @@ func (s *Source) streamTable(ctx context.Context, name string) (streamTable, err
 		return streamTable{}, err
 	}
 	t := streamTable{name: name}
-	var kind, identity, hasPK string
+	var kind, identity, hasPK, deferrable string
 	err = s.exec(ctx, streamTableSQL, []any{quoted}, nil, func(v [][]byte) error {
 		oid, err := strconv.ParseUint(string(v[0]), 10, 32)
 		t.oid, t.schema, t.rel = uint32(oid), string(v[1]), string(v[2])
-		kind, identity, hasPK = string(v[3]), string(v[4]), string(v[5])
+		kind, identity, hasPK, deferrable = string(v[3]), string(v[4]), string(v[5]), string(v[6])
 		return err
 	})
 	if err != nil {
@@ -70,6 +71,8 @@ func (s *Source) streamTable(ctx context.Context, name string) (streamTable, err
 		problem = fmt.Errorf("%w: %s (looked up as %s)", litepull.ErrNoTable, name, quoted)
 	case kind != "r" && kind != "p":
 		problem = fmt.Errorf("%s is not a table (relkind %s): only tables' changes can be streamed", name, kind)
+	case deferrable == "true":
+		problem = deferrableError(name, t.quoted())
 	default:
 		problem = identityError(name, t.quoted(), identity, hasPK == "true")
 	}
@@ -77,6 +80,18 @@ func (s *Source) streamTable(ctx context.Context, name string) (streamTable, err
 		return streamTable{}, &litepull.TableError{SourceID: s.id, Table: name, Err: problem}
 	}
 	return t, nil
+}
+
+// deferrableError says why a table whose primary key is DEFERRABLE cannot
+// be streamed. Postgres takes no deferrable key as replica identity, so
+// publishing the table would make the application's every UPDATE and
+// DELETE of it fail; and under REPLICA IDENTITY FULL a transaction may
+// hold two rows with one key until it commits (a swap of two keys in one
+// statement), which a replica keyed on it cannot follow: a row is lost.
+func deferrableError(name, quoted string) error {
+	return fmt.Errorf("the primary key of %s is DEFERRABLE: Postgres does not use it as replica identity, and a transaction may hold "+
+		"two rows with one key until it commits, which a replica keyed on it cannot follow; drop the key of %s and add it again NOT DEFERRABLE, "+
+		"or poll the table (a source with changes: cursor)", name, quoted)
 }
 
 // identityError says why a table's changes cannot be streamed, if they

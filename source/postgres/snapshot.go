@@ -104,7 +104,7 @@ type pinnedConn struct {
 
 // pinnedTo returns a reader of the source whose queries all run on conn.
 func (s *Source) pinnedTo(conn *pgx.Conn) *Source {
-	return &Source{id: s.id, schema: s.schema, pool: s.pool, prepare: s.prepare,
+	return &Source{id: s.id, schema: s.schema, pool: s.pool, prepare: s.prepare, streams: s.streams,
 		dialer: s.dialer, connect: s.connect, addr: s.addr, probe: s.probe,
 		pinned: &pinnedConn{conn: conn, turn: make(chan struct{}, 1)}}
 }

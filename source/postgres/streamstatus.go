@@ -147,6 +147,34 @@ func (st *stream) checkPublished(ctx context.Context) error {
 				"streaming it anew: %w", st.opts.Publication, name, litepull.ErrStreamChanged)
 		}
 	}
+	return st.checkNames(ctx)
+}
+
+// checkNames checks that each configured name still names the table the
+// stream follows: a table renamed away, with another renamed in under its
+// name (a schema migration's swap), would otherwise stream on from the
+// old table, which nobody writes, while the new one's rows never reach
+// the replica.
+func (st *stream) checkNames(ctx context.Context) error {
+	for oid, name := range st.tables {
+		quoted, err := st.src.qualify(name)
+		if err != nil {
+			return err
+		}
+		var now uint64
+		err = st.src.exec(ctx, "SELECT COALESCE(to_regclass($1)::oid, 0)::int8::text", []any{quoted}, nil, func(v [][]byte) error {
+			n, perr := strconv.ParseUint(string(v[0]), 10, 32)
+			now = n
+			return perr
+		})
+		if err != nil {
+			return fmt.Errorf("look up table %s: %w", name, err)
+		}
+		if uint32(now) != oid {
+			return fmt.Errorf("table %s is not the table the stream began with (renamed, or another renamed in under its name): "+
+				"streaming it anew: %w", name, litepull.ErrStreamChanged)
+		}
+	}
 	return nil
 }
 
