@@ -37,6 +37,9 @@ func TestStreamCopiesShowWholeTransactions(t *testing.T) {
 			written.Add(int64(writeRandomly(t, c, seed+200, stop)))
 		}()
 	}
+	var stopOnce sync.Once
+	stopWriters := func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
+	t.Cleanup(stopWriters) // before their connections close, on a failure too
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
@@ -55,9 +58,11 @@ func TestStreamCopiesShowWholeTransactions(t *testing.T) {
 		if err != nil || sum.Failed() > 0 {
 			t.Fatalf("run %d (%+v): %v, %+v", i, opts, err, sum.Tables)
 		}
+		if want := pg.Schema + "." + []string{"acct_a", "acct_b"}[i%2]; !fullRefreshed(sum, want) {
+			t.Fatalf("run %d (%+v) did not copy %s: %+v", i, opts, want, sum.Tables)
+		}
 	}
-	close(stop)
-	wg.Wait()
+	stopWriters()
 	drain(t, e)
 	close(watch)
 	<-watched
