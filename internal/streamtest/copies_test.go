@@ -45,6 +45,15 @@ func TestStreamCopiesShowWholeTransactions(t *testing.T) {
 		defer close(watched)
 		watchWhole(t, file, watch, &checks)
 	}()
+	stopWatching := func() {
+		select {
+		case <-watch:
+		default:
+			close(watch)
+		}
+		<-watched
+	}
+	t.Cleanup(stopWatching)
 	drain(t, e) // the first copy of every table
 	for i := range 4 {
 		time.Sleep(300 * time.Millisecond) // a backlog for the stream
@@ -64,8 +73,7 @@ func TestStreamCopiesShowWholeTransactions(t *testing.T) {
 	}
 	stopWriters()
 	drain(t, e)
-	close(watch)
-	<-watched
+	stopWatching()
 	for _, q := range moneyQueries {
 		sameRows(t, pg, file, q)
 	}
