@@ -22,9 +22,9 @@ import (
 // before S in one replica transaction, which the swaps end (holding),
 // so that readers see none of them before the copies. The replica is
 // thus at all times the state of the source at one commit, tables that
-// failed (stale) aside. A replica that cannot
-// swap inside a batch (not a BatchSwapper: a remote one) gets each copy
-// swapped in as it is made, without that guarantee during copies.
+// failed (stale) aside. A replica that cannot swap inside a batch (not a
+// BatchSwapper: a remote one) gets each copy swapped in as it is made,
+// without that guarantee during copies.
 
 // pendingSwap is a table copied from the snapshot at at, waiting for the
 // stream to cross at.
