@@ -47,6 +47,10 @@ type Client struct {
 	// *litepull.TimeoutError and is not retried.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration
+	// Final, if set, tells a 5xx answer that would fail again (as
+	// StarbaseDB's answer too large to pass its Durable Object's RPC):
+	// it is not retried.
+	Final func(code int, body []byte) bool
 }
 
 // NewClient returns a client with the defaults.
@@ -203,7 +207,8 @@ func (c *Client) once(ctx context.Context, method, target string, payload []byte
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			se.retryAfter = time.Duration(s) * time.Second
 		}
-		return nil, resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, se
+		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		return nil, retry && (c.Final == nil || !c.Final(resp.StatusCode, data)), se
 	}
 	return data, false, nil
 }

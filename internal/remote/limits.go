@@ -7,10 +7,13 @@ type Limits struct {
 	Params int
 	// CompoundTerms is the most terms of a compound SELECT (SQLite: 500).
 	// A service with this limit is taken to count the rows of a VALUES
-	// clause as terms too, as StarbaseDB was seen to.
+	// clause as terms too, as StarbaseDB was once seen to; a local workerd
+	// (SQLite 3.47) does not (docs/services.md), so this is conservative.
 	CompoundTerms int
 	// ExprDepth is the deepest expression tree (SQLite: 1000).
 	ExprDepth int
+	// SQLLength is the longest statement in bytes (SQLite: 1,000,000,000).
+	SQLLength int
 	// Statements is the most statements one atomic write request may hold
 	// (0: no limit known), and RequestBytes the largest request body
 	// (0: DefaultRequestBytes). A replica's batch that needs more is
@@ -26,10 +29,10 @@ type Limits struct {
 // real services or taken from their documentation. Every statement a
 // source sends is sized to them.
 var ServiceLimits = map[string]Limits{
-	// A Durable Object's SQLite.
-	// Strings, BLOBs and rows up to 2 MB (Cloudflare's documented limits,
-	// for D1 too).
-	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, RequestBytes: 32 << 20, RowBytes: 2_000_000},
+	// A Durable Object's SQLite: statements of 100,000 bytes at most
+	// (SQLITE_TOOBIG past that, measured on workerd); strings, BLOBs and
+	// rows up to 2 MB (Cloudflare's documented limits, for D1 too).
+	"starbase": {Params: 100, CompoundTerms: 5, ExprDepth: 100, SQLLength: 100_000, RequestBytes: 32 << 20, RowBytes: 2_000_000},
 	// D1: 100 bound parameters, 100 KB of SQL per statement, 1,000
 	// queries per Worker invocation (a batch counts each).
 	"d1":     {Params: 100, Statements: 1000, RequestBytes: 32 << 20, RowBytes: 2_000_000},

@@ -33,6 +33,9 @@ type Server struct {
 	Faults sqlitetest.Faults
 	// Lost answer a write request after it ran: its answer is lost.
 	Lost sqlitetest.Faults
+	// RPCBytes, if set, is the largest answer of one StarbaseDB
+	// statement (StarbaseRPCBytes otherwise).
+	RPCBytes int
 
 	mu sync.Mutex
 	// cutSkip write requests from now on, the next one stops after cut

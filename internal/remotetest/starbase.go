@@ -2,7 +2,9 @@ package remotetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/litepull/litepull/internal/sqlitetest"
@@ -35,12 +37,17 @@ func (s *Server) serveStarbase(w http.ResponseWriter, r *http.Request) {
 		sqlitetest.Status(http.StatusBadRequest, `{"error": "Unauthorized request"}`)(w)
 		return
 	}
+	if !strings.Contains(r.Header.Get("Content-Type"), "application/json") {
+		sqlitetest.Status(http.StatusBadRequest, `{"error": "Content-Type must be application/json."}`)(w)
+		return
+	}
 	var body struct {
 		statement
 		Transaction []statement `json:"transaction"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		sqlitetest.Status(http.StatusBadRequest, `{"error": "Invalid JSON"}`)(w)
+		// StarbaseDB answers with JSON.parse's message, as a 500.
+		sqlitetest.Status(http.StatusInternalServerError, `{"error": "Unexpected end of JSON input"}`)(w)
 		return
 	}
 	if len(body.Transaction) == 0 {
@@ -49,7 +56,12 @@ func (s *Server) serveStarbase(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"result": starbaseResult(res)})
+		result := starbaseResult(res)
+		if err := s.rpcFits(result); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"result": result})
 		return
 	}
 	if s.writeFault(w) {
@@ -83,4 +95,22 @@ func starbaseResult(res *sqlitetest.Result) map[string]any {
 		cols = []string{}
 	}
 	return map[string]any{"columns": cols, "rows": rows, "meta": map[string]any{"rows_read": len(rows), "rows_written": 0}}
+}
+
+// StarbaseRPCBytes is the largest answer of one statement a Durable
+// Object's RPC passes to StarbaseDB's worker (32 MiB, measured on workerd).
+const StarbaseRPCBytes = 32 << 20
+
+// rpcFits fails a statement's result larger than the server's RPCBytes
+// (StarbaseRPCBytes unless set) as StarbaseDB does.
+func (s *Server) rpcFits(result any) error {
+	limit := s.RPCBytes
+	if limit == 0 {
+		limit = StarbaseRPCBytes
+	}
+	data, _ := json.Marshal(result)
+	if len(data) > limit {
+		return fmt.Errorf("Serialized RPC arguments or return values are limited to 32MiB, but the size of this value was: %d bytes.", len(data))
+	}
+	return nil
 }

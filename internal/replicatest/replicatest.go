@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,14 +71,18 @@ func (f *fixture) run(t *testing.T, opts litepull.RunOptions) litepull.TableResu
 }
 
 // same compares every value of table in source and replica, by type and
-// SQLite's quote().
+// bytes: hex() of each value but a REAL, which is compared as a number
+// (quote() of a REAL differs between SQLite versions, and text read back
+// through a JSON service would lose what is not UTF-8).
 func (f *fixture) same(t *testing.T, table, dest string, cols ...string) {
 	t.Helper()
-	parts := make([]string, len(cols))
-	for i, c := range cols {
-		parts[i] = fmt.Sprintf("typeof(%s) || ':' || quote(%s)", c, c)
+	var parts []string
+	for _, c := range cols {
+		parts = append(parts, "typeof("+c+")", fmt.Sprintf(`CASE typeof(%[1]s) WHEN 'real' THEN
+			CASE WHEN %[1]s > 1.7976931348623157e308 THEN 'inf' WHEN %[1]s < -1.7976931348623157e308 THEN '-inf' ELSE %[1]s END
+			ELSE hex(%[1]s) END`, c))
 	}
-	sel := "SELECT " + strings.Join(parts, " || ' ' || ") + " FROM %s ORDER BY " + cols[0]
+	sel := "SELECT " + strings.Join(parts, ", ") + " FROM %s ORDER BY " + cols[0]
 	res, err := f.src.Query(fmt.Sprintf(sel, table), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +92,26 @@ func (f *fixture) same(t *testing.T, table, dest string, cols ...string) {
 		t.Fatalf("replica has %d rows, source %d", len(got), len(res.Rows))
 	}
 	for i := range got {
-		if fmt.Sprint(got[i][0]) != fmt.Sprint(res.Rows[i][0]) {
-			t.Errorf("row %d: replica %v, source %v", i, got[i][0], res.Rows[i][0])
+		if g, w := rendered(got[i]), rendered(res.Rows[i]); g != w {
+			t.Errorf("row %d: replica %v, source %v", i, g, w)
 		}
 	}
+}
+
+// rendered is a row of (typeof, value) pairs as text, a REAL (a float64
+// or a JSON number) in shortest round-trip form.
+func rendered(row []any) string {
+	var b strings.Builder
+	for k := 0; k+1 < len(row); k += 2 {
+		v := fmt.Sprint(row[k+1])
+		if row[k] == "real" && v != "inf" && v != "-inf" {
+			if x, err := strconv.ParseFloat(v, 64); err == nil {
+				v = strconv.FormatFloat(x, 'g', -1, 64)
+			}
+		}
+		fmt.Fprintf(&b, "%v:%s ", row[k], v)
+	}
+	return b.String()
 }
 
 func testTies(t *testing.T, h Harness) {

@@ -56,3 +56,25 @@ func TestConformanceOldSQLite(t *testing.T) {
 		return &harness{srv}
 	})
 }
+
+// realHarness is a replica in the real StarbaseDB the environment names.
+type realHarness struct{ real *remotetest.RealStarbase }
+
+func (h *realHarness) Open(tb testing.TB) litepull.Replica {
+	r, err := remote.Open(context.Background(), litepull.ReplicaService{Kind: "starbase", URL: h.real.URL, Token: h.real.Token})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
+}
+
+func (h *realHarness) Query(tb testing.TB, sql string) [][]any { return h.real.Query(tb, sql) }
+
+// TestConformanceRealStarbase runs the suite against a real StarbaseDB
+// when LITEPULL_REAL_STARBASE_URL and LITEPULL_REAL_STARBASE_TOKEN name
+// one (skipped otherwise).
+func TestConformanceRealStarbase(t *testing.T) {
+	remotetest.NewRealStarbase(t) // skips here, not in each subtest
+	replicatest.Run(t, func(tb testing.TB) replicatest.Harness { return &realHarness{remotetest.NewRealStarbase(tb)} })
+}

@@ -8,6 +8,7 @@
 package starbase
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,10 +32,15 @@ func New(cfg litepull.SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("starbase source %s: url must look like https://starbasedb.example.workers.dev", cfg.ID)
 	}
 	e := &executor{client: remote.ClientFor(cfg), url: strings.TrimSuffix(cfg.URL, "/") + "/query/raw"}
+	e.client.Final = func(_ int, body []byte) bool { return bytes.Contains(body, []byte(rpcTooLarge)) }
 	// tmp_ tables are StarbaseDB's own (its cache, its replication state).
 	return &Source{remote.NewSource(e, e.client, remote.Options{Name: "starbase", JSON: true, Skip: []string{"tmp_"},
 		Limits: remote.ServiceLimits["starbase"]})}, nil
 }
+
+// rpcTooLarge starts the error of a statement whose answer is larger than
+// a Durable Object's RPC passes (32 MiB), measured on workerd.
+const rpcTooLarge = "Serialized RPC arguments or return values are limited to"
 
 type executor struct {
 	client *remote.Client
@@ -51,6 +57,9 @@ func (e *executor) Query(ctx context.Context, sql string, args []any) ([][]any, 
 				Error string `json:"error"`
 			}
 			if remote.DecodeJSON(se.Body, &body) == nil && body.Error != "" {
+				if strings.Contains(body.Error, rpcTooLarge) {
+					return nil, fmt.Errorf("starbase: %w (StarbaseDB passes at most 32 MiB of one statement's answer): %s", remote.ErrTooLarge, body.Error)
+				}
 				if se.Code == http.StatusBadRequest && strings.Contains(strings.ToLower(body.Error), "unauthorized") {
 					// StarbaseDB answers a wrong token with 400, not 401.
 					return nil, fmt.Errorf("starbase: HTTP 400 (authentication failed: check the source's token): %s", body.Error)

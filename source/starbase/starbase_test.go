@@ -1,6 +1,7 @@
 package starbase_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/litepull/litepull"
 	"github.com/litepull/litepull/internal/remote"
+	"github.com/litepull/litepull/internal/remotetest"
 	"github.com/litepull/litepull/internal/sourcetest"
 	"github.com/litepull/litepull/internal/sqlitetest"
 	"github.com/litepull/litepull/source/starbase"
@@ -33,8 +35,10 @@ type server struct {
 	db     *sqlitetest.DB
 	faults sqlitetest.Faults
 
-	mu   sync.Mutex
-	last map[string]any // the last request's body
+	mu       sync.Mutex
+	last     map[string]any // the last request's body
+	requests int
+	rpcBytes int // the largest answer of a statement (remotetest.StarbaseRPCBytes if 0)
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,16 +58,23 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sqlitetest.Status(http.StatusBadRequest, `{"error": "Unauthorized request"}`)(w)
 		return
 	}
+	if !strings.Contains(r.Header.Get("Content-Type"), "application/json") {
+		sqlitetest.Status(http.StatusBadRequest, `{"error": "Content-Type must be application/json."}`)(w)
+		return
+	}
 	var body struct {
 		SQL    string `json:"sql"`
 		Params []any  `json:"params"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		sqlitetest.Status(http.StatusBadRequest, `{"error": "Invalid JSON"}`)(w)
+		// StarbaseDB answers with JSON.parse's message, as a 500.
+		sqlitetest.Status(http.StatusInternalServerError, `{"error": "Unexpected end of JSON input"}`)(w)
 		return
 	}
 	s.mu.Lock()
 	s.last = map[string]any{"sql": body.SQL, "params": body.Params}
+	s.requests++
+	rpcBytes := cmp.Or(s.rpcBytes, remotetest.StarbaseRPCBytes)
 	s.mu.Unlock()
 	res, err := s.db.Query(body.SQL, body.Params) // JSON numbers are float64: bound as REAL
 	if lim := s.db.Limits(); lim.CompoundTerms > 0 && sqlitetest.ValuesRows(body.SQL) >= lim.CompoundTerms {
@@ -79,9 +90,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(rows) == 0 {
 		cols = []string{}
 	}
+	result, _ := json.Marshal(map[string]any{"columns": cols, "rows": rows, "meta": map[string]any{"rows_read": len(rows), "rows_written": 0}})
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"result": map[string]any{"columns": cols, "rows": rows,
-		"meta": map[string]any{"rows_read": len(rows), "rows_written": 0}}})
+	if len(result) > rpcBytes { // the Durable Object's RPC refuses it
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]any{"error": fmt.Sprintf("Serialized RPC arguments or return values are limited to 32MiB, but the size of this value was: %d bytes.", len(result))})
+		return
+	}
+	fmt.Fprintf(w, `{"result": %s}`, result)
 }
 
 // asObjects passes each row through a JavaScript object, as StarbaseDB's
@@ -242,5 +258,77 @@ func BenchmarkReadPage(b *testing.B) {
 			}
 			b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// realHarness is the real StarbaseDB the environment names
+// (LITEPULL_REAL_STARBASE_URL, LITEPULL_REAL_STARBASE_TOKEN). Its types,
+// placeholders and clock are SQLite's.
+type realHarness struct {
+	*sqlitetest.DB // nil: only its dialect methods, which read nothing
+	real           *remotetest.RealStarbase
+}
+
+func newRealHarness(tb testing.TB) *realHarness {
+	return &realHarness{real: remotetest.NewRealStarbase(tb)}
+}
+
+func (h *realHarness) Config() litepull.SourceConfig {
+	return litepull.SourceConfig{ID: "starbase", Kind: "starbase", URL: h.real.URL, Token: h.real.Token}
+}
+
+func (h *realHarness) Open(tb testing.TB, cfg litepull.SourceConfig) litepull.Source {
+	tb.Helper()
+	s, err := starbase.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func (h *realHarness) Exec(tb testing.TB, sql string, args ...any) {
+	tb.Helper()
+	h.real.Exec(tb, sql, args...)
+}
+
+func (h *realHarness) Insert(tb testing.TB, table string, cols []string, rows [][]any) {
+	tb.Helper()
+	h.real.Insert(tb, table, cols, rows)
+}
+
+// TestRealStarbase runs the source's conformance tests against a real
+// StarbaseDB when the environment names one (skipped otherwise).
+func TestRealStarbase(t *testing.T) {
+	newRealHarness(t) // skips here, not in each subtest
+	newH := func(tb testing.TB) sourcetest.Harness { return newRealHarness(tb) }
+	t.Run("Conformance", func(t *testing.T) { sourcetest.Run(t, newH) })
+	t.Run("Types", func(t *testing.T) { sourcetest.RunSQLiteTypes(t, newH, sourcetest.TypesOptions{Infinity: true}) })
+}
+
+// TestAnswerTooLargeForRPC: StarbaseDB fails a statement whose answer is
+// over 32 MiB (its Durable Object's RPC limit) with a 500; the source says
+// to lower pageSize and does not send the page again.
+func TestAnswerTooLargeForRPC(t *testing.T) {
+	h := newHarness(t)
+	h.srv.rpcBytes = 4000
+	h.Exec(t, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	h.Exec(t, "INSERT INTO t WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 200) SELECT i, printf('%050d', i) FROM s")
+	src := h.Open(t, h.Config()).(*starbase.Source)
+	ts, err := src.Describe(t.Context(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.mu.Lock()
+	h.srv.requests = 0
+	h.srv.mu.Unlock()
+	_, err = src.ReadPage(t.Context(), litepull.PageRequest{Schema: ts, Columns: []string{"id", "v"}, Cursor: "id", Limit: 200})
+	if !errors.Is(err, remote.ErrTooLarge) || !strings.Contains(err.Error(), "pageSize") {
+		t.Fatalf("page over the RPC limit: %v, want remote.ErrTooLarge naming pageSize", err)
+	}
+	if h.srv.requests != 1 {
+		t.Errorf("the page was sent %d times, want once (it would fail again)", h.srv.requests)
+	}
+	if _, err := src.ReadPage(t.Context(), litepull.PageRequest{Schema: ts, Columns: []string{"id", "v"}, Cursor: "id", Limit: 20}); err != nil {
+		t.Errorf("a smaller page: %v", err)
 	}
 }
