@@ -15,38 +15,53 @@ import (
 // settle like any incremental page: a transaction still open during the
 // copy, whose rows carry a cursor older than rows already copied, is read
 // by the next incremental run.
-func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) (err error) {
+func (e *Engine) fullRefresh(ctx context.Context, bs BoundSource, p *plan, st *State, res *TableResult, opts RunOptions) error {
+	sw, err := e.copyFull(ctx, bs, p, *st, res, opts)
+	if err != nil {
+		return err
+	}
+	if err := e.replica.SwapFull(ctx, sw.Target, sw.Shadow, sw.State); err != nil {
+		e.dropShadow(ctx, sw.Shadow)
+		return fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
+	}
+	*st = sw.State
+	res.CursorValue, res.NullCursorRows = st.CursorValue, st.NullCursorRows
+	return nil
+}
+
+// copyFull copies the whole table into a shadow table and returns the
+// swap that puts it in place with the table's next state (st after the
+// copy). If it fails, the shadow is dropped.
+func (e *Engine) copyFull(ctx context.Context, bs BoundSource, p *plan, st State, res *TableResult, opts RunOptions) (sw Swap, err error) {
 	res.FullRefresh = true
 	start, err := startPosition(ctx, p)
 	if err != nil {
-		return err
+		return sw, err
 	}
 	shadow, err := e.replica.BeginFull(ctx, p.target)
 	if err != nil {
-		return err
+		return sw, err
 	}
-	swapped := false
 	defer func() {
-		if !swapped {
-			if derr := e.replica.DropShadow(context.WithoutCancel(ctx), shadow); derr != nil {
-				e.logger.Error("drop shadow table", LogKeyTable, shadow.Dest, LogKeyError, derr)
-			}
+		if err != nil {
+			e.dropShadow(ctx, shadow)
 		}
 	}()
 	if err := e.copyInto(ctx, p, shadow, res, opts); err != nil {
-		return err
+		return sw, err
 	}
-	next, err := e.afterCopy(ctx, bs, p, *st, start, res)
+	next, err := e.afterCopy(ctx, bs, p, st, start, res)
 	if err != nil {
-		return err
+		return sw, err
 	}
-	if err := e.replica.SwapFull(ctx, p.target, shadow, next); err != nil {
-		return fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
+	return Swap{Target: p.target, Shadow: shadow, State: next}, nil
+}
+
+// dropShadow drops a shadow table that will not be swapped in.
+func (e *Engine) dropShadow(ctx context.Context, shadow *Target) {
+	if err := e.replica.DropShadow(context.WithoutCancel(ctx), shadow); err != nil {
+		e.logger.Error("drop shadow table", LogKeyTable, shadow.Dest, LogKeyError, err)
 	}
-	swapped = true
-	*st = next
-	res.CursorValue, res.NullCursorRows = next.CursorValue, next.NullCursorRows
-	return nil
 }
 
 // startPosition is the source's last (cursor, key) position before the

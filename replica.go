@@ -136,6 +136,10 @@ type BatchLimiter interface {
 // source transaction, the changes of every table it touched and its commit
 // position.
 type Batch struct {
+	// Swaps put filled shadow tables in place of their tables, each with
+	// its table's new state (as SwapFull does), before Changes apply.
+	// Only a replica that is a BatchSwapper takes them.
+	Swaps []Swap
 	// Changes are applied in order, each one's upserts before its deletes;
 	// a producer whose operations must keep another order (a change
 	// stream's delete, then insert, of one key) puts them in successive
@@ -149,6 +153,23 @@ type Batch struct {
 	// a change stream tells its source a position only once it survives a
 	// power cut, since the source then recycles the WAL before it.
 	Sync bool
+}
+
+// Swap is a full copy waiting to replace its table: Shadow (BeginFull),
+// filled, takes Target's place, and State is the table's state then.
+type Swap struct {
+	Target, Shadow *Target
+	State          State
+}
+
+// BatchSwapper is a Replica that applies a batch's Swaps in the batch's
+// transaction: a change stream swaps in the tables it copied from one
+// snapshot together, with the source transactions up to the snapshot,
+// so readers never see one table ahead of another. A replica that is not
+// one (a remote SQLite service) gets each copy swapped in on its own.
+type BatchSwapper interface {
+	Replica
+	SwapsInBatch()
 }
 
 // ReplicaTx is an open replica transaction (Replica.Begin). Rollback after

@@ -69,6 +69,13 @@ type streamTable struct {
 	// row double the wait, up to retryCap); zero when it has not failed.
 	retryAt  time.Time
 	failures int
+	// swap is the table's copy waiting to be swapped in (s.pending). A
+	// live table's replica rows keep taking its changes until then; the
+	// rows of another are left as they were.
+	swap *pendingSwap
+	// live: a run with Full copies the table, whose replica rows stand at
+	// their stream position meanwhile (the stream carries them).
+	live bool
 	// reported is what of res the stream observer has seen.
 	reported TableResult
 	cols     []string // the stream's column names that idx maps
@@ -110,8 +117,9 @@ type streamRun struct {
 	begin     Position // its commit position
 	batch     Batch    // its changes not yet written
 	touched   map[*streamTable]int64
-	held      int   // rows in batch
-	heldBytes int64 // bytes of their values (ValueBytes)
+	pending   []*pendingSwap // copies waiting for the stream to cross their snapshot
+	held      int            // rows in batch
+	heldBytes int64          // bytes of their values (ValueBytes)
 	recopy    []*streamTable
 
 	tx        ReplicaTx // the open replica transaction, if any
@@ -159,6 +167,10 @@ type StreamInfo struct {
 	LagSeconds float64   `json:"lagSeconds"`
 	Updated    time.Time `json:"updatedTs"`
 	Error      string    `json:"error,omitempty"`
+	// Waiting are the tables copied from a snapshot that wait for the
+	// stream to reach the snapshot's position, to be swapped in together
+	// with every source transaction before it.
+	Waiting []string `json:"waitingTables,omitempty"`
 
 	behind time.Time // the date LagSeconds counts from; zero when caught up
 	// The retained-WAL warning: how much was retained when it was last
@@ -304,8 +316,8 @@ func (s *streamRun) checkShapes(ctx context.Context) {
 		return
 	}
 	for _, t := range s.order {
-		if t.stale || t.copy || t.p == nil || slices.Contains(s.recopy, t) {
-			continue
+		if t.stale || t.copy || t.p == nil || t.swap != nil || slices.Contains(s.recopy, t) {
+			continue // a table whose copy waits is described once it is in
 		}
 		b, err := s.bs.Source.Describe(ctx, t.tc.Table)
 		if err != nil || t.sameShape(b) {
@@ -420,10 +432,11 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 			err = s.loop(ctx, until)
 		}
 	}
-	if s.inTx {
+	if s.inTx || s.holding() {
 		// The stream ended inside a source transaction whose first rows
-		// may be in the open replica transaction: none of it may show.
-		// The next session streams again from the last commit.
+		// may be in the open replica transaction, or before the swap the
+		// open replica transaction waits for: none of it may show. The
+		// next session streams again from the last commit.
 		s.rollback()
 	} else if cerr := s.commitTx(context.WithoutCancel(ctx)); err == nil {
 		err = cerr
@@ -431,6 +444,7 @@ func (s *streamRun) follow(ctx context.Context, until Position) error {
 	if aerr := s.ack(context.WithoutCancel(ctx), true); err == nil {
 		err = aerr
 	}
+	s.dropPending(ctx)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -444,7 +458,7 @@ func (s *streamRun) loop(ctx context.Context, until Position) error {
 			return nil
 		}
 		wait, cancel := ctx, context.CancelFunc(func() {})
-		if s.tx != nil && !s.inTx {
+		if s.tx != nil && !s.inTx && !s.holding() {
 			wait, cancel = context.WithTimeout(ctx, groupWait)
 		}
 		ev, err := s.cs.Next(wait)
@@ -466,7 +480,7 @@ func (s *streamRun) loop(ctx context.Context, until Position) error {
 
 // reached reports whether the replica holds everything before until.
 func (s *streamRun) reached(until Position) bool {
-	return s.tx == nil && !s.cs.Includes(until, s.durable)
+	return s.tx == nil && len(s.pending) == 0 && !s.cs.Includes(until, s.durable)
 }
 
 // handle applies one event.
@@ -476,6 +490,7 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		s.inTx, s.begin, s.beginTs = true, ev.Position, ev.Time
 		s.touched = map[*streamTable]int64{}
 		s.publishLag()
+		return s.swapIn(ctx, ev.Position) // copies its snapshot holds go in first
 	case ChangeRelation:
 		s.relation(ev)
 	case ChangeInsert, ChangeUpdate, ChangeDelete:
@@ -497,10 +512,13 @@ func (s *streamRun) handle(ctx context.Context, ev ChangeEvent, until Position) 
 		if err := s.refreshStatus(ctx); err != nil {
 			return err
 		}
+		if err := s.swapIn(ctx, ev.Position); err != nil {
+			return err
+		}
 		if err := s.idle(ctx, ev.Position, until != "" && !s.cs.Includes(until, ev.Position)); err != nil {
 			return err
 		}
-		return s.copyAgain(ctx) // a shape seen changed in the catalog, and the tables that failed
+		return s.copyAgain(ctx) // a shape seen changed (in the catalog, or while copies waited), and the tables that failed
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ import (
 // already in the replica (t's copy or the stream holds it), or t is not
 // streamed now.
 func (s *streamRun) skips(t *streamTable) bool {
-	return t == nil || t.stale || t.p == nil || s.cs.Includes(t.position(), s.begin) || s.cs.Includes(s.pos, s.begin)
+	return t == nil || t.stale || t.p == nil || (t.swap != nil && !t.live) ||
+		s.cs.Includes(t.position(), s.begin) || s.cs.Includes(s.pos, s.begin)
 }
 
 // relation notes a table's shape as the stream now sends it. A shape
@@ -35,6 +36,7 @@ func (s *streamRun) relation(ev ChangeEvent) {
 	}
 	s.log.Warn("the source table's shape changed: copying it again", LogKeyTable, t.tc.Table)
 	s.unhold(t)
+	s.dropSwap(t)
 	t.stale = true
 	// Recorded with this transaction: the table misses the rest of it, and
 	// must be copied even if the session ends before the copy.
@@ -300,6 +302,7 @@ func (s *streamRun) truncate(ev ChangeEvent) {
 func (s *streamRun) fail(t *streamTable, err error) {
 	err = WithTable(err, t.tc.Table)
 	s.unhold(t)
+	s.dropSwap(t)
 	t.stale = true
 	t.res.Err = &TableError{SourceID: s.bs.Config.ID, Table: t.tc.Table, Err: err}
 	t.res.Error = err.Error()
@@ -318,7 +321,7 @@ func (s *streamRun) fail(t *streamTable, err error) {
 // whose wait after a failure is over: a copy is what mends a table that
 // missed changes.
 func (s *streamRun) retryFailed(ctx context.Context) error {
-	if s.inTx {
+	if s.inTx || s.holding() {
 		return nil
 	}
 	var due []*streamTable
@@ -385,6 +388,9 @@ func (s *streamRun) commit(ctx context.Context, ev ChangeEvent) error {
 // copyAgain copies the tables whose shape changed in the stream, after
 // the transaction that announced it.
 func (s *streamRun) copyAgain(ctx context.Context) error {
+	if s.holding() {
+		return nil // once the copies waiting are swapped in
+	}
 	list := s.recopy
 	s.recopy = nil
 	if err := s.copyTables(ctx, list); err != nil {
@@ -405,12 +411,8 @@ func (s *streamRun) write(ctx context.Context) error {
 	if len(s.batch.Changes) == 0 && (s.tx != nil || s.txLast == nil) {
 		return nil
 	}
-	if s.tx == nil {
-		tx, err := s.e.replica.Begin(ctx)
-		if err != nil {
-			return err // the replica says "begin replica transaction"
-		}
-		s.tx, s.txStart, s.txRows, s.txFirstTs = tx, time.Now(), 0, s.beginTs
+	if err := s.openTx(ctx); err != nil {
+		return err
 	}
 	err := s.tx.Apply(ctx, s.batch)
 	s.txRows += s.held
@@ -422,6 +424,19 @@ func (s *streamRun) write(ctx context.Context) error {
 		}
 		return fmt.Errorf("apply the source transaction that commits at %s: %w", s.begin, err)
 	}
+	return nil
+}
+
+// openTx opens a replica transaction, if none is open.
+func (s *streamRun) openTx(ctx context.Context) error {
+	if s.tx != nil {
+		return nil
+	}
+	tx, err := s.e.replica.Begin(ctx)
+	if err != nil {
+		return err // the replica says "begin replica transaction"
+	}
+	s.tx, s.txStart, s.txRows, s.txFirstTs = tx, time.Now(), 0, s.beginTs
 	return nil
 }
 
@@ -451,10 +466,11 @@ func (s *streamRun) rollback() {
 	s.tx, s.pos = nil, s.durable
 }
 
-// commitTx commits the open replica transaction, then tells the source
-// (at most every ackEvery) that it may recycle what the replica now holds.
+// commitTx commits the open replica transaction, unless it is holding
+// for swaps, then tells the source (at most every ackEvery) that it may
+// recycle what the replica now holds.
 func (s *streamRun) commitTx(ctx context.Context) error {
-	if s.tx == nil {
+	if s.tx == nil || s.holding() {
 		return nil
 	}
 	// A commit whose position is to be acknowledged now is made durable
@@ -520,7 +536,7 @@ func (s *streamRun) sync(ctx context.Context) error {
 // replica (other tables' writes move it): recorded every recordEvery, or
 // now, so that the slot is acknowledged and releases its WAL.
 func (s *streamRun) idle(ctx context.Context, pos Position, now bool) error {
-	if s.inTx || !s.cs.Includes(pos, s.pos) || (!now && time.Since(s.recorded) < recordEvery) {
+	if s.inTx || s.holding() || !s.cs.Includes(pos, s.pos) || (!now && time.Since(s.recorded) < recordEvery) {
 		return nil
 	}
 	if err := s.commitTx(ctx); err != nil {

@@ -144,8 +144,14 @@ func (s *streamRun) addTable(ctx context.Context, tc TableConfig, opts RunOption
 		return t, nil
 	}
 	named := opts.Table == "" || opts.Table == tc.Table || opts.Table == tc.DestName()
-	t.copy = (opts.Full && named) || st.CursorValue == "" || st.CursorColumn != "" ||
+	full := opts.Full && named
+	t.copy = st.CursorValue == "" || st.CursorColumn != "" ||
 		(st.Dest != "" && !strings.EqualFold(st.Dest, tc.DestName()))
+	if full {
+		// The stream carries the table's rows on until its copy is
+		// swapped in, unless they need the copy anyway.
+		defer func() { t.copy, t.live = true, !t.copy && !t.stale }()
+	}
 	if t.copy {
 		// A dest another source table fills is refused before the copy.
 		if err := s.e.replica.CheckTarget(ctx, t.p.target); err != nil {
@@ -363,13 +369,17 @@ func (s *streamRun) needCopy() []*streamTable {
 }
 
 // copyTables copies tables from one snapshot of the source, each into a
-// shadow swapped in with the snapshot's position: the stream then skips,
-// for each, the transactions its copy holds.
+// shadow, swapped in with the snapshot's position (all together, where
+// the stream crosses it: stream_swap.go): the stream then skips, for
+// each, the transactions its copy holds.
 func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error {
 	if len(tables) == 0 {
 		return nil
 	}
 	if err := s.commitTx(ctx); err != nil {
+		return err
+	}
+	if err := s.forgetPositions(ctx, tables); err != nil {
 		return err
 	}
 	snap, err := s.cs.Snapshot(ctx)
@@ -396,7 +406,10 @@ func (s *streamRun) copyTables(ctx context.Context, tables []*streamTable) error
 		}
 		s.copyTable(ctx, snap, t)
 	}
-	return nil
+	if !s.batchSwaps() {
+		return nil
+	}
+	return s.swapCopied(ctx, snap.Position)
 }
 
 // copyTable copies one table as of snap; a failure is the table's alone.
@@ -412,14 +425,29 @@ func (s *streamRun) copyTable(ctx context.Context, snap *Snapshot, t *streamTabl
 	st := t.st
 	st.SourceID, st.Table, st.Dest, st.CursorColumn = s.bs.Config.ID, t.tc.Table, p.target.Dest, ""
 	var res TableResult
-	if err := s.e.fullRefresh(ctx, bs, p, &st, &res, RunOptions{Progress: s.progress}); err != nil {
+	sw, err := s.e.copyFull(ctx, bs, p, st, &res, RunOptions{Progress: s.progress})
+	batch := s.batchSwaps()
+	if err == nil && !batch {
+		err = s.e.replica.SwapFull(ctx, sw.Target, sw.Shadow, sw.State)
+		if err != nil {
+			s.e.dropShadow(ctx, sw.Shadow)
+			err = fmt.Errorf("swap in the full copy of %s: %w", p.target.Dest, err)
+		}
+	}
+	if err != nil {
 		if ctx.Err() == nil { // a copy cut short by shutdown has not failed
 			s.failNow(ctx, t, err)
 		}
 		return
 	}
-	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position)
-	t.p, t.st, t.copy, t.stale, t.cols, t.retryAt = p, st, false, false, nil, time.Time{}
+	s.log.Info("copied table from a snapshot", LogKeyTable, t.tc.Table, LogKeyRows, res.RowsPulled, "position", snap.Position, "waitsForSwap", batch)
+	t.copy, t.retryAt = false, time.Time{}
+	if batch {
+		t.swap = &pendingSwap{t: t, sw: sw, p: p, at: snap.Position}
+		s.pending = append(s.pending, t.swap)
+	} else {
+		t.p, t.st, t.stale, t.cols = p, sw.State, false, nil
+	}
 	t.res.Err, t.res.Error = nil, ""
 	t.res.FullRefresh = true
 	t.res.RowsPulled += res.RowsPulled

@@ -121,9 +121,15 @@ func (r *Replica) Apply(ctx context.Context, b litepull.Batch) error {
 	return t.Commit()
 }
 
-// apply writes a batch inside the caller's transaction: each table's
-// truncate, upserts and deletes in turn, then the states and the stream's.
+// apply writes a batch inside the caller's transaction: its swaps, each
+// table's truncate, upserts and deletes in turn, then the states and the
+// stream's.
 func (r *Replica) apply(c *sqlite3.Conn, b litepull.Batch) error {
+	for _, sw := range b.Swaps {
+		if err := r.swap(c, sw); err != nil {
+			return fmt.Errorf("swap in the full copy of %s: %w", sw.Target.Dest, err)
+		}
+	}
 	for _, ch := range b.Changes {
 		if err := r.applyChanges(c, ch); err != nil {
 			return err

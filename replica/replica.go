@@ -15,7 +15,10 @@ import (
 	"github.com/litepull/litepull/internal/sqlitex"
 )
 
-var _ litepull.Replica = (*Replica)(nil)
+var (
+	_ litepull.Replica      = (*Replica)(nil)
+	_ litepull.BatchSwapper = (*Replica)(nil)
+)
 
 // StateTable is the seed-compatible state table.
 const StateTable = "tmp_replication_state"

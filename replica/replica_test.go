@@ -356,3 +356,51 @@ func TestBatchIsAtomicAcrossTables(t *testing.T) {
 		t.Fatalf("after a failed batch: %v; want both tables and the state as they were", rows)
 	}
 }
+
+// TestSwapsCommitWithTheBatch: a batch's swaps (a change stream's copies
+// of several tables) replace their tables in the batch's transaction,
+// before its changes; a batch that fails swaps nothing in.
+func TestSwapsCommitWithTheBatch(t *testing.T) {
+	r, err := replica.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	a, b := target("a", []string{"id"}, "id", "v"), target("b", []string{"id"}, "id", "v")
+	var swaps []litepull.Swap
+	for _, tg := range []*litepull.Target{a, b} {
+		if err := r.EnsureTable(ctx, tg); err != nil {
+			t.Fatal(err)
+		}
+		if err := commitPage(ctx, r, tg, [][]litepull.Value{{int64(1), "old"}}, litepull.State{SourceID: "s", Table: tg.SourceTable, NullCursorRows: -1}); err != nil {
+			t.Fatal(err)
+		}
+		shadow, err := r.BeginFull(ctx, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Apply(ctx, litepull.Batch{Changes: []litepull.TableChanges{{Target: shadow, Upserts: [][]litepull.Value{{int64(1), "copied"}}}}}); err != nil {
+			t.Fatal(err)
+		}
+		swaps = append(swaps, litepull.Swap{Target: tg, Shadow: shadow, State: litepull.State{SourceID: "s", Table: tg.SourceTable, CursorValue: "S", NullCursorRows: -1}})
+	}
+	read := func() [][]any {
+		_, rows, _ := r.Query(ctx, "SELECT (SELECT group_concat(v) FROM (SELECT v FROM a ORDER BY id)), (SELECT group_concat(v) FROM (SELECT v FROM b ORDER BY id)), (SELECT group_concat(cursor_value) FROM tmp_replication_state)")
+		return rows
+	}
+	bad := litepull.Batch{Swaps: swaps, Changes: []litepull.TableChanges{{Target: b, Upserts: [][]litepull.Value{{int64(2), struct{}{}}}}}}
+	if err := r.Apply(ctx, bad); err == nil {
+		t.Fatal("a batch with a value that cannot be stored was applied")
+	}
+	if rows := read(); !reflect.DeepEqual(rows, [][]any{{"old", "old", nil}}) { // no positions
+		t.Fatalf("after a failed batch with swaps: %v; want both tables as they were", rows)
+	}
+	good := litepull.Batch{Swaps: swaps, Changes: []litepull.TableChanges{{Target: b, Upserts: [][]litepull.Value{{int64(2), "after"}}}}}
+	if err := r.Apply(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if rows := read(); !reflect.DeepEqual(rows, [][]any{{"copied", "copied,after", "S,S"}}) {
+		t.Fatalf("after a batch with swaps: %v; want both copies in, then the batch's row, and their states", rows)
+	}
+}

@@ -32,6 +32,9 @@ type tx struct {
 	r     *Replica
 	state txState
 	sync  bool // a batch asked for a durable commit (Batch.Sync)
+	// swapped are the tables a batch's swaps replaced: their shape is
+	// known once the transaction commits.
+	swapped []*litepull.Target
 }
 
 var _ litepull.ReplicaTx = (*tx)(nil)
@@ -77,6 +80,9 @@ func (t *tx) Apply(ctx context.Context, b litepull.Batch) error {
 	if err != nil {
 		t.state = txFailed
 	}
+	for _, sw := range b.Swaps {
+		t.swapped = append(t.swapped, sw.Target)
+	}
 	t.sync = t.sync || b.Sync
 	return err
 }
@@ -93,6 +99,9 @@ func (t *tx) Commit() error {
 	err := t.r.run(context.Background(), func(c *sqlite3.Conn) error { return c.Exec("COMMIT") })
 	if err != nil {
 		return errors.Join(fmt.Errorf("commit replica transaction: %w", err), t.end())
+	}
+	for _, st := range t.swapped {
+		t.r.ensured[st.Dest] = signature(st) // r.mu is held until end
 	}
 	if t.sync {
 		err = t.r.syncWAL()

@@ -29,6 +29,10 @@ type streamStatus struct {
 	LagSeconds *float64               `json:"lagSeconds"`
 	StatusTs   *time.Time             `json:"statusTs"`
 	Error      string                 `json:"error,omitempty"`
+	// WaitingTables are tables copied from a snapshot that wait for the
+	// stream to reach the snapshot's position, to be swapped in together
+	// (until then readers see their old rows, or none).
+	WaitingTables []string `json:"waitingTables,omitempty"`
 	// The follower: whether a session is open, since when, and its
 	// failures.
 	Following           bool       `json:"following"`
@@ -75,6 +79,7 @@ func (s *Server) streamStatuses(ctx context.Context) []streamStatus {
 		if seen {
 			slot, lag := si.Status, si.LagSeconds
 			st.SlotStatus, st.LagSeconds, st.StatusTs, st.Error = &slot, &lag, timePtr(si.Updated), si.Error
+			st.WaitingTables = si.Waiting
 		}
 		if f, ok := follow[sc.ID]; ok {
 			st.Following, st.FollowingSince, st.ConsecutiveFailures = f.Following, timePtr(f.Since), f.ConsecutiveFailures

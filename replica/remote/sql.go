@@ -104,6 +104,10 @@ type keepCheck struct {
 // its upserts and soft deletes in order, then its deletes; the states and
 // the stream's position after every row.
 func (r *Replica) batch(b litepull.Batch) (*built, error) {
+	if len(b.Swaps) > 0 {
+		// Not a BatchSwapper: the engine swaps each copy in with SwapFull.
+		return nil, fmt.Errorf("%w: a remote replica swaps full copies in one at a time (SwapFull), not in a batch", litepull.ErrUnsupported)
+	}
 	out := &built{}
 	for _, ch := range b.Changes {
 		if err := r.changes(out, ch); err != nil {
