@@ -43,6 +43,15 @@ type ChangeChecker interface {
 	CheckChanges(ctx context.Context, opts ChangeOptions) error
 }
 
+// PositionSampler is a ChangeStream that reads its source's current
+// position more cheaply than Current, for the stream's lag samples (every
+// second): a MariaDB source's Current also reads the GTID state there,
+// which makes the server scan its binlog file up to that offset. Sampled
+// positions are compared with the stream's own on the same server only.
+type PositionSampler interface {
+	SamplePosition(ctx context.Context) (Position, error)
+}
+
 // ChangeOptions name a source's change stream and its tables.
 type ChangeOptions struct {
 	Slot        string

@@ -42,6 +42,9 @@ type fakeChanges struct {
 	status     litepull.StreamStatus // what Status says, Current aside
 	onAck      func(litepull.Position)
 	resumeErr  error // what Resumable fails with: it could not check
+	// currentCalls and sampleCalls count the calls of Current and of
+	// SamplePosition.
+	currentCalls, sampleCalls int
 }
 
 // fakeStall holds a stream back, as a walsender busy decoding a backlog
@@ -247,7 +250,23 @@ func (s *fakeStream) Snapshot(ctx context.Context) (*litepull.Snapshot, error) {
 func (s *fakeStream) Current(context.Context) (litepull.Position, error) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	s.f.currentCalls++
 	return pos(2 * int64(len(s.f.log))), nil
+}
+
+// SamplePosition is Current, counted apart (litepull.PositionSampler).
+func (s *fakeStream) SamplePosition(context.Context) (litepull.Position, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.sampleCalls++
+	return pos(2 * int64(len(s.f.log))), nil
+}
+
+// calls reads the counts of Current and SamplePosition calls.
+func (f *fakeChanges) calls() (current, sample int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.currentCalls, f.sampleCalls
 }
 
 func (s *fakeStream) Confirmed(context.Context) (litepull.Position, error) {

@@ -88,7 +88,7 @@ func (s *streamRun) passed(pos Position) {
 func (s *streamRun) sampleLag(ctx context.Context) {
 	if time.Since(s.sampledAt) >= lagSampleEvery {
 		s.sampledAt = time.Now()
-		if cur, err := s.cs.Current(ctx); err == nil {
+		if cur, err := s.samplePosition(ctx); err == nil {
 			s.lag.add(cur, s.sampledAt)
 		} else if ctx.Err() == nil {
 			s.log.Debug("sample the source's position for the stream's lag", LogKeyError, err)
@@ -130,4 +130,13 @@ func (s *streamRun) endLag() {
 		s.setStream(si)
 	}
 	s.e.mu.Unlock()
+}
+
+// samplePosition reads the source's current position the cheapest way
+// the stream offers.
+func (s *streamRun) samplePosition(ctx context.Context) (Position, error) {
+	if ps, ok := s.cs.(PositionSampler); ok {
+		return ps.SamplePosition(ctx)
+	}
+	return s.cs.Current(ctx)
 }

@@ -48,6 +48,7 @@ func TestStreamLagSeconds(t *testing.T) {
 	f.commit(ins("b", int64(1), int64(1)))
 	e, _, rp := streamEngine(t, f)
 	run(t, e)
+	current, sampled := f.calls()
 	stop := following(t, e)
 	waitLag(t, e, "0 when caught up", func(l float64) bool { return l == 0 })
 
@@ -63,6 +64,11 @@ func TestStreamLagSeconds(t *testing.T) {
 
 	// Not followed: the replica lacks whatever the source commits now.
 	stop()
+	// The samples take the cheap way (a MariaDB source's Current scans
+	// its binlog file for the GTID state): following calls no Current.
+	if c, s := f.calls(); c != current || s == sampled {
+		t.Errorf("while following: %d calls of Current, %d of SamplePosition; want 0 and some", c-current, s-sampled)
+	}
 	first := waitLag(t, e, "above 0 once the stream stopped", func(l float64) bool { return l > 0 })
 	waitLag(t, e, "growing while stopped", func(l float64) bool { return l > first+0.2 })
 	following(t, e)

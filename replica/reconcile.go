@@ -52,12 +52,7 @@ func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, w
 		}
 	}
 	q, args := keyQuery(t, within, extra...)
-	var ranges []litepull.KeyRange
-	var stats []litepull.RangeStat
-	var prev []litepull.Value
-	if within != nil {
-		prev = within.After
-	}
+	cutter := NewRangeCutter(size, within, hash)
 	err := r.locked(ctx, func(c *sqlite3.Conn) error {
 		s, _, err := c.Prepare(q)
 		if err != nil {
@@ -67,41 +62,23 @@ func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, w
 		if err := sqlitex.BindAll(s, args...); err != nil {
 			return err
 		}
-		var cur litepull.RangeStat
-		var last []litepull.Value
-		quoted := make([]string, n)
+		quoted := make([]string, len(extra))
 		for s.Step() {
 			row := make([]litepull.Value, n+len(extra))
 			if err := s.Columns(row...); err != nil {
 				return err
 			}
-			key := row[:n:n]
-			cur.Count++
-			switch hash {
-			case litepull.HashMD5:
-				cur.Checksum += litepull.KeyMD5(key)
-			case litepull.HashSQLite:
-				for i := range quoted {
-					quoted[i], _ = row[n+i].(string)
-				}
-				cur.Checksum += keyhash.Hash(key, quoted)
+			for i := range quoted {
+				quoted[i], _ = row[n+i].(string)
 			}
-			last = key
-			if cur.Count == int64(size) {
-				ranges = append(ranges, litepull.KeyRange{After: prev, Through: last})
-				stats = append(stats, cur)
-				prev, cur = last, litepull.RangeStat{}
-			}
-		}
-		if cur.Count > 0 {
-			ranges = append(ranges, litepull.KeyRange{After: prev, Through: last})
-			stats = append(stats, cur)
+			cutter.Add(row[:n:n], quoted)
 		}
 		return s.Err()
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("walk keys of %s: %w", t.Dest, err)
 	}
+	ranges, stats := cutter.Ranges()
 	return ranges, stats, nil
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -104,7 +103,7 @@ sources:
 // TEXT, float8 → REAL, bytea → BLOB, timestamptz → UTC ISO-8601 TEXT.
 func checkRemoteItems(t *testing.T, pg *testdb.PG, srv *remotetest.Server) {
 	t.Helper()
-	want := pgStrings(t, pg, `SELECT id::text || '|' || big::text || '|' || price::text || '|' || ratio::text || '|' || upper(encode(data, 'hex')) || '|' || note
+	want := pg.Strings(t, `SELECT id::text || '|' || big::text || '|' || price::text || '|' || ratio::text || '|' || upper(encode(data, 'hex')) || '|' || note
 		|| '|' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM items ORDER BY id`)
 	res, err := srv.Query(`SELECT id || '|' || big || '|' || price || '|' || ratio || '|' || hex(data) || '|' || note || '|' || at,
 		typeof(id) || typeof(big) || typeof(price) || typeof(ratio) || typeof(data) || typeof(note) || typeof(at) FROM items ORDER BY id`, nil)
@@ -123,26 +122,6 @@ func checkRemoteItems(t *testing.T, pg *testdb.PG, srv *remotetest.Server) {
 			t.Errorf("row %d types %v", i, row[1])
 		}
 	}
-}
-
-func pgStrings(t *testing.T, pg *testdb.PG, q string) []string {
-	t.Helper()
-	rows, err := pg.Conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // sameRow compares two |-joined rows, the fourth field (a float8) as the

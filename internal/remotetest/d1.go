@@ -13,7 +13,13 @@ import (
 // Server.URL + D1Base, like Cloudflare's API root).
 const D1Base = "/client/v4"
 
-// NewD1 serves Cloudflare D1's REST API for account "acc", database "db":
+// D1Account and D1Database name the one database the D1 server serves.
+const (
+	D1Account  = "0123456789abcdef"
+	D1Database = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+)
+
+// NewD1 serves Cloudflare D1's REST API for D1Account and D1Database:
 // POST /raw with one statement, POST /query with {"batch": [...]}, which
 // D1 runs all or nothing. Values come back as D1's JSON (integers as
 // numbers, BLOBs as arrays of bytes), JSON numbers are bound as integers
@@ -30,7 +36,7 @@ func d1Error(w http.ResponseWriter, code, cfCode int, msg string) {
 }
 
 func (s *Server) serveD1(w http.ResponseWriter, r *http.Request) {
-	const db = D1Base + "/accounts/acc/d1/database/db/"
+	const db = D1Base + "/accounts/" + D1Account + "/d1/database/" + D1Database + "/"
 	endpoint, ok := strings.CutPrefix(r.URL.Path, db)
 	if r.Method != "POST" || !ok || (endpoint != "raw" && endpoint != "query") {
 		d1Error(w, http.StatusNotFound, 7404, "not found")

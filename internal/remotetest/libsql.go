@@ -11,8 +11,8 @@ import (
 	"github.com/litepull/litepull/internal/sqlitetest"
 )
 
-// NewLibSQL speaks Hrana over HTTP (POST /v2/pipeline; GET /v3 is not
-// found) over a SQLite that answers like libSQL's Hrana test server's,
+// NewLibSQL speaks Hrana over HTTP (GET /v2, POST /v2/pipeline; /v3 only
+// with Server.HranaV3) over a SQLite that answers like libSQL's Hrana test server's,
 // 3.40.1 (no unhex()): "execute" and "batch" requests, a batch's steps
 // run in order on one stream, each under its condition, so BEGIN ...
 // COMMIT with conditions is all or nothing.
@@ -43,7 +43,13 @@ func (s *Server) serveLibSQL(w http.ResponseWriter, r *http.Request) {
 		sqlitetest.Status(http.StatusUnauthorized, `{"error": "Unauthorized"}`)(w)
 		return
 	}
-	if r.Method != "POST" || r.URL.Path != "/v2/pipeline" {
+	v3 := s.HranaV3
+	switch {
+	case r.Method == "GET" && (r.URL.Path == "/v2" || v3 && r.URL.Path == "/v3"):
+		w.WriteHeader(http.StatusOK)
+		return
+	case r.Method == "POST" && (r.URL.Path == "/v2/pipeline" || v3 && r.URL.Path == "/v3/pipeline"):
+	default:
 		http.NotFound(w, r)
 		return
 	}

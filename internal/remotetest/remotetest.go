@@ -5,8 +5,10 @@
 package remotetest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -36,6 +38,10 @@ type Server struct {
 	// RPCBytes, if set, is the largest answer of one StarbaseDB
 	// statement (StarbaseRPCBytes otherwise).
 	RPCBytes int
+	// HranaV3, for libSQL, serves Hrana 3 too (GET /v3, POST
+	// /v3/pipeline), as sqld does; without it /v3 is not found, as on
+	// libSQL's Hrana test server.
+	HranaV3 bool
 
 	mu sync.Mutex
 	// cutSkip write requests from now on, the next one stops after cut
@@ -47,6 +53,31 @@ type Server struct {
 	stall        *stall // a request held before a statement (StallWhere)
 	writes       int    // write requests that ran to the end
 	stmts        int    // statements run by write requests
+	lastBody     []byte // the last request's body
+	lastPath     string // the last request's path
+}
+
+// LastRequest is the path and body of the last request.
+func (s *Server) LastRequest() (path string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPath, s.lastBody
+}
+
+// record keeps each request's path and body for LastRequest.
+func (s *Server) record(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.lastPath, s.lastBody = r.URL.Path, body
+		s.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Cut makes the write request after the next skip ones stop after n
@@ -170,7 +201,7 @@ func newServer(tb testing.TB, kind string, h func(*Server) http.Handler) *Server
 	db := sqlitetest.New(tb)
 	db.SetLimits(remote.ServiceLimits[kind])
 	s := &Server{DB: db, Kind: kind, limits: remote.ServiceLimits[kind]}
-	ts := httptest.NewServer(h(s))
+	ts := httptest.NewServer(s.record(h(s)))
 	tb.Cleanup(ts.Close)
 	s.URL = ts.URL
 	return s
@@ -235,7 +266,7 @@ func arrayIndex(name string) (uint64, bool) {
 func Config(s *Server) litepull.ReplicaService {
 	c := litepull.ReplicaService{Kind: s.Kind, URL: s.URL, Token: Token}
 	if s.Kind == "d1" {
-		c.AccountID, c.DatabaseID = "acc", "db"
+		c.AccountID, c.DatabaseID = D1Account, D1Database
 	}
 	return c
 }

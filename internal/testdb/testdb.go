@@ -110,3 +110,26 @@ func (p *PG) Exec(tb testing.TB, sql string, args ...any) {
 		tb.Fatalf("postgres: %s: %v", sql, err)
 	}
 }
+
+// Strings runs a query of one text column and returns its values,
+// failing tb on error.
+func (p *PG) Strings(tb testing.TB, q string) []string {
+	tb.Helper()
+	rows, err := p.Conn.Query(context.Background(), q)
+	if err != nil {
+		tb.Fatalf("postgres: %s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			tb.Fatalf("postgres: %s: %v", q, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("postgres: %s: %v", q, err)
+	}
+	return out
+}

@@ -72,17 +72,11 @@ func benchRun(t *testing.T, srv *remotetest.Server, pages, pageRows int, raw boo
 // rawInsert writes rows as plain multi-row INSERTs sized to the limits,
 // in one request, with nothing else: the service's own rate.
 func (r *Replica) rawInsert(ctx context.Context, t *litepull.Target, rows [][]litepull.Value) error {
-	per := r.rowsPerStatement(len(t.Columns))
-	var stmts []stmt
-	a := r.args()
-	for len(rows) > 0 {
-		n := min(per, len(rows))
-		groups := make([]string, n)
-		for i, row := range rows[:n] {
-			groups[i] = a.list(row)
-		}
-		stmts = append(stmts, a.stmt("INSERT INTO "+replica.Quote(t.Dest)+" VALUES "+strings.Join(groups, ", ")))
-		rows = rows[n:]
+	stmts, err := r.multiRowStmts(t, rows, func(groups []string) string {
+		return "INSERT INTO " + replica.Quote(t.Dest) + " VALUES " + strings.Join(groups, ", ")
+	})
+	if err != nil {
+		return err
 	}
 	return r.svc.write(ctx, stmts)
 }

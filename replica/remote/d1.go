@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strings"
 
 	svc "github.com/litepull/litepull/internal/remote"
 )
 
 // DefaultD1URL is Cloudflare's v4 API root.
-const DefaultD1URL = "https://api.cloudflare.com/client/v4"
-
-var d1ID = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+const DefaultD1URL = svc.D1DefaultURL
 
 // d1 posts to Cloudflare D1's REST API: reads to /raw, writes as
 // {"batch": [...]} to /query, which D1 runs all or nothing.
@@ -24,38 +20,12 @@ type d1 struct {
 }
 
 func newD1(cfg Config) (service, error) {
-	if !d1ID.MatchString(cfg.AccountID) || !d1ID.MatchString(cfg.DatabaseID) {
-		return nil, errors.New("d1 replica: accountId and databaseId are required (letters, digits and -)")
-	}
-	base := cfg.URL
-	if base == "" {
-		base = DefaultD1URL
+	db, err := svc.D1DatabaseURL(cfg.URL, cfg.AccountID, cfg.DatabaseID)
+	if err != nil {
+		return nil, fmt.Errorf("d1 replica: %w", err)
 	}
 	read, write := clients(cfg)
-	return &d1{read: read, write_: write, db: strings.TrimSuffix(base, "/") + "/accounts/" + cfg.AccountID + "/d1/database/" + cfg.DatabaseID}, nil
-}
-
-type d1Response struct {
-	Success bool `json:"success"`
-	Errors  []struct {
-		Code    any    `json:"code"`
-		Message string `json:"message"`
-	} `json:"errors"`
-	Result []struct {
-		Results svc.RawResult `json:"results"`
-		Success bool          `json:"success"`
-	} `json:"result"`
-}
-
-func (r *d1Response) err() string {
-	var msgs []string
-	for _, e := range r.Errors {
-		msgs = append(msgs, fmt.Sprintf("%s (code %v)", e.Message, e.Code))
-	}
-	if len(msgs) == 0 {
-		msgs = append(msgs, "success: false without errors")
-	}
-	return strings.Join(msgs, "; ")
+	return &d1{read: read, write_: write, db: db}, nil
 }
 
 func (d *d1) query(ctx context.Context, sql string, args []any) ([][]any, error) {
@@ -72,14 +42,7 @@ func (d *d1) queryWith(ctx context.Context, c *svc.Client, sql string, args []an
 	if err != nil {
 		return nil, d1Error(err)
 	}
-	var r d1Response
-	if err := svc.DecodeJSON(data, &r); err != nil {
-		return nil, fmt.Errorf("d1: %w", err)
-	}
-	if !r.Success || len(r.Result) != 1 {
-		return nil, fmt.Errorf("d1: %s", r.err())
-	}
-	return r.Result[0].Results.Rows, nil
+	return svc.D1Rows(data)
 }
 
 func (d *d1) write(ctx context.Context, stmts []stmt) error {
@@ -107,12 +70,12 @@ func d1Error(err error) error {
 	if !errors.As(err, &se) {
 		return fmt.Errorf("d1: %w", err)
 	}
-	var r d1Response
-	if svc.DecodeJSON(se.Body, &r) != nil || len(r.Errors) == 0 || se.Code == http.StatusTooManyRequests || se.Code >= 500 {
+	msg, ok := svc.D1Errors(se)
+	if !ok || se.Code == http.StatusTooManyRequests || se.Code >= 500 {
 		return fmt.Errorf("d1: %w", err)
 	}
 	if se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden {
-		return fmt.Errorf("d1: %w: %s", se, r.err())
+		return fmt.Errorf("d1: %w: %s", se, msg)
 	}
-	return &sqlError{kind: "d1", msg: fmt.Sprintf("HTTP %d: %s", se.Code, r.err())}
+	return &sqlError{kind: "d1", msg: fmt.Sprintf("HTTP %d: %s", se.Code, msg)}
 }

@@ -178,35 +178,11 @@ func (r *Replica) decodeKey(row []any, n, width int, aff []litepull.Affinity) ([
 // of size keys, with their counts and checksums of hash, computed here
 // from the replica's values as the file replica does.
 func (r *Replica) KeyRanges(ctx context.Context, t *litepull.Target, size int, within *litepull.KeyRange, hash litepull.KeyHash) ([]litepull.KeyRange, []litepull.RangeStat, error) {
-	var ranges []litepull.KeyRange
-	var stats []litepull.RangeStat
-	var prev, last []litepull.Value
-	if within != nil {
-		prev = within.After
-	}
-	var cur litepull.RangeStat
-	err := r.walkKeys(ctx, t, within, hash == litepull.HashSQLite, func(key []litepull.Value, quotes []string) {
-		cur.Count++
-		switch hash {
-		case litepull.HashMD5:
-			cur.Checksum += litepull.KeyMD5(key)
-		case litepull.HashSQLite:
-			cur.Checksum += keyhash.Hash(key, quotes)
-		}
-		last = key
-		if cur.Count == int64(size) {
-			ranges = append(ranges, litepull.KeyRange{After: prev, Through: last})
-			stats = append(stats, cur)
-			prev, cur = last, litepull.RangeStat{}
-		}
-	})
-	if err != nil {
+	cutter := replica.NewRangeCutter(size, within, hash)
+	if err := r.walkKeys(ctx, t, within, hash == litepull.HashSQLite, cutter.Add); err != nil {
 		return nil, nil, err
 	}
-	if cur.Count > 0 {
-		ranges = append(ranges, litepull.KeyRange{After: prev, Through: last})
-		stats = append(stats, cur)
-	}
+	ranges, stats := cutter.Ranges()
 	return ranges, stats, nil
 }
 

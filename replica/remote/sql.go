@@ -218,6 +218,12 @@ func isKeep(v litepull.Value) bool {
 
 // upsertStmts writes rows in multi-row upserts sized to the limits.
 func (r *Replica) upsertStmts(t *litepull.Target, rows [][]litepull.Value) ([]stmt, error) {
+	return r.multiRowStmts(t, rows, func(groups []string) string { return replica.UpsertSQL(t, groups) })
+}
+
+// multiRowStmts writes rows in statements of as many rows as the limits
+// take, sql making each statement's text from its rows' "(?, ...)".
+func (r *Replica) multiRowStmts(t *litepull.Target, rows [][]litepull.Value, sql func(groups []string) string) ([]stmt, error) {
 	per := r.rowsPerStatement(len(t.Columns))
 	if per < 1 {
 		return nil, fmt.Errorf("%w: table %s has %d columns, and %s binds at most %d parameters per statement; project fewer columns (columns:)",
@@ -231,7 +237,7 @@ func (r *Replica) upsertStmts(t *litepull.Target, rows [][]litepull.Value) ([]st
 		for i, row := range rows[:n] {
 			groups[i] = a.list(row)
 		}
-		out = append(out, a.stmt(replica.UpsertSQL(t, groups)))
+		out = append(out, a.stmt(sql(groups)))
 		rows = rows[n:]
 	}
 	return out, nil

@@ -65,7 +65,7 @@ func TestStreamIntoRemote(t *testing.T) {
 		pg.Exec(t, "UPDATE docs SET id = 50 WHERE id = 6")
 		pg.Exec(t, "INSERT INTO docs SELECT g, 'short ' || g, g FROM generate_series(21, 30) g")
 		drain()
-		want := pgStrings(t, pg, "SELECT id || '|' || md5(body) || '|' || n FROM docs ORDER BY id")
+		want := pg.Strings(t, "SELECT id || '|' || md5(body) || '|' || n FROM docs ORDER BY id")
 		res, err := srv.Query("SELECT id, body, n FROM docs ORDER BY id", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -81,21 +81,3 @@ func TestStreamIntoRemote(t *testing.T) {
 }
 
 func md5hex(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
-
-func pgStrings(t *testing.T, pg *testdb.PG, q string) []string {
-	t.Helper()
-	rows, err := pg.Conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}

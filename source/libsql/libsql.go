@@ -11,14 +11,9 @@ package libsql
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/litepull/litepull"
@@ -33,32 +28,13 @@ var _ litepull.Source = (*Source)(nil)
 // New returns a source for cfg.URL (libsql://, https:// or http://) with
 // cfg.Token.
 func New(cfg litepull.SourceConfig) (*Source, error) {
-	base, err := baseURL(cfg.URL)
+	base, err := remote.HranaBaseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("libsql source %s: %w", cfg.ID, err)
 	}
 	e := &executor{client: remote.ClientFor(cfg), base: base}
 	return &Source{remote.NewSource(e, e.client, remote.Options{Name: "libsql", Skip: []string{"libsql_", "_litestream"},
 		Limits: remote.ServiceLimits["libsql"]})}, nil
-}
-
-func baseURL(raw string) (string, error) {
-	if raw == "" {
-		return "", errors.New("url is missing (libsql://your-db.turso.io)")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "", errors.New("url must look like libsql://host or https://host")
-	}
-	switch u.Scheme {
-	case "libsql":
-		u.Scheme = "https"
-	case "https", "http":
-	default:
-		return "", fmt.Errorf("url scheme %q: want libsql, https or http", u.Scheme)
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
 type executor struct {
@@ -89,182 +65,32 @@ func (e *executor) endpoint(ctx context.Context) (string, error) {
 	return e.pipeline, nil
 }
 
-// value is a Hrana value.
-type value struct {
-	Type   string          `json:"type"`
-	Value  json.RawMessage `json:"value,omitempty"`
-	Base64 *string         `json:"base64,omitempty"`
-}
-
-type stmt struct {
-	SQL      string  `json:"sql"`
-	Args     []value `json:"args"`
-	WantRows bool    `json:"want_rows"`
-}
-
-type request struct {
-	Type string `json:"type"`
-	Stmt *stmt  `json:"stmt,omitempty"`
-}
-
-type pipelineRequest struct {
-	Baton    *string   `json:"baton"`
-	Requests []request `json:"requests"`
-}
-
-type streamResult struct {
-	Type     string `json:"type"`
-	Response *struct {
-		Type   string `json:"type"`
-		Result *struct {
-			Cols []struct {
-				Name string `json:"name"`
-			} `json:"cols"`
-			Rows [][]value `json:"rows"`
-		} `json:"result"`
-	} `json:"response"`
-	Error *struct {
-		Message string `json:"message"`
-		Code    string `json:"code"`
-	} `json:"error"`
-}
-
-type pipelineResponse struct {
-	Baton   *string        `json:"baton"`
-	BaseURL *string        `json:"base_url"`
-	Results []streamResult `json:"results"`
-}
-
-// encodeArg turns a parameter into a typed Hrana value.
-func encodeArg(a any) (value, error) {
-	switch v := a.(type) {
-	case nil:
-		return value{Type: "null"}, nil
-	case int64:
-		return value{Type: "integer", Value: json.RawMessage(strconv.Quote(strconv.FormatInt(v, 10)))}, nil
-	case float64:
-		if math.IsInf(v, 0) || math.IsNaN(v) {
-			return value{}, fmt.Errorf("cannot send %v over Hrana (JSON has no such number)", v)
-		}
-		return value{Type: "float", Value: json.RawMessage(strconv.FormatFloat(v, 'g', -1, 64))}, nil
-	case string:
-		b, _ := json.Marshal(v)
-		return value{Type: "text", Value: b}, nil
-	case []byte:
-		s := base64.StdEncoding.EncodeToString(v)
-		return value{Type: "blob", Base64: &s}, nil
-	}
-	return value{}, fmt.Errorf("cannot send a %T", a)
-}
-
-// decodeValue turns a Hrana value into a replica value.
-func decodeValue(v value) (litepull.Value, error) {
-	switch v.Type {
-	case "null":
-		return nil, nil
-	case "integer":
-		var s string
-		if err := json.Unmarshal(v.Value, &s); err != nil {
-			return nil, fmt.Errorf("integer value %s is not a decimal string", v.Value)
-		}
-		return strconv.ParseInt(s, 10, 64)
-	case "float":
-		var f float64
-		if err := json.Unmarshal(v.Value, &f); err != nil {
-			return nil, fmt.Errorf("float value %s: %w", v.Value, err)
-		}
-		return litepull.FloatValue(f), nil
-	case "text":
-		var s string
-		if err := json.Unmarshal(v.Value, &s); err != nil {
-			return nil, fmt.Errorf("text value %s: %w", v.Value, err)
-		}
-		return s, nil
-	case "blob":
-		if v.Base64 == nil {
-			return nil, errors.New("blob without base64")
-		}
-		b, err := base64.StdEncoding.DecodeString(*v.Base64)
-		if err != nil {
-			b, err = base64.RawStdEncoding.DecodeString(*v.Base64) // servers may leave out the padding
-		}
-		if err != nil {
-			return nil, fmt.Errorf("blob: %w", err)
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("unknown value type %q", v.Type)
-}
-
 // Query executes one statement in a stream of its own.
 func (e *executor) Query(ctx context.Context, sql string, args []any) ([][]any, error) {
-	st := &stmt{SQL: sql, Args: make([]value, len(args)), WantRows: true}
-	for i, a := range args {
-		v, err := encodeArg(a)
-		if err != nil {
-			return nil, err
-		}
-		st.Args[i] = v
+	st, err := remote.EncodeHrana(sql, args)
+	if err != nil {
+		return nil, err
 	}
-	body := pipelineRequest{Requests: []request{{Type: "execute", Stmt: st}, {Type: "close"}}}
 	url, err := e.endpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	data, err := e.client.PostJSON(ctx, url, body)
+	raw, err := remote.HranaPipeline(ctx, e.client, url, map[string]any{"type": "execute", "stmt": st})
+	var he *remote.HranaError
+	if errors.As(err, &he) {
+		return nil, fmt.Errorf("libsql: %w", he)
+	}
 	if err != nil {
-		var se *remote.StatusError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("libsql: %w: %s", se, hranaError(se.Body))
-		}
-		return nil, fmt.Errorf("libsql: %w", err)
+		return nil, err
 	}
-	var resp pipelineResponse
-	if err := json.Unmarshal(data, &resp); err != nil {
-		return nil, fmt.Errorf("libsql: malformed pipeline response: %w", err)
+	var res struct {
+		Rows [][]remote.HranaValue `json:"rows"`
 	}
-	if len(resp.Results) == 0 {
-		return nil, errors.New("libsql: pipeline response has no results")
+	if string(raw) == "null" || len(raw) == 0 {
+		return nil, errors.New(`libsql: unexpected pipeline result of type "ok" without a result`)
 	}
-	r := resp.Results[0]
-	if r.Type == "error" && r.Error != nil {
-		return nil, fmt.Errorf("libsql: %s (%s)", r.Error.Message, r.Error.Code)
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("libsql: malformed result: %w", err)
 	}
-	if r.Type != "ok" || r.Response == nil || r.Response.Result == nil {
-		return nil, fmt.Errorf("libsql: unexpected pipeline result of type %q", r.Type)
-	}
-	rows := make([][]any, len(r.Response.Result.Rows))
-	for i, hr := range r.Response.Result.Rows {
-		row := make([]any, len(hr))
-		for j, v := range hr {
-			if row[j], err = decodeValue(v); err != nil {
-				return nil, fmt.Errorf("libsql: row %d column %d: %w", i, j, err)
-			}
-		}
-		rows[i] = row
-	}
-	return rows, nil
-}
-
-// hranaError extracts the message of an error body ({"error": "..."} or
-// {"message": "..."}), else returns the start of the body.
-func hranaError(body []byte) string {
-	var e struct {
-		Error   any    `json:"error"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &e) == nil {
-		switch v := e.Error.(type) {
-		case string:
-			return v
-		case map[string]any:
-			if m, ok := v["message"].(string); ok {
-				return m
-			}
-		}
-		if e.Message != "" {
-			return e.Message
-		}
-	}
-	return strings.TrimSpace(string(body[:min(len(body), 200)]))
+	return remote.HranaRows(res.Rows)
 }

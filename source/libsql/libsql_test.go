@@ -2,179 +2,36 @@ package libsql_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/litepull/litepull"
+	"github.com/litepull/litepull/internal/remotetest"
 	"github.com/litepull/litepull/internal/sourcetest"
 	"github.com/litepull/litepull/internal/sqlitetest"
 	"github.com/litepull/litepull/internal/stall/stalltest"
 	"github.com/litepull/litepull/source/libsql"
 )
 
-const token = "turso-test-token"
-
-// server speaks Hrana over HTTP (v2, and v3 when asked) over a real SQLite
-// database, following the spec's request and response shapes. Its SQLite
-// answers like libSQL's Hrana test server's, 3.40.1 (no unhex(), no
-// 'subsec' modifier): see sqlitetest.DB.EmulateSQLite340.
-type server struct {
-	db     *sqlitetest.DB
-	faults sqlitetest.Faults
-	v3     bool
-	// lastPipeline is the path of the last pipeline request.
-	lastPipeline string
-}
-
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+token {
-		sqlitetest.Status(http.StatusUnauthorized, `{"error": "Unauthorized"}`)(w)
-		return
-	}
-	switch {
-	case r.Method == "GET" && r.URL.Path == "/v2":
-		w.WriteHeader(http.StatusOK)
-		return
-	case r.Method == "GET" && r.URL.Path == "/v3":
-		if !s.v3 {
-			http.NotFound(w, r)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-		return
-	case r.Method == "POST" && (r.URL.Path == "/v2/pipeline" || (s.v3 && r.URL.Path == "/v3/pipeline")):
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	if s.faults.Take(w) {
-		return
-	}
-	s.lastPipeline = r.URL.Path
-	var req struct {
-		Baton    *string `json:"baton"`
-		Requests []struct {
-			Type string `json:"type"`
-			Stmt *struct {
-				SQL  string            `json:"sql"`
-				Args []json.RawMessage `json:"args"`
-			} `json:"stmt"`
-		} `json:"requests"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		sqlitetest.Status(http.StatusBadRequest, `{"error": "bad request"}`)(w)
-		return
-	}
-	results := []any{}
-	for _, rq := range req.Requests {
-		switch rq.Type {
-		case "close":
-			results = append(results, map[string]any{"type": "ok", "response": map[string]any{"type": "close"}})
-		case "execute":
-			args, err := decodeArgs(rq.Stmt.Args)
-			if err == nil {
-				var res *sqlitetest.Result
-				if res, err = s.db.Query(rq.Stmt.SQL, args); err == nil {
-					results = append(results, map[string]any{"type": "ok", "response": map[string]any{"type": "execute", "result": encodeResult(res)}})
-					continue
-				}
-			}
-			results = append(results, map[string]any{"type": "error", "error": map[string]any{"message": err.Error(), "code": "SQLITE_ERROR"}})
-		default:
-			results = append(results, map[string]any{"type": "error", "error": map[string]any{"message": "unknown request " + rq.Type}})
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"baton": nil, "base_url": nil, "results": results})
-}
-
-func decodeArgs(raw []json.RawMessage) ([]any, error) {
-	out := make([]any, len(raw))
-	for i, r := range raw {
-		var v struct {
-			Type   string          `json:"type"`
-			Value  json.RawMessage `json:"value"`
-			Base64 string          `json:"base64"`
-		}
-		if err := json.Unmarshal(r, &v); err != nil {
-			return nil, err
-		}
-		var err error
-		switch v.Type {
-		case "null":
-		case "integer":
-			var s string
-			if err = json.Unmarshal(v.Value, &s); err == nil {
-				out[i], err = strconv.ParseInt(s, 10, 64)
-			}
-		case "float":
-			var f float64
-			err = json.Unmarshal(v.Value, &f)
-			out[i] = f
-		case "text":
-			var s string
-			err = json.Unmarshal(v.Value, &s)
-			out[i] = s
-		case "blob":
-			out[i], err = base64.StdEncoding.DecodeString(v.Base64)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func encodeResult(res *sqlitetest.Result) map[string]any {
-	cols := make([]map[string]any, len(res.Columns))
-	for i, c := range res.Columns {
-		cols[i] = map[string]any{"name": c, "decltype": res.DeclType[i]}
-	}
-	rows := make([][]map[string]any, len(res.Rows))
-	for i, r := range res.Rows {
-		rows[i] = make([]map[string]any, len(r))
-		for j, v := range r {
-			switch v := v.(type) {
-			case nil:
-				rows[i][j] = map[string]any{"type": "null"}
-			case int64:
-				rows[i][j] = map[string]any{"type": "integer", "value": strconv.FormatInt(v, 10)}
-			case float64:
-				rows[i][j] = map[string]any{"type": "float", "value": v}
-			case string:
-				rows[i][j] = map[string]any{"type": "text", "value": v}
-			case []byte:
-				rows[i][j] = map[string]any{"type": "blob", "base64": base64.StdEncoding.EncodeToString(v)}
-			}
-		}
-	}
-	return map[string]any{"cols": cols, "rows": rows, "affected_row_count": 0, "last_insert_rowid": nil}
-}
-
 type harness struct {
 	*sqlitetest.DB
-	srv *server
-	url string
+	srv *remotetest.Server
 }
 
+// newHarness serves Hrana 2 and 3 (remotetest.NewLibSQL with HranaV3),
+// over a SQLite that answers like libSQL's Hrana test server's, 3.40.1
+// (no unhex(), no 'subsec' modifier).
 func newHarness(tb testing.TB) sourcetest.Harness {
-	db := sqlitetest.New(tb)
-	db.EmulateSQLite340(tb)
-	srv := &server{db: db, v3: true}
-	ts := httptest.NewServer(srv)
-	tb.Cleanup(ts.Close)
-	return &harness{DB: db, srv: srv, url: ts.URL}
+	srv := remotetest.NewLibSQL(tb)
+	srv.HranaV3 = true
+	return &harness{DB: srv.DB, srv: srv}
 }
 
 func (h *harness) Config() litepull.SourceConfig {
-	return litepull.SourceConfig{ID: "turso", Kind: "libsql", URL: h.url, Token: token}
+	return litepull.SourceConfig{ID: "turso", Kind: "libsql", URL: h.srv.URL, Token: remotetest.Token}
 }
 
 func (h *harness) Open(tb testing.TB, cfg litepull.SourceConfig) litepull.Source {
@@ -191,7 +48,7 @@ func TestConformance(t *testing.T) {
 	sourcetest.Run(t, newHarness)
 }
 
-func (h *harness) Faults() *sqlitetest.Faults { return &h.srv.faults }
+func (h *harness) Faults() *sqlitetest.Faults { return &h.srv.Faults }
 
 func (h *harness) WrongTypes() func(http.ResponseWriter) {
 	// An integer sent as a JSON number instead of a decimal string.
@@ -211,14 +68,14 @@ func TestHTTPErrors(t *testing.T) {
 func TestPipelineVersion(t *testing.T) {
 	for _, v3 := range []bool{false, true} {
 		h := newHarness(t).(*harness)
-		h.srv.v3 = v3
+		h.srv.HranaV3 = v3
 		src := h.Open(t, h.Config())
 		if err := src.Ping(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		want := map[bool]string{false: "/v2/pipeline", true: "/v3/pipeline"}[v3]
-		if h.srv.lastPipeline != want {
-			t.Errorf("server with v3=%v got %s, want %s", v3, h.srv.lastPipeline, want)
+		if got, _ := h.srv.LastRequest(); got != want {
+			t.Errorf("server with v3=%v got %s, want %s", v3, got, want)
 		}
 	}
 }

@@ -396,6 +396,16 @@ func TestBinlogResumable(t *testing.T) {
 	if !hasGTID {
 		t.Fatalf("MariaDB's current position %s carries no GTID state", cur)
 	}
+	// A lag sample is the position without the GTID state (no binlog
+	// scan), here or further on (the server is shared).
+	sampler, ok := cs.(litepull.PositionSampler)
+	if !ok {
+		t.Fatal("a binlog stream is no PositionSampler")
+	}
+	if sample, err := sampler.SamplePosition(ctx); err != nil || strings.Contains(string(sample), ";gtid=") ||
+		cs.Includes(litepull.Position(plain), sample) {
+		t.Errorf("SamplePosition = %s, %v; want %s or later, without a GTID state", sample, err, plain)
+	}
 	file, rest, _ := strings.Cut(plain, ":")
 	_, server, _ := strings.Cut(rest, "@")
 	base := file[:strings.LastIndexByte(file, '.')]

@@ -106,6 +106,17 @@ func (st *binlogStream) Current(ctx context.Context) (litepull.Position, error) 
 	return p.position(), nil
 }
 
+// SamplePosition is where the server's binlog ends, without its GTID
+// state (litepull.PositionSampler): the lag's samples need no more, and
+// BINLOG_GTID_POS scans the binlog file up to the offset.
+func (st *binlogStream) SamplePosition(ctx context.Context) (litepull.Position, error) {
+	p, err := st.current(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	return p.position(), nil
+}
+
 // Confirmed is the server's current position too: a MySQL server keeps no
 // position for its binlog readers, so a stream with no record of its own
 // starts where the binlog ends.

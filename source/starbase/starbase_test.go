@@ -1,16 +1,11 @@
 package starbase_test
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,140 +17,22 @@ import (
 	"github.com/litepull/litepull/source/starbase"
 )
 
-const token = "starbase-admin-token"
-
-// server follows StarbaseDB's POST /query/raw over a real SQLite database,
-// with its quirks: integers become JavaScript numbers, BLOBs arrive as {},
-// REAL 2.0 as 2, numeric parameters are bound as REAL, an empty result has
-// "columns": [], a missing token is 401 and a wrong one 400. Each row passes
-// through a JavaScript object (see asObjects), and the Durable Object's
-// SQLite limits are enforced (remote.ServiceLimits), counting the rows of a
-// VALUES clause as terms of a compound SELECT, as the service was seen to.
-type server struct {
-	db     *sqlitetest.DB
-	faults sqlitetest.Faults
-
-	mu       sync.Mutex
-	last     map[string]any // the last request's body
-	requests int
-	rpcBytes int // the largest answer of a statement (remotetest.StarbaseRPCBytes if 0)
-}
-
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != "POST" || r.URL.Path != "/query/raw" {
-		sqlitetest.Status(http.StatusNotFound, `{"error": "Not found"}`)(w)
-		return
-	}
-	if s.faults.Take(w) {
-		return
-	}
-	switch r.Header.Get("Authorization") {
-	case "Bearer " + token:
-	case "":
-		sqlitetest.Status(http.StatusUnauthorized, `{"error": "Unauthorized request"}`)(w)
-		return
-	default:
-		sqlitetest.Status(http.StatusBadRequest, `{"error": "Unauthorized request"}`)(w)
-		return
-	}
-	if !strings.Contains(r.Header.Get("Content-Type"), "application/json") {
-		sqlitetest.Status(http.StatusBadRequest, `{"error": "Content-Type must be application/json."}`)(w)
-		return
-	}
-	var body struct {
-		SQL    string `json:"sql"`
-		Params []any  `json:"params"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		// StarbaseDB answers with JSON.parse's message, as a 500.
-		sqlitetest.Status(http.StatusInternalServerError, `{"error": "Unexpected end of JSON input"}`)(w)
-		return
-	}
-	s.mu.Lock()
-	s.last = map[string]any{"sql": body.SQL, "params": body.Params}
-	s.requests++
-	rpcBytes := cmp.Or(s.rpcBytes, remotetest.StarbaseRPCBytes)
-	s.mu.Unlock()
-	res, err := s.db.Query(body.SQL, body.Params) // JSON numbers are float64: bound as REAL
-	if lim := s.db.Limits(); lim.CompoundTerms > 0 && sqlitetest.ValuesRows(body.SQL) >= lim.CompoundTerms {
-		res, err = nil, errors.New("too many terms in compound SELECT: SQLITE_ERROR")
-	}
-	if err != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		json.NewEncoder(w).Encode(map[string]any{"error": err.Error()})
-		return
-	}
-	cols, rows := asObjects(res.Columns, sqlitetest.JSRows(res.Rows, func([]byte) any { return map[string]any{} })) // a BLOB arrives as {}
-	if len(rows) == 0 {
-		cols = []string{}
-	}
-	result, _ := json.Marshal(map[string]any{"columns": cols, "rows": rows, "meta": map[string]any{"rows_read": len(rows), "rows_written": 0}})
-	w.Header().Set("Content-Type", "application/json")
-	if len(result) > rpcBytes { // the Durable Object's RPC refuses it
-		w.WriteHeader(http.StatusInternalServerError)
-		json.NewEncoder(w).Encode(map[string]any{"error": fmt.Sprintf("Serialized RPC arguments or return values are limited to 32MiB, but the size of this value was: %d bytes.", len(result))})
-		return
-	}
-	fmt.Fprintf(w, `{"result": %s}`, result)
-}
-
-// asObjects passes each row through a JavaScript object, as StarbaseDB's
-// /query/raw does (row to {column: value}, then Object.keys and the values
-// back): a later column of the same name overwrites an earlier one, in the
-// earlier one's place, and names that are array indexes ("0", "1", ...)
-// move first, in numeric order.
-func asObjects(cols []string, rows [][]any) ([]string, [][]any) {
-	var keys []string
-	last := map[string]int{}
-	for i, c := range cols {
-		if _, ok := last[c]; !ok {
-			keys = append(keys, c)
-		}
-		last[c] = i
-	}
-	sort.SliceStable(keys, func(a, b int) bool {
-		na, ia := arrayIndex(keys[a])
-		nb, ib := arrayIndex(keys[b])
-		if ia && ib {
-			return na < nb
-		}
-		return ia && !ib
-	})
-	out := make([][]any, len(rows))
-	for r, row := range rows {
-		out[r] = make([]any, len(keys))
-		for k, name := range keys {
-			out[r][k] = row[last[name]]
-		}
-	}
-	return keys, out
-}
-
-// arrayIndex reports whether JavaScript takes name for an array index: the
-// canonical decimal form of an integer below 2^32-1.
-func arrayIndex(name string) (uint64, bool) {
-	n, err := strconv.ParseUint(name, 10, 32)
-	return n, err == nil && n < 1<<32-1 && strconv.FormatUint(n, 10) == name
-}
-
 type harness struct {
 	*sqlitetest.DB
-	srv *server
-	url string
+	srv *remotetest.Server
 }
 
+// newHarness serves StarbaseDB's POST /query/raw (remotetest.NewStarbase)
+// with its quirks: integers become JavaScript numbers, BLOBs arrive as {},
+// REAL 2.0 as 2, numeric parameters are bound as REAL, rows pass through
+// JavaScript objects, and the Durable Object's limits are enforced.
 func newHarness(tb testing.TB) *harness {
-	db := sqlitetest.New(tb)
-	db.SetLimits(remote.ServiceLimits["starbase"])
-	srv := &server{db: db}
-	ts := httptest.NewServer(srv)
-	tb.Cleanup(ts.Close)
-	return &harness{DB: db, srv: srv, url: ts.URL}
+	srv := remotetest.NewStarbase(tb)
+	return &harness{DB: srv.DB, srv: srv}
 }
 
 func (h *harness) Config() litepull.SourceConfig {
-	return litepull.SourceConfig{ID: "starbase", Kind: "starbase", URL: h.url, Token: token}
+	return litepull.SourceConfig{ID: "starbase", Kind: "starbase", URL: h.srv.URL, Token: remotetest.Token}
 }
 
 func (h *harness) Open(tb testing.TB, cfg litepull.SourceConfig) litepull.Source {
@@ -168,7 +45,7 @@ func (h *harness) Open(tb testing.TB, cfg litepull.SourceConfig) litepull.Source
 	return s
 }
 
-func (h *harness) Faults() *sqlitetest.Faults { return &h.srv.faults }
+func (h *harness) Faults() *sqlitetest.Faults { return &h.srv.Faults }
 
 func (h *harness) WrongTypes() func(http.ResponseWriter) {
 	// A BLOB as StarbaseDB renders it ({}) where hex text was asked for.
@@ -239,14 +116,15 @@ func BenchmarkReadPage(b *testing.B) {
 	if _, err := src.ReadPage(b.Context(), litepull.PageRequest{Schema: ts, Columns: cols, Cursor: "id", Limit: page}); err != nil {
 		b.Fatal(err)
 	}
-	exact := h.srv.last
+	_, last := h.srv.LastRequest()
+	exact := json.RawMessage(last)
 	star := map[string]any{"sql": fmt.Sprintf("SELECT * FROM t ORDER BY id LIMIT %d", page), "params": []any{}}
 	for name, body := range map[string]any{"ServiceExact": exact, "ServiceSelectStar": star} {
 		b.Run(name, func(b *testing.B) {
-			client := remote.NewClient(token)
+			client := remote.NewClient(remotetest.Token)
 			read := 0
 			for b.Loop() {
-				data, err := client.PostJSON(b.Context(), h.url+"/query/raw", body)
+				data, err := client.PostJSON(b.Context(), h.srv.URL+"/query/raw", body)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -310,7 +188,7 @@ func TestRealStarbase(t *testing.T) {
 // to lower pageSize and does not send the page again.
 func TestAnswerTooLargeForRPC(t *testing.T) {
 	h := newHarness(t)
-	h.srv.rpcBytes = 4000
+	h.srv.RPCBytes = 4000
 	h.Exec(t, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	h.Exec(t, "INSERT INTO t WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 200) SELECT i, printf('%050d', i) FROM s")
 	src := h.Open(t, h.Config()).(*starbase.Source)
@@ -318,15 +196,13 @@ func TestAnswerTooLargeForRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv.mu.Lock()
-	h.srv.requests = 0
-	h.srv.mu.Unlock()
+	before := h.srv.Faults.Requests()
 	_, err = src.ReadPage(t.Context(), litepull.PageRequest{Schema: ts, Columns: []string{"id", "v"}, Cursor: "id", Limit: 200})
 	if !errors.Is(err, remote.ErrTooLarge) || !strings.Contains(err.Error(), "pageSize") {
 		t.Fatalf("page over the RPC limit: %v, want remote.ErrTooLarge naming pageSize", err)
 	}
-	if h.srv.requests != 1 {
-		t.Errorf("the page was sent %d times, want once (it would fail again)", h.srv.requests)
+	if n := h.srv.Faults.Requests() - before; n != 1 {
+		t.Errorf("the page was sent %d times, want once (it would fail again)", n)
 	}
 	if _, err := src.ReadPage(t.Context(), litepull.PageRequest{Schema: ts, Columns: []string{"id", "v"}, Cursor: "id", Limit: 20}); err != nil {
 		t.Errorf("a smaller page: %v", err)
