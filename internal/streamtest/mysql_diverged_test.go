@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/litepull/litepull/internal/testdb"
 )
@@ -28,9 +27,7 @@ func TestMySQLResumeOnDivergedServer(t *testing.T) {
 	a := startMariaDB(t, 31, template)
 	b := startMariaDB(t, 32, template)
 	for _, m := range []*privateMariaDB{a, b} {
-		m.exec(t, "CREATE DATABASE app")
-		m.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
-		m.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+		m.makeItems(t, 20, "(1, 'a')")
 	}
 	cfg := myStreamConfig(t, &testdb.My{DSN: a.dsn}, "app", tableConfig("items"))
 	file := replicaFile(t)
@@ -74,15 +71,8 @@ func TestMySQLFailoverToReplicaWithoutLogSlaveUpdates(t *testing.T) {
 	template := mariaTemplate(t)
 	primary := startMariaDB(t, 11, template)
 	standby := startMariaDB(t, 12, template, "--log-slave-updates=OFF")
-	primary.exec(t, "CREATE DATABASE app")
-	primary.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
-	primary.exec(t, "INSERT INTO app.items VALUES (1, 'a'), (2, 'b')")
-	var port string
-	if err := primary.db.QueryRow("SELECT @@port").Scan(&port); err != nil {
-		t.Fatal(err)
-	}
-	standby.exec(t, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+port+", MASTER_USER='root', MASTER_USE_GTID=slave_pos")
-	standby.exec(t, "START SLAVE")
+	primary.makeItems(t, 20, "(1, 'a'), (2, 'b')")
+	standby.replicate(t, primary)
 	cfg := myStreamConfig(t, &testdb.My{DSN: primary.dsn}, "app", tableConfig("items"))
 	file := replicaFile(t)
 	e, r := engine(t, file, cfg)
@@ -90,12 +80,7 @@ func TestMySQLFailoverToReplicaWithoutLogSlaveUpdates(t *testing.T) {
 	primary.exec(t, "UPDATE app.items SET v = 'streamed' WHERE id = 1")
 	drain(t, e)
 	primary.exec(t, "INSERT INTO app.items VALUES (3, 'in flight')")
-	want := primary.gtid(t, "gtid_binlog_pos")
-	for deadline := time.Now().Add(30 * time.Second); standby.gtid(t, "gtid_slave_pos") != want; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the standby did not catch up: %s, want %s", standby.gtid(t, "gtid_slave_pos"), want)
-		}
-	}
+	standby.caughtUp(t, primary)
 	standby.exec(t, "STOP SLAVE")
 	primary.exec(t, "SHUTDOWN")
 	r.Close()
@@ -130,9 +115,7 @@ func TestMySQLBinlogResetAndRewritten(t *testing.T) {
 		t.Skip("starts a mariadbd")
 	}
 	server := startMariaDB(t, 21, mariaTemplate(t))
-	server.exec(t, "CREATE DATABASE app")
-	server.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(200))")
-	server.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	server.makeItems(t, 200, "(1, 'a')")
 	cfg := myStreamConfig(t, &testdb.My{DSN: server.dsn}, "app", tableConfig("items"))
 	file := replicaFile(t)
 	e, r := engine(t, file, cfg)
@@ -170,9 +153,7 @@ func TestMySQLGTIDDomainsAndServers(t *testing.T) {
 		t.Skip("starts a mariadbd")
 	}
 	server := startMariaDB(t, 61, mariaTemplate(t))
-	server.exec(t, "CREATE DATABASE app")
-	server.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
-	server.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	server.makeItems(t, 20, "(1, 'a')")
 	cfg := myStreamConfig(t, &testdb.My{DSN: server.dsn}, "app", tableConfig("items"))
 	file := replicaFile(t)
 	e, r := engine(t, file, cfg)

@@ -121,6 +121,39 @@ func (m *privateMariaDB) gtid(t *testing.T, v string) string {
 	return s
 }
 
+// makeItems makes app.items (id, v VARCHAR(width)) with rows, a VALUES
+// list.
+func (m *privateMariaDB) makeItems(t *testing.T, width int, rows string) {
+	t.Helper()
+	m.exec(t, "CREATE DATABASE app")
+	m.exec(t, fmt.Sprintf("CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(%d))", width))
+	m.exec(t, "INSERT INTO app.items VALUES "+rows)
+}
+
+// replicate makes m a GTID replica of primary, and starts it.
+func (m *privateMariaDB) replicate(t *testing.T, primary *privateMariaDB) {
+	t.Helper()
+	var port string
+	if err := primary.db.QueryRow("SELECT @@port").Scan(&port); err != nil {
+		t.Fatal(err)
+	}
+	m.exec(t, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+port+", MASTER_USER='root', MASTER_USE_GTID=slave_pos")
+	m.exec(t, "START SLAVE")
+}
+
+// caughtUp waits, up to 30 s, until m has applied all primary wrote, and
+// returns that GTID position.
+func (m *privateMariaDB) caughtUp(t *testing.T, primary *privateMariaDB) string {
+	t.Helper()
+	want := primary.gtid(t, "gtid_binlog_pos")
+	for deadline := time.Now().Add(30 * time.Second); m.gtid(t, "gtid_slave_pos") != want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby did not catch up: %s, want %s", m.gtid(t, "gtid_slave_pos"), want)
+		}
+	}
+	return want
+}
+
 // TestMySQLFailoverByGTID streams from a MariaDB primary, fails over to
 // its replica (log_slave_updates, MASTER_USE_GTID=slave_pos) and points
 // litepull at the replica: the stream goes on from the same transaction by
@@ -133,15 +166,8 @@ func TestMySQLFailoverByGTID(t *testing.T) {
 	template := mariaTemplate(t)
 	primary := startMariaDB(t, 11, template)
 	standby := startMariaDB(t, 12, template)
-	primary.exec(t, "CREATE DATABASE app")
-	primary.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
-	primary.exec(t, "INSERT INTO app.items VALUES (1, 'a'), (2, 'b'), (3, 'c')")
-	var host, port string
-	if err := primary.db.QueryRow("SELECT '127.0.0.1', @@port").Scan(&host, &port); err != nil {
-		t.Fatal(err)
-	}
-	standby.exec(t, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+port+", MASTER_USER='root', MASTER_USE_GTID=slave_pos")
-	standby.exec(t, "START SLAVE")
+	primary.makeItems(t, 20, "(1, 'a'), (2, 'b'), (3, 'c')")
+	standby.replicate(t, primary)
 
 	cfg := myStreamConfig(t, &testdb.My{DSN: primary.dsn}, "app", tableConfig("items"))
 	file := replicaFile(t)
@@ -153,12 +179,7 @@ func TestMySQLFailoverByGTID(t *testing.T) {
 	primary.exec(t, "INSERT INTO app.items VALUES (4, 'in flight')")
 	primary.exec(t, "DELETE FROM app.items WHERE id = 2")
 	primary.exec(t, "UPDATE app.items SET id = 30 WHERE id = 3")
-	want := primary.gtid(t, "gtid_binlog_pos")
-	for deadline := time.Now().Add(30 * time.Second); standby.gtid(t, "gtid_slave_pos") != want; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the standby did not catch up: %s, want %s", standby.gtid(t, "gtid_slave_pos"), want)
-		}
-	}
+	want := standby.caughtUp(t, primary)
 	standby.exec(t, "STOP SLAVE")
 	primary.exec(t, "SHUTDOWN")
 	r.Close()
@@ -205,9 +226,7 @@ func TestMySQLBinlogReallyPurged(t *testing.T) {
 		t.Skip("starts a mariadbd")
 	}
 	server := startMariaDB(t, 21, mariaTemplate(t))
-	server.exec(t, "CREATE DATABASE app")
-	server.exec(t, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, v VARCHAR(20))")
-	server.exec(t, "INSERT INTO app.items VALUES (1, 'a')")
+	server.makeItems(t, 20, "(1, 'a')")
 	cfg := myStreamConfig(t, &testdb.My{DSN: server.dsn}, "app", tableConfig("items"))
 	file := replicaFile(t)
 	e, _ := engine(t, file, cfg)
